@@ -1,0 +1,101 @@
+//! The backend's one error type. Each variant maps to one status code and a JSON body of
+//! machine-readable codes; internal detail goes to the logs and the span, never to the client.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use shared::{ErrorBody, ErrorCode};
+
+use crate::repository::RepositoryError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the request failed validation: {0:?}")]
+    Invalid(Vec<ErrorCode>),
+    #[error("not found: {0:?}")]
+    NotFound(ErrorCode),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("malformed request: {0:?}")]
+    BadRequest(ErrorCode),
+    #[error("the request body is not JSON")]
+    UnsupportedMediaType,
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    fn status_and_codes(&self) -> (StatusCode, Vec<ErrorCode>) {
+        match self {
+            ApiError::Invalid(codes) => (StatusCode::UNPROCESSABLE_ENTITY, codes.clone()),
+            ApiError::NotFound(code) => (StatusCode::NOT_FOUND, vec![*code]),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                vec![ErrorCode::MethodNotAllowed],
+            ),
+            ApiError::BadRequest(code) => (StatusCode::BAD_REQUEST, vec![*code]),
+            ApiError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                vec![ErrorCode::UnsupportedMediaType],
+            ),
+            ApiError::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                vec![ErrorCode::PayloadTooLarge],
+            ),
+            ApiError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                vec![ErrorCode::InternalError],
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, errors) = self.status_and_codes();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        (status, Json(ErrorBody { errors })).into_response()
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection.status() {
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+            // Well-formed JSON of the wrong shape, e.g. a number where text belongs.
+            StatusCode::UNPROCESSABLE_ENTITY => ApiError::Invalid(vec![ErrorCode::InvalidBody]),
+            _ => ApiError::BadRequest(ErrorCode::MalformedJson),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(_: QueryRejection) -> Self {
+        ApiError::BadRequest(ErrorCode::InvalidQuery)
+    }
+}
+
+impl From<RepositoryError> for ApiError {
+    fn from(error: RepositoryError) -> Self {
+        match error {
+            RepositoryError::UserNotFound => ApiError::NotFound(ErrorCode::UserNotFound),
+            RepositoryError::ActivityNotFound => ApiError::NotFound(ErrorCode::ActivityNotFound),
+        }
+    }
+}
+
+/// `Json` whose rejections answer in the API's error format instead of plain text.
+#[derive(Debug, axum::extract::FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// `Query` whose rejections answer in the API's error format instead of plain text.
+#[derive(Debug, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);

@@ -1,0 +1,29 @@
+use std::process::ExitCode;
+
+use backend::configuration::Settings;
+use backend::startup::{AppState, Application, shutdown_signal};
+use backend::telemetry;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("cruddur-backend: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Dropped last: flushes every queued span after the server has stopped.
+    let _telemetry = telemetry::init(&settings.telemetry);
+    let served = match Application::build(&settings, AppState::with_seed_data()).await {
+        Ok(application) => application.run_until(shutdown_signal()).await,
+        Err(error) => Err(error),
+    };
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, port = settings.port, "cannot serve");
+            ExitCode::FAILURE
+        }
+    }
+}

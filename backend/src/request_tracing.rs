@@ -1,0 +1,202 @@
+//! One SERVER span per request, continuing the caller's W3C trace context, with the stable
+//! HTTP semantic conventions, and a `traceresponse` header so the caller can find the trace.
+//!
+//! Written here rather than taken from axum-tracing-opentelemetry 0.42: that crate declares
+//! the client address under an old field name (so `client.address` is silently dropped), sets
+//! no `error.type`, and answers with `traceparent` instead of Trace Context Level 2's
+//! `traceresponse`.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, MatchedPath, Request};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Version, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use opentelemetry::global;
+use opentelemetry::trace::{SpanContext, Status, TraceContextExt};
+use opentelemetry_http::HeaderExtractor;
+use opentelemetry_semantic_conventions::attribute as semconv;
+use tracing::Instrument;
+use tracing::field::Empty;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+pub const TRACERESPONSE: HeaderName = HeaderName::from_static("traceresponse");
+
+pub async fn trace_request(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    // Without a matched route the semantic conventions name the span after the method alone.
+    let span_name = match &route {
+        Some(route) => format!("{method} {route}"),
+        None => method.clone(),
+    };
+    let span = tracing::info_span!(
+        "request",
+        otel.name = %span_name,
+        otel.kind = "server",
+        trace_id = Empty,
+    );
+    let parent = global::get_text_map_propagator(|propagator| {
+        propagator.extract(&HeaderExtractor(request.headers()))
+    });
+    // Fails only when no OpenTelemetry layer is installed (OTEL_SDK_DISABLED): nothing to join then.
+    let _ = span.set_parent(parent);
+    record_request(&span, &request, &method, route);
+
+    let span_context = span.context().span().span_context().clone();
+    if span_context.is_valid() {
+        span.record("trace_id", tracing::field::display(span_context.trace_id()));
+    }
+
+    let started = std::time::Instant::now();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let status = response.status();
+    span.set_attribute(
+        semconv::HTTP_RESPONSE_STATUS_CODE,
+        i64::from(status.as_u16()),
+    );
+    if status.is_server_error() {
+        span.set_attribute(semconv::ERROR_TYPE, status.as_str().to_owned());
+        span.set_status(Status::error(status.to_string()));
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            status = status.as_u16(),
+            latency = ?started.elapsed(),
+            "finished"
+        );
+    });
+    if let Some(value) = traceresponse(&span_context) {
+        response.headers_mut().insert(TRACERESPONSE, value);
+    }
+    response
+}
+
+fn record_request(span: &tracing::Span, request: &Request, method: &str, route: Option<String>) {
+    let uri = request.uri();
+    let headers = request.headers();
+    span.set_attribute(semconv::HTTP_REQUEST_METHOD, method.to_owned());
+    if let Some(route) = route {
+        span.set_attribute(semconv::HTTP_ROUTE, route);
+    }
+    span.set_attribute(semconv::URL_PATH, uri.path().to_owned());
+    if let Some(query) = uri.query() {
+        span.set_attribute(semconv::URL_QUERY, query.to_owned());
+    }
+    // TLS ends in front of this server (a load balancer), which says so in X-Forwarded-Proto.
+    let scheme = header_str(headers, "x-forwarded-proto").unwrap_or("http");
+    span.set_attribute(semconv::URL_SCHEME, scheme.to_owned());
+    if let Some((address, port)) = server_address(headers, scheme) {
+        span.set_attribute(semconv::SERVER_ADDRESS, address);
+        span.set_attribute(semconv::SERVER_PORT, port);
+    }
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip().to_string());
+    if let Some(client) = forwarded_client(headers).or(peer) {
+        span.set_attribute(semconv::CLIENT_ADDRESS, client);
+    }
+    if let Some(agent) = header_str(headers, header::USER_AGENT.as_str()) {
+        span.set_attribute(semconv::USER_AGENT_ORIGINAL, agent.to_owned());
+    }
+    span.set_attribute(
+        semconv::NETWORK_PROTOCOL_VERSION,
+        protocol_version(request.version()),
+    );
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+/// `server.address` and `server.port` from the Host header, as the conventions ask.
+fn server_address(headers: &HeaderMap, scheme: &str) -> Option<(String, i64)> {
+    let host = header_str(headers, header::HOST.as_str())?;
+    let authority: axum::http::uri::Authority = host.parse().ok()?;
+    let default_port = if scheme == "https" { 443 } else { 80 };
+    let port = authority.port_u16().unwrap_or(default_port);
+    Some((authority.host().to_owned(), i64::from(port)))
+}
+
+/// The original client behind proxies: the first `X-Forwarded-For` entry.
+fn forwarded_client(headers: &HeaderMap) -> Option<String> {
+    let first = header_str(headers, "x-forwarded-for")?
+        .split(',')
+        .next()?
+        .trim();
+    (!first.is_empty()).then(|| first.to_owned())
+}
+
+fn protocol_version(version: Version) -> &'static str {
+    match version {
+        Version::HTTP_09 => "0.9",
+        Version::HTTP_10 => "1.0",
+        Version::HTTP_2 => "2",
+        Version::HTTP_3 => "3",
+        _ => "1.1",
+    }
+}
+
+/// W3C Trace Context Level 2 `traceresponse`: version-traceid-spanid-flags of the server span.
+fn traceresponse(span_context: &SpanContext) -> Option<HeaderValue> {
+    span_context.is_valid().then(|| {
+        let value = format!(
+            "00-{}-{}-{:02x}",
+            span_context.trace_id(),
+            span_context.span_id(),
+            span_context.trace_flags().to_u8()
+        );
+        HeaderValue::from_str(&value).expect("hex digits and dashes are a valid header value")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::{SpanId, TraceFlags, TraceId, TraceState};
+
+    #[test]
+    fn traceresponse_names_the_server_span() {
+        let context = SpanContext::new(
+            TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap(),
+            SpanId::from_hex("00f067aa0ba902b7").unwrap(),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::default(),
+        );
+        assert_eq!(
+            traceresponse(&context).unwrap(),
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        );
+        assert_eq!(traceresponse(&SpanContext::empty_context()), None);
+    }
+
+    #[test]
+    fn the_server_address_comes_from_the_host_header() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("localhost:4567"));
+        assert_eq!(
+            server_address(&headers, "http"),
+            Some(("localhost".to_owned(), 4567))
+        );
+        headers.insert(header::HOST, HeaderValue::from_static("api.cruddur.com"));
+        assert_eq!(
+            server_address(&headers, "https"),
+            Some(("api.cruddur.com".to_owned(), 443))
+        );
+    }
+
+    #[test]
+    fn the_first_forwarded_address_is_the_client() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("203.0.113.7, 10.0.0.1"),
+        );
+        assert_eq!(forwarded_client(&headers).as_deref(), Some("203.0.113.7"));
+    }
+}

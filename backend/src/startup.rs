@@ -1,0 +1,136 @@
+//! Building the application: the router with its layers, bound to a port, served until a
+//! shutdown signal.
+
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Router, middleware};
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::CorsLayer;
+
+use crate::configuration::Settings;
+use crate::error::ApiError;
+use crate::repository::{InMemoryRepository, Repository};
+use crate::request_tracing::{TRACERESPONSE, trace_request};
+use crate::routes::{self, activities, health, messages};
+
+/// The largest API request body; the longest valid one (a 1024-character message) is far smaller.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub repository: Arc<dyn Repository>,
+}
+
+impl AppState {
+    pub fn with_seed_data() -> Self {
+        AppState {
+            repository: Arc::new(InMemoryRepository::seeded(OffsetDateTime::now_utc())),
+        }
+    }
+}
+
+/// The whole HTTP surface, without a listener, so tests can call it directly.
+pub fn app(state: AppState, frontend_origin: HeaderValue) -> Router {
+    let traced = Router::new()
+        .merge(activities::router())
+        .merge(messages::router())
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Inside the request span, so a panic is recorded as the 500 it becomes.
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(trace_request));
+    traced
+        .route("/api/health", get(health::health))
+        .with_state(state)
+        // Outermost: preflights are answered here and make no spans of their own.
+        .layer(cors(frontend_origin))
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::Internal("a request handler panicked".to_owned()).into_response()
+}
+
+/// Only the frontend's origin may call; the trace headers must pass the preflight, or the
+/// browser's spans never join the backend's.
+fn cors(frontend_origin: HeaderValue) -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(frontend_origin)
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            HeaderName::from_static("traceparent"),
+            HeaderName::from_static("tracestate"),
+            HeaderName::from_static("baggage"),
+        ])
+        .expose_headers([TRACERESPONSE])
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+}
+
+impl Application {
+    /// Binds every interface on the configured port (0: any free one).
+    pub async fn build(settings: &Settings, state: AppState) -> std::io::Result<Self> {
+        let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, settings.port)).await?;
+        let router = app(state, settings.frontend_origin.clone());
+        Ok(Application { listener, router })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener
+            .local_addr()
+            .map(|address| address.port())
+            .unwrap_or_default()
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        tracing::info!("listening on http://0.0.0.0:{}", self.port());
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+/// Ctrl-C or SIGTERM (what `docker stop` and orchestrators send).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests and flushing spans");
+}

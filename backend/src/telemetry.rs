@@ -1,0 +1,205 @@
+//! Logs and traces: `tracing` spans everywhere in the code, shown on stderr as readable logs
+//! and, through tracing-opentelemetry, exported as OpenTelemetry spans over OTLP/HTTP from a
+//! batch processor that runs on its own thread, never on the request path.
+
+use std::env;
+use std::io::IsTerminal;
+
+use opentelemetry::propagation::TextMapCompositePropagator;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::{KeyValue, global};
+use opentelemetry_otlp::{Protocol, WithExportConfig};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_semantic_conventions::resource::SERVICE_NAME;
+use tracing::level_filters::LevelFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+use crate::configuration::{DEFAULT_SERVICE_NAME, OtlpProtocol, TelemetrySettings};
+
+/// Keeps the tracer provider alive; dropping it flushes every queued span and stops the exporter.
+#[must_use = "dropping the guard shuts telemetry down"]
+pub struct TelemetryGuard {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Some(provider) = self.provider.take()
+            && let Err(error) = provider.shutdown()
+        {
+            tracing::warn!(%error, "could not flush every span before exiting");
+        }
+    }
+}
+
+/// Installs the global subscriber and propagator. Call once, before anything logs.
+pub fn init(settings: &TelemetrySettings) -> TelemetryGuard {
+    global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
+        Box::new(TraceContextPropagator::new()),
+        Box::new(BaggagePropagator::new()),
+    ]));
+
+    let provider = (!settings.sdk_disabled).then(|| tracer_provider(settings));
+    let otel_layer = provider.as_ref().map(|provider| {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("cruddur-backend"))
+            .with_threads(false)
+            .with_tracked_inactivity(false)
+            .with_filter(exported_spans())
+    });
+    let log_layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_filter(
+            EnvFilter::builder()
+                .with_default_directive(LevelFilter::INFO.into())
+                .from_env_lossy(),
+        );
+    tracing_subscriber::registry()
+        .with(otel_layer)
+        .with(log_layer)
+        .init();
+
+    announce_destination(settings);
+    TelemetryGuard { provider }
+}
+
+/// What becomes an OpenTelemetry span: the application's spans, whatever `RUST_LOG` says,
+/// and never the exporter's own HTTP traffic or the SDK's diagnostics.
+fn exported_spans() -> Targets {
+    Targets::new()
+        .with_default(LevelFilter::INFO)
+        .with_target("opentelemetry", LevelFilter::OFF)
+        .with_target("opentelemetry_sdk", LevelFilter::OFF)
+        .with_target("opentelemetry_otlp", LevelFilter::OFF)
+        .with_target("opentelemetry_http", LevelFilter::OFF)
+        .with_target("reqwest", LevelFilter::OFF)
+        .with_target("hyper", LevelFilter::OFF)
+        .with_target("hyper_util", LevelFilter::OFF)
+}
+
+fn tracer_provider(settings: &TelemetrySettings) -> SdkTracerProvider {
+    // The builder's default configuration reads OTEL_TRACES_SAMPLER(_ARG) and the span limits.
+    let builder = SdkTracerProvider::builder().with_resource(resource());
+    let Some(endpoint) = &settings.traces_endpoint else {
+        return builder.build();
+    };
+    let protocol = match settings.protocol {
+        OtlpProtocol::HttpJson => Protocol::HttpJson,
+        OtlpProtocol::HttpProtobuf | OtlpProtocol::Unsupported => Protocol::HttpBinary,
+    };
+    // Headers and timeout come from OTEL_EXPORTER_OTLP_(TRACES_)HEADERS / _TIMEOUT, read by the exporter.
+    match opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_endpoint(endpoint)
+        .with_protocol(protocol)
+        .build()
+    {
+        // The batch processor reads OTEL_BSP_*; its queue is bounded, so a dead endpoint costs
+        // dropped spans, never memory or request time.
+        Ok(exporter) => builder.with_batch_exporter(exporter).build(),
+        Err(error) => {
+            eprintln!("cruddur-backend: spans will not be exported: {error}");
+            builder.build()
+        }
+    }
+}
+
+/// `OTEL_SERVICE_NAME`, else `service.name` from `OTEL_RESOURCE_ATTRIBUTES`, else
+/// `cruddur-backend`; plus every other attribute from `OTEL_RESOURCE_ATTRIBUTES`.
+fn resource() -> Resource {
+    let detected = Resource::builder().build();
+    let service_name = detected
+        .get(&SERVICE_NAME.into())
+        .map(|name| name.to_string())
+        .filter(|name| !name.starts_with("unknown_service"))
+        .unwrap_or_else(|| DEFAULT_SERVICE_NAME.to_owned());
+    Resource::builder()
+        .with_service_name(service_name)
+        .with_attribute(KeyValue::new("telemetry.distro.name", "cruddur"))
+        .build()
+}
+
+/// Says once where spans go. Header values are secrets (Honeycomb's key travels in one), so
+/// only their names are shown.
+fn announce_destination(settings: &TelemetrySettings) {
+    if settings.sdk_disabled {
+        tracing::info!("OTEL_SDK_DISABLED=true: no spans are recorded or exported");
+        return;
+    }
+    let Some(endpoint) = &settings.traces_endpoint else {
+        tracing::info!(
+            "no OTLP endpoint is set: spans are not exported \
+             (set OTEL_EXPORTER_OTLP_ENDPOINT, e.g. https://api.honeycomb.io)"
+        );
+        return;
+    };
+    if settings.protocol == OtlpProtocol::Unsupported {
+        tracing::warn!("only http/protobuf and http/json are spoken: exporting http/protobuf");
+    }
+    let headers = env::var("OTEL_EXPORTER_OTLP_TRACES_HEADERS")
+        .or_else(|_| env::var("OTEL_EXPORTER_OTLP_HEADERS"))
+        .unwrap_or_default();
+    tracing::info!(
+        endpoint = %without_userinfo(endpoint),
+        protocol = ?settings.protocol,
+        headers = %header_names(&headers),
+        "exporting spans over OTLP/HTTP"
+    );
+}
+
+/// `x-honeycomb-team=KEY,other=VALUE` → `x-honeycomb-team,other`
+fn header_names(headers: &str) -> String {
+    headers
+        .split(',')
+        .filter_map(|pair| pair.split_once('=').map(|(name, _)| name.trim()))
+        .filter(|name| !name.is_empty())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Drops `user:password@` from an endpoint URL.
+fn without_userinfo(endpoint: &str) -> String {
+    match endpoint.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            let (authority, path) = rest.split_at(authority_end);
+            let host = authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, host)| host);
+            format!("{scheme}://{host}{path}")
+        }
+        None => endpoint.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_header_names_are_shown() {
+        assert_eq!(
+            header_names("x-honeycomb-team=s3cr3t, x-honeycomb-dataset=cruddur"),
+            "x-honeycomb-team,x-honeycomb-dataset"
+        );
+        assert_eq!(header_names(""), "");
+    }
+
+    #[test]
+    fn credentials_in_the_endpoint_are_not_shown() {
+        assert_eq!(
+            without_userinfo("https://user:pw@collector:4318/v1/traces"),
+            "https://collector:4318/v1/traces"
+        );
+        assert_eq!(
+            without_userinfo("https://api.honeycomb.io/v1/traces"),
+            "https://api.honeycomb.io/v1/traces"
+        );
+    }
+}

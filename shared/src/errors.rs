@@ -1,0 +1,55 @@
+use serde::{Deserialize, Serialize};
+
+/// Every 4xx and 5xx answer of the API has this body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub errors: Vec<ErrorCode>,
+}
+
+/// Machine-readable reasons, named as Cruddur's week-2 services name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    MessageBlank,
+    MessageExceedMaxChars,
+    TtlBlank,
+    TtlInvalid,
+    SearchTermBlank,
+    UserReceiverHandleBlank,
+    UserReceiverHandleSelf,
+    UserNotFound,
+    ActivityNotFound,
+    NotFound,
+    MethodNotAllowed,
+    MalformedJson,
+    InvalidBody,
+    InvalidQuery,
+    UnsupportedMediaType,
+    PayloadTooLarge,
+    InternalError,
+}
+
+impl ErrorCode {
+    /// Words for a person, shown next to the form that caused the error.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ErrorCode::MessageBlank => "Write something first.",
+            ErrorCode::MessageExceedMaxChars => "That is longer than allowed.",
+            ErrorCode::TtlBlank => "Choose how long it lives.",
+            ErrorCode::TtlInvalid => "That lifetime is not one of the choices.",
+            ErrorCode::SearchTermBlank => "Type something to search for.",
+            ErrorCode::UserReceiverHandleBlank => "Choose who receives the message.",
+            ErrorCode::UserReceiverHandleSelf => "You cannot message yourself.",
+            ErrorCode::UserNotFound => "There is no such user.",
+            ErrorCode::ActivityNotFound => "That crud does not exist, or it has expired.",
+            ErrorCode::NotFound => "There is nothing here.",
+            ErrorCode::MethodNotAllowed => "This address does not accept that method.",
+            ErrorCode::MalformedJson => "The request body is not valid JSON.",
+            ErrorCode::InvalidBody => "The request body has the wrong shape.",
+            ErrorCode::InvalidQuery => "The query string has the wrong shape.",
+            ErrorCode::UnsupportedMediaType => "The request body must be JSON.",
+            ErrorCode::PayloadTooLarge => "The request body is too large.",
+            ErrorCode::InternalError => "Something went wrong on our side. Try again.",
+        }
+    }
+}
