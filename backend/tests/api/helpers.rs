@@ -1,0 +1,308 @@
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Uri};
+use backend::configuration::{OtlpProtocol, Settings, TelemetrySettings};
+use backend::startup::{AppState, Application};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message;
+use serde_json::Value as Json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::TcpListener;
+use tokio::process::{Child, Command};
+use tokio::sync::Notify;
+
+pub const FRONTEND_ORIGIN: &str = "http://localhost:3000";
+
+/// The application served in this process on a free port, with telemetry off.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+}
+
+pub async fn spawn_app() -> TestApp {
+    let settings = Settings {
+        port: 0,
+        frontend_origin: FRONTEND_ORIGIN.parse().unwrap(),
+        telemetry: TelemetrySettings {
+            sdk_disabled: true,
+            traces_endpoint: None,
+            protocol: OtlpProtocol::HttpProtobuf,
+        },
+    };
+    let application = Application::build(&settings, AppState::with_seed_data())
+        .await
+        .expect("the application binds a free port");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    tokio::spawn(application.run_until(std::future::pending()));
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+    }
+}
+
+impl TestApp {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    pub async fn get_json(&self, path: &str) -> Json {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.expect("a JSON body")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Json) -> reqwest::Response {
+        self.post_raw(path, "application/json", body.to_string())
+            .await
+    }
+
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("the server answers")
+    }
+}
+
+/// Asserts a 4xx answer in the API's error format and returns its codes.
+pub async fn error_codes(response: reqwest::Response, status: u16) -> Vec<String> {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/json",
+        "errors are JSON"
+    );
+    let body: Json = response.json().await.unwrap();
+    body["errors"]
+        .as_array()
+        .expect("an errors array")
+        .iter()
+        .map(|code| code.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The `backend` binary as a child process, on a free port, with the given environment.
+pub struct BackendProcess {
+    child: Child,
+    pub address: String,
+    pub port: u16,
+    stderr: Arc<Mutex<String>>,
+}
+
+pub async fn spawn_backend(envs: &[(&str, &str)]) -> BackendProcess {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_backend"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("OTEL_") || name.starts_with("AWS_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .env("PORT", "0")
+        .env("RUST_LOG", "info")
+        .envs(envs.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = command.spawn().expect("the backend binary starts");
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let (port_sender, port_receiver) = tokio::sync::oneshot::channel();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let log = stderr.clone();
+    tokio::spawn(async move {
+        let mut port_sender = Some(port_sender);
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(port) = line.split("listening on http://0.0.0.0:").nth(1) {
+                if let Some(sender) = port_sender.take() {
+                    let _ = sender.send(port.trim().parse::<u16>().unwrap());
+                }
+            }
+            let mut log = log.lock().unwrap();
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
+    let port = tokio::time::timeout(Duration::from_secs(30), port_receiver)
+        .await
+        .expect("the backend says where it listens")
+        .expect("the backend says where it listens");
+    BackendProcess {
+        child,
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        stderr,
+    }
+}
+
+impl BackendProcess {
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    pub fn terminate(&self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id().unwrap() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    }
+
+    pub async fn wait(&mut self, limit: Duration) -> ExitStatus {
+        tokio::time::timeout(limit, self.child.wait())
+            .await
+            .expect("the backend exits in time")
+            .unwrap()
+    }
+}
+
+/// One OTLP/HTTP export request as the receiver got it.
+#[derive(Clone)]
+pub struct ReceivedExport {
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl ReceivedExport {
+    pub fn decoded(&self) -> ExportTraceServiceRequest {
+        ExportTraceServiceRequest::decode(self.body.clone()).expect("an OTLP protobuf body")
+    }
+}
+
+/// A span with the resource it was exported under.
+#[derive(Clone, Debug)]
+pub struct ReceivedSpan {
+    pub resource: Vec<KeyValue>,
+    pub span: Span,
+}
+
+/// An OTLP/HTTP trace receiver on a free loopback port, as a collector or Honeycomb would be.
+#[derive(Clone)]
+pub struct OtlpReceiver {
+    pub endpoint: String,
+    exports: Arc<Mutex<Vec<ReceivedExport>>>,
+    arrived: Arc<Notify>,
+}
+
+impl OtlpReceiver {
+    pub async fn start() -> Self {
+        let exports = Arc::new(Mutex::new(Vec::new()));
+        let arrived = Arc::new(Notify::new());
+        let (store, notify) = (exports.clone(), arrived.clone());
+        let router = Router::new().fallback(move |uri: Uri, headers: HeaderMap, body: Bytes| {
+            let (store, notify) = (store.clone(), notify.clone());
+            async move {
+                store.lock().unwrap().push(ReceivedExport {
+                    path: uri.path().to_owned(),
+                    headers,
+                    body,
+                });
+                notify.notify_waiters();
+                (
+                    [("content-type", "application/x-protobuf")],
+                    ExportTraceServiceResponse::default().encode_to_vec(),
+                )
+            }
+        });
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        OtlpReceiver {
+            endpoint,
+            exports,
+            arrived,
+        }
+    }
+
+    pub fn exports(&self) -> Vec<ReceivedExport> {
+        self.exports.lock().unwrap().clone()
+    }
+
+    pub fn spans(&self) -> Vec<ReceivedSpan> {
+        self.exports()
+            .iter()
+            .flat_map(|export| export.decoded().resource_spans)
+            .flat_map(|resource_spans| {
+                let resource = resource_spans
+                    .resource
+                    .map(|resource| resource.attributes)
+                    .unwrap_or_default();
+                resource_spans
+                    .scope_spans
+                    .into_iter()
+                    .flat_map(|scope| scope.spans)
+                    .map(move |span| ReceivedSpan {
+                        resource: resource.clone(),
+                        span,
+                    })
+            })
+            .collect()
+    }
+
+    /// Waits until the spans received so far satisfy `done`, and returns them.
+    pub async fn wait_for(&self, done: impl Fn(&[ReceivedSpan]) -> bool) -> Vec<ReceivedSpan> {
+        let waited = tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                let arrived = self.arrived.notified();
+                let spans = self.spans();
+                if done(&spans) {
+                    return spans;
+                }
+                // Also wake now and then: a notification can land between the check and the wait.
+                let _ = tokio::time::timeout(Duration::from_millis(200), arrived).await;
+            }
+        })
+        .await;
+        waited.unwrap_or_else(|_| panic!("spans never arrived; got {:#?}", self.spans()))
+    }
+}
+
+pub fn attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Value> {
+    attributes
+        .iter()
+        .find(|attribute| attribute.key == key)
+        .and_then(|attribute| attribute.value.as_ref())
+        .and_then(|value| value.value.as_ref())
+}
+
+pub fn string_attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a str> {
+    match attribute(attributes, key) {
+        Some(Value::StringValue(value)) => Some(value),
+        _ => None,
+    }
+}
+
+pub fn int_attribute(attributes: &[KeyValue], key: &str) -> Option<i64> {
+    match attribute(attributes, key) {
+        Some(Value::IntValue(value)) => Some(*value),
+        _ => None,
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// A port on which nothing listens.
+pub async fn closed_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap().port()
+}

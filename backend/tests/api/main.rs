@@ -1,0 +1,8 @@
+//! The API, spoken to over real HTTP: the server in-process on port 0 for behaviour, and the
+//! real binary as a child process for telemetry (environment, export, signals).
+
+mod activities;
+mod helpers;
+mod http_surface;
+mod messages;
+mod telemetry;
