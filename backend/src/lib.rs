@@ -1,5 +1,6 @@
 pub mod configuration;
 pub mod error;
+pub mod outbound;
 pub mod repository;
 pub mod request_tracing;
 pub mod routes;

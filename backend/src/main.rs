@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use backend::configuration::Settings;
-use backend::startup::{AppState, Application, shutdown_signal};
+use backend::startup::{AppState, Application, StartupError, shutdown_signal};
 use backend::telemetry;
 
 #[tokio::main]
@@ -15,15 +15,16 @@ async fn main() -> ExitCode {
     };
     // Dropped last: flushes every queued span after the server has stopped.
     let _telemetry = telemetry::init(&settings.telemetry);
-    let served = match Application::build(&settings, AppState::with_seed_data()).await {
-        Ok(application) => application.run_until(shutdown_signal()).await,
-        Err(error) => Err(error),
-    };
-    match served {
+    match serve(&settings).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!(%error, port = settings.port, "cannot serve");
+            tracing::error!(%error, port = settings.port, "stopped");
             ExitCode::FAILURE
         }
     }
+}
+
+async fn serve(settings: &Settings) -> Result<(), StartupError> {
+    let application = Application::build(settings, AppState::with_seed_data()?).await?;
+    Ok(application.run_until(shutdown_signal()).await?)
 }

@@ -157,24 +157,17 @@ fn traceresponse(span_context: &SpanContext) -> Option<HeaderValue> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::telemetry::testing::capture_spans;
     use axum::Router;
     use axum::body::Body;
     use axum::http::StatusCode;
     use axum::routing::get;
-    use opentelemetry::trace::{SpanId, SpanKind, TraceFlags, TraceId, TraceState, TracerProvider};
-    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+    use opentelemetry::trace::{SpanId, SpanKind, TraceFlags, TraceId, TraceState};
     use tower::ServiceExt;
-    use tracing_subscriber::layer::SubscriberExt;
 
     #[tokio::test]
     async fn a_server_error_marks_the_span_as_an_error_with_its_type() {
-        let exporter = InMemorySpanExporter::default();
-        let provider = SdkTracerProvider::builder()
-            .with_simple_exporter(exporter.clone())
-            .build();
-        let subscriber = tracing_subscriber::registry()
-            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
-        let _default = tracing::subscriber::set_default(subscriber);
+        let (exporter, _default) = capture_spans();
         let router = Router::new()
             .route("/upstream/{id}", get(|| async { StatusCode::BAD_GATEWAY }))
             .layer(axum::middleware::from_fn(trace_request));
@@ -187,7 +180,11 @@ mod tests {
         let span = &spans[0];
         assert_eq!(span.name, "GET /upstream/{id}");
         assert_eq!(span.span_kind, SpanKind::Server);
-        assert!(matches!(span.status, Status::Error { .. }), "{:?}", span.status);
+        assert!(
+            matches!(span.status, Status::Error { .. }),
+            "{:?}",
+            span.status
+        );
         let error_type = span
             .attributes
             .iter()

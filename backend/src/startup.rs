@@ -17,6 +17,7 @@ use tower_http::cors::CorsLayer;
 
 use crate::configuration::Settings;
 use crate::error::ApiError;
+use crate::outbound::TracedClient;
 use crate::repository::{InMemoryRepository, Repository};
 use crate::request_tracing::{TRACERESPONSE, trace_request};
 use crate::routes::{self, activities, health, messages};
@@ -27,14 +28,25 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub repository: Arc<dyn Repository>,
+    /// For every call to another service, so that it joins the request's trace.
+    pub http_client: TracedClient,
 }
 
 impl AppState {
-    pub fn with_seed_data() -> Self {
-        AppState {
+    pub fn with_seed_data() -> Result<Self, StartupError> {
+        Ok(AppState {
             repository: Arc::new(InMemoryRepository::seeded(OffsetDateTime::now_utc())),
-        }
+            http_client: TracedClient::new().map_err(StartupError::HttpClient)?,
+        })
     }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot build the outbound HTTP client: {0}")]
+    HttpClient(reqwest::Error),
+    #[error("cannot serve: {0}")]
+    Serve(#[from] std::io::Error),
 }
 
 /// The whole HTTP surface, without a listener, so tests can call it directly.

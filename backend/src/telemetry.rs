@@ -39,10 +39,7 @@ impl Drop for TelemetryGuard {
 
 /// Installs the global subscriber and propagator. Call once, before anything logs.
 pub fn init(settings: &TelemetrySettings) -> TelemetryGuard {
-    global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
-        Box::new(TraceContextPropagator::new()),
-        Box::new(BaggagePropagator::new()),
-    ]));
+    install_propagator();
 
     let provider = (!settings.sdk_disabled).then(|| tracer_provider(settings));
     let otel_layer = provider.as_ref().map(|provider| {
@@ -67,6 +64,14 @@ pub fn init(settings: &TelemetrySettings) -> TelemetryGuard {
 
     announce_destination(settings);
     TelemetryGuard { provider }
+}
+
+/// W3C Trace Context and Baggage, in and out.
+fn install_propagator() {
+    global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
+        Box::new(TraceContextPropagator::new()),
+        Box::new(BaggagePropagator::new()),
+    ]));
 }
 
 /// What becomes an OpenTelemetry span: the application's spans, whatever `RUST_LOG` says,
@@ -175,6 +180,28 @@ fn without_userinfo(endpoint: &str) -> String {
             format!("{scheme}://{host}{path}")
         }
         None => endpoint.to_owned(),
+    }
+}
+
+/// The preset for tests: spans recorded in memory, for this thread only.
+#[cfg(test)]
+pub(crate) mod testing {
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+    use tracing::subscriber::DefaultGuard;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    /// Installs a subscriber whose spans end up in the returned exporter until the guard drops.
+    /// Works with `#[tokio::test]`'s single-threaded runtime, where every task runs on this thread.
+    pub fn capture_spans() -> (InMemorySpanExporter, DefaultGuard) {
+        super::install_propagator();
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        (exporter, tracing::subscriber::set_default(subscriber))
     }
 }
 

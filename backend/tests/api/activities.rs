@@ -61,7 +61,10 @@ async fn a_created_crud_appears_at_the_top_of_home_and_on_its_own_page() {
     let home = app.get_json("/api/activities/home").await;
     assert_eq!(home[0]["uuid"], created["uuid"]);
     let page = app
-        .get_json(&format!("/api/activities/{}", created["uuid"].as_str().unwrap()))
+        .get_json(&format!(
+            "/api/activities/{}",
+            created["uuid"].as_str().unwrap()
+        ))
         .await;
     assert_eq!(page, created);
     let own_feed = app.get_json("/api/activities/@andrewbrown").await;
@@ -72,50 +75,92 @@ async fn a_created_crud_appears_at_the_top_of_home_and_on_its_own_page() {
 async fn an_invalid_crud_gets_each_of_its_error_codes_and_changes_nothing() {
     let app = spawn_app().await;
     let cases = [
-        (json!({"message": "", "ttl": "7-days"}), vec!["message_blank"]),
-        (json!({"message": "   ", "ttl": "7-days"}), vec!["message_blank"]),
+        (
+            json!({"message": "", "ttl": "7-days"}),
+            vec!["message_blank"],
+        ),
+        (
+            json!({"message": "   ", "ttl": "7-days"}),
+            vec!["message_blank"],
+        ),
         (
             json!({"message": "a".repeat(281), "ttl": "7-days"}),
             vec!["message_exceed_max_chars"],
         ),
         (json!({"message": "hi", "ttl": ""}), vec!["ttl_blank"]),
-        (json!({"message": "hi", "ttl": "forever"}), vec!["ttl_invalid"]),
+        (
+            json!({"message": "hi", "ttl": "forever"}),
+            vec!["ttl_invalid"],
+        ),
         (json!({"message": "hi"}), vec!["ttl_blank"]),
         (json!({}), vec!["message_blank", "ttl_blank"]),
-        (json!({"message": 42, "ttl": "7-days"}), vec!["invalid_body"]),
+        (
+            json!({"message": 42, "ttl": "7-days"}),
+            vec!["invalid_body"],
+        ),
         (json!("not an object"), vec!["invalid_body"]),
     ];
     for (body, expected) in cases {
         let codes = error_codes(app.post_json("/api/activities", &body).await, 422).await;
         assert_eq!(codes, expected, "for {body}");
     }
-    assert_eq!(app.get_json("/api/activities/home").await.as_array().unwrap().len(), 4);
+    assert_eq!(
+        app.get_json("/api/activities/home")
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
 }
 
 #[tokio::test]
 async fn malformed_requests_get_clear_client_errors() {
     let app = spawn_app().await;
-    let not_json = app.post_raw("/api/activities", "application/json", "{\"message\":").await;
+    let not_json = app
+        .post_raw("/api/activities", "application/json", "{\"message\":")
+        .await;
     assert_eq!(error_codes(not_json, 400).await, ["malformed_json"]);
     let form = app
-        .post_raw("/api/activities", "application/x-www-form-urlencoded", "message=hi&ttl=1-day")
+        .post_raw(
+            "/api/activities",
+            "application/x-www-form-urlencoded",
+            "message=hi&ttl=1-day",
+        )
         .await;
     assert_eq!(error_codes(form, 415).await, ["unsupported_media_type"]);
     let huge = app
-        .post_raw("/api/activities", "application/json", "x".repeat(200 * 1024))
+        .post_raw(
+            "/api/activities",
+            "application/json",
+            "x".repeat(200 * 1024),
+        )
         .await;
     assert_eq!(error_codes(huge, 413).await, ["payload_too_large"]);
     let reply = app
-        .post_raw(&format!("/api/activities/{CLOUD_IS_FUN}/reply"), "text/plain", "hello")
+        .post_raw(
+            &format!("/api/activities/{CLOUD_IS_FUN}/reply"),
+            "text/plain",
+            "hello",
+        )
         .await;
     assert_eq!(error_codes(reply, 415).await, ["unsupported_media_type"]);
-    assert_eq!(app.get_json("/api/activities/home").await.as_array().unwrap().len(), 4);
+    assert_eq!(
+        app.get_json("/api/activities/home")
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
 }
 
 #[tokio::test]
 async fn an_activity_page_shows_its_replies() {
     let app = spawn_app().await;
-    let page = app.get_json(&format!("/api/activities/{CLOUD_IS_FUN}")).await;
+    let page = app
+        .get_json(&format!("/api/activities/{CLOUD_IS_FUN}"))
+        .await;
     assert_eq!(page["message"], "Cloud is very fun!");
     assert_eq!(page["replies"][0]["message"], "This post has no honor!");
 }
@@ -127,7 +172,10 @@ async fn an_unknown_or_malformed_activity_uuid_is_not_found() {
         let response = app.get(&format!("/api/activities/{uuid}")).await;
         assert_eq!(error_codes(response, 404).await, ["activity_not_found"]);
         let reply = app
-            .post_json(&format!("/api/activities/{uuid}/reply"), &json!({"message": "hi"}))
+            .post_json(
+                &format!("/api/activities/{uuid}/reply"),
+                &json!({"message": "hi"}),
+            )
             .await;
         assert_eq!(error_codes(reply, 404).await, ["activity_not_found"]);
     }
@@ -147,7 +195,9 @@ async fn a_reply_appears_under_its_activity() {
     assert_eq!(reply["reply_to_activity_uuid"], CLOUD_IS_FUN);
     assert_eq!(reply["handle"], "andrewbrown");
 
-    let page = app.get_json(&format!("/api/activities/{CLOUD_IS_FUN}")).await;
+    let page = app
+        .get_json(&format!("/api/activities/{CLOUD_IS_FUN}"))
+        .await;
     assert_eq!(page["replies_count"], 2);
     assert_eq!(page["replies"][1], reply);
 }
@@ -159,12 +209,20 @@ async fn an_invalid_reply_gets_its_error_code_and_changes_nothing() {
     let cases = [
         (json!({"message": ""}), "message_blank"),
         (json!({}), "message_blank"),
-        (json!({"message": "a".repeat(1025)}), "message_exceed_max_chars"),
+        (
+            json!({"message": "a".repeat(1025)}),
+            "message_exceed_max_chars",
+        ),
     ];
     for (body, expected) in cases {
-        assert_eq!(error_codes(app.post_json(&path, &body).await, 422).await, [expected]);
+        assert_eq!(
+            error_codes(app.post_json(&path, &body).await, 422).await,
+            [expected]
+        );
     }
-    let page = app.get_json(&format!("/api/activities/{CLOUD_IS_FUN}")).await;
+    let page = app
+        .get_json(&format!("/api/activities/{CLOUD_IS_FUN}"))
+        .await;
     assert_eq!(page["replies_count"], 1);
 }
 
@@ -182,11 +240,17 @@ async fn search_finds_cruds_by_their_words_ignoring_case() {
     let app = spawn_app().await;
     let found = app.get_json("/api/activities/search?term=CLOUD").await;
     assert_eq!(messages(&found), ["Cloud is very fun!"]);
-    let nothing = app.get_json("/api/activities/search?term=klingon%20opera").await;
+    let nothing = app
+        .get_json("/api/activities/search?term=klingon%20opera")
+        .await;
     assert_eq!(nothing, json!([]));
     for query in ["", "?term=", "?term=%20%20"] {
         let response = app.get(&format!("/api/activities/search{query}")).await;
-        assert_eq!(error_codes(response, 422).await, ["search_term_blank"], "{query}");
+        assert_eq!(
+            error_codes(response, 422).await,
+            ["search_term_blank"],
+            "{query}"
+        );
     }
 }
 

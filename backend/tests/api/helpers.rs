@@ -38,7 +38,7 @@ pub async fn spawn_app() -> TestApp {
             protocol: OtlpProtocol::HttpProtobuf,
         },
     };
-    let application = Application::build(&settings, AppState::with_seed_data())
+    let application = Application::build(&settings, AppState::with_seed_data().unwrap())
         .await
         .expect("the application binds a free port");
     let address = format!("http://127.0.0.1:{}", application.port());
@@ -133,10 +133,10 @@ pub async fn spawn_backend(envs: &[(&str, &str)]) -> BackendProcess {
     tokio::spawn(async move {
         let mut port_sender = Some(port_sender);
         while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(port) = line.split("listening on http://0.0.0.0:").nth(1) {
-                if let Some(sender) = port_sender.take() {
-                    let _ = sender.send(port.trim().parse::<u16>().unwrap());
-                }
+            if let Some(port) = line.split("listening on http://0.0.0.0:").nth(1)
+                && let Some(sender) = port_sender.take()
+            {
+                let _ = sender.send(port.trim().parse::<u16>().unwrap());
             }
             let mut log = log.lock().unwrap();
             log.push_str(&line);

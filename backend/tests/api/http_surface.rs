@@ -9,7 +9,10 @@ async fn health_answers_ok() {
 #[tokio::test]
 async fn unknown_paths_and_methods_get_json_errors() {
     let app = spawn_app().await;
-    assert_eq!(error_codes(app.get("/api/nothing").await, 404).await, ["not_found"]);
+    assert_eq!(
+        error_codes(app.get("/api/nothing").await, 404).await,
+        ["not_found"]
+    );
     let delete = app
         .client
         .delete(format!("{}/api/activities/home", app.address))
@@ -24,7 +27,10 @@ async fn the_frontend_may_send_trace_headers_across_origins() {
     let app = spawn_app().await;
     let preflight = app
         .client
-        .request(reqwest::Method::OPTIONS, format!("{}/api/activities", app.address))
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/api/activities", app.address),
+        )
         .header("origin", FRONTEND_ORIGIN)
         .header("access-control-request-method", "POST")
         .header(
@@ -42,7 +48,10 @@ async fn the_frontend_may_send_trace_headers_across_origins() {
         assert!(allowed.contains(header), "{header} is allowed: {allowed}");
     }
     let methods = headers["access-control-allow-methods"].to_str().unwrap();
-    assert!(methods.contains("POST") && methods.contains("GET"), "{methods}");
+    assert!(
+        methods.contains("POST") && methods.contains("GET"),
+        "{methods}"
+    );
 
     let response = app
         .client
@@ -51,8 +60,14 @@ async fn the_frontend_may_send_trace_headers_across_origins() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.headers()["access-control-allow-origin"], FRONTEND_ORIGIN);
-    assert_eq!(response.headers()["access-control-expose-headers"], "traceresponse");
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        FRONTEND_ORIGIN
+    );
+    assert_eq!(
+        response.headers()["access-control-expose-headers"],
+        "traceresponse"
+    );
 }
 
 #[tokio::test]

@@ -69,7 +69,11 @@ async fn an_invalid_message_gets_its_error_codes_and_changes_nothing() {
             422,
             vec!["message_exceed_max_chars"],
         ),
-        (json!({"message": "hi"}), 422, vec!["user_receiver_handle_blank"]),
+        (
+            json!({"message": "hi"}),
+            422,
+            vec!["user_receiver_handle_blank"],
+        ),
         (
             json!({"message": "hi", "user_receiver_handle": "andrewbrown"}),
             422,
@@ -85,6 +89,20 @@ async fn an_invalid_message_gets_its_error_codes_and_changes_nothing() {
         let response = app.post_json("/api/messages", &body).await;
         assert_eq!(error_codes(response, status).await, expected, "for {body}");
     }
-    assert_eq!(app.get_json("/api/messages/@worf").await.as_array().unwrap().len(), 2);
-    assert_eq!(app.get_json("/api/message_groups").await.as_array().unwrap().len(), 2);
+    assert_eq!(
+        app.get_json("/api/messages/@worf")
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        app.get_json("/api/message_groups")
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 }

@@ -40,7 +40,10 @@ async fn a_request_with_traceparent_exports_a_server_span_continuing_that_trace(
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let traceresponse = response.headers()["traceresponse"].to_str().unwrap().to_owned();
+    let traceresponse = response.headers()["traceresponse"]
+        .to_str()
+        .unwrap()
+        .to_owned();
 
     let spans = receiver
         .wait_for(|spans| !named(spans, "home-activities-mock-data").is_empty())
@@ -70,8 +73,14 @@ async fn a_request_with_traceparent_exports_a_server_span_continuing_that_trace(
     for (key, value) in expect_text {
         assert_eq!(string_attribute(attributes, key), Some(value), "{key}");
     }
-    assert_eq!(int_attribute(attributes, "http.response.status_code"), Some(200));
-    assert_eq!(int_attribute(attributes, "server.port"), Some(i64::from(backend.port)));
+    assert_eq!(
+        int_attribute(attributes, "http.response.status_code"),
+        Some(200)
+    );
+    assert_eq!(
+        int_attribute(attributes, "server.port"),
+        Some(i64::from(backend.port))
+    );
     assert_eq!(string_attribute(attributes, "error.type"), None);
     assert_eq!(
         string_attribute(&server.resource, "service.name"),
@@ -82,7 +91,10 @@ async fn a_request_with_traceparent_exports_a_server_span_continuing_that_trace(
     let custom = &named(&spans, "home-activities-mock-data")[0].span;
     assert_eq!(custom.parent_span_id, span.span_id);
     assert_eq!(custom.trace_id, span.trace_id);
-    assert_eq!(int_attribute(&custom.attributes, "app.result_length"), Some(4));
+    assert_eq!(
+        int_attribute(&custom.attributes, "app.result_length"),
+        Some(4)
+    );
     let now = string_attribute(&custom.attributes, "app.now").expect("app.now");
     assert!(
         time::OffsetDateTime::parse(now, &time::format_description::well_known::Rfc3339).is_ok(),
@@ -95,7 +107,10 @@ async fn headers_service_name_and_resource_attributes_come_from_the_environment(
     let receiver = OtlpReceiver::start().await;
     let backend = spawn_backend(&[
         ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str()),
-        ("OTEL_EXPORTER_OTLP_HEADERS", "x-honeycomb-team=hc-secret-key-0123"),
+        (
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "x-honeycomb-team=hc-secret-key-0123",
+        ),
         ("OTEL_SERVICE_NAME", "cruddur-under-test"),
         (
             "OTEL_RESOURCE_ATTRIBUTES",
@@ -104,19 +119,31 @@ async fn headers_service_name_and_resource_attributes_come_from_the_environment(
         QUICK_EXPORT,
     ])
     .await;
-    let response = reqwest::get(format!("{}/api/activities/search?term=cloud", backend.address))
-        .await
-        .unwrap();
+    let response = reqwest::get(format!(
+        "{}/api/activities/search?term=cloud",
+        backend.address
+    ))
+    .await
+    .unwrap();
     assert_eq!(response.status(), 200);
 
     let spans = receiver
         .wait_for(|spans| !named(spans, "search-activities").is_empty())
         .await;
     let search = named(&spans, "search-activities")[0];
-    assert_eq!(string_attribute(&search.span.attributes, "app.search_term"), Some("cloud"));
+    assert_eq!(
+        string_attribute(&search.span.attributes, "app.search_term"),
+        Some("cloud")
+    );
     let resource = &search.resource;
-    assert_eq!(string_attribute(resource, "service.name"), Some("cruddur-under-test"));
-    assert_eq!(string_attribute(resource, "deployment.environment.name"), Some("ci"));
+    assert_eq!(
+        string_attribute(resource, "service.name"),
+        Some("cruddur-under-test")
+    );
+    assert_eq!(
+        string_attribute(resource, "deployment.environment.name"),
+        Some("ci")
+    );
     assert_eq!(string_attribute(resource, "team"), Some("crud"));
 
     let export = &receiver.exports()[0];
@@ -124,8 +151,14 @@ async fn headers_service_name_and_resource_attributes_come_from_the_environment(
     assert_eq!(export.headers["x-honeycomb-team"], "hc-secret-key-0123");
     assert_eq!(export.headers["content-type"], "application/x-protobuf");
     let log = backend.stderr();
-    assert!(log.contains("x-honeycomb-team"), "the header's name is shown: {log}");
-    assert!(!log.contains("hc-secret-key-0123"), "the key never is: {log}");
+    assert!(
+        log.contains("x-honeycomb-team"),
+        "the header's name is shown: {log}"
+    );
+    assert!(
+        !log.contains("hc-secret-key-0123"),
+        "the key never is: {log}"
+    );
 }
 
 #[tokio::test]
@@ -156,7 +189,10 @@ async fn the_traces_endpoint_is_used_as_is_and_json_can_be_chosen() {
         .iter()
         .map(|span| span["name"].as_str().unwrap())
         .collect();
-    assert!(span_names.contains(&"GET /api/message_groups"), "{span_names:?}");
+    assert!(
+        span_names.contains(&"GET /api/message_groups"),
+        "{span_names:?}"
+    );
 }
 
 #[tokio::test]
@@ -214,7 +250,10 @@ async fn sigterm_flushes_every_queued_span_before_exiting() {
     let status = backend.wait(Duration::from_secs(30)).await;
     assert!(status.success(), "exit status {status:?}");
     assert_eq!(server_spans(&receiver.spans()), requests);
-    assert_eq!(named(&receiver.spans(), "home-activities-mock-data").len(), requests);
+    assert_eq!(
+        named(&receiver.spans(), "home-activities-mock-data").len(),
+        requests
+    );
 }
 
 /// Accepts connections and never answers: an exporter endpoint that hangs.
@@ -256,7 +295,10 @@ async fn requests_do_not_wait_for_an_exporter_that_is_down_or_hangs() {
             slowest = slowest.max(started.elapsed());
         }
         // The exporter's timeout is 10 s: a request that waited on it would take that long.
-        assert!(slowest < Duration::from_secs(2), "{endpoint}: slowest {slowest:?}");
+        assert!(
+            slowest < Duration::from_secs(2),
+            "{endpoint}: slowest {slowest:?}"
+        );
     }
 }
 

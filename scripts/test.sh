@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Sets up and runs every check and test: formatting, lints, the wasm32 build of shared/, and
+# the workspace's tests (unit, API over HTTP, telemetry against a real OTLP receiver).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== shared/ builds for wasm32"
+cargo build -p shared --target wasm32-unknown-unknown --locked
+echo "== cargo test"
+cargo test --workspace --locked
