@@ -8,11 +8,11 @@ duration=${1:-10}
 connections=${2:-32}
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-cargo build --release -q -p backend
+cargo build --release -q -p backend --bin backend --example otlp_sink
 
 port=47567
 sink_port=47318
-python3 bench/otlp_sink.py "$sink_port" &
+./target/release/examples/otlp_sink "$sink_port" 2>/dev/null &
 sink=$!
 trap 'kill $sink 2>/dev/null || true' EXIT
 
@@ -35,4 +35,4 @@ echo "GET /api/activities/home, wrk ${connections} connections, ${duration}s per
 run "export on (OTLP/HTTP)" OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port"
 run "OTEL_SDK_DISABLED=true" OTEL_SDK_DISABLED=true
 run "export on, endpoint down" OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9"
-kill -INT $sink && wait $sink || true
+kill -TERM $sink && wait $sink || true

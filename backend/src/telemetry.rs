@@ -13,8 +13,11 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_semantic_conventions::resource::SERVICE_NAME;
+use tracing::Level;
 use tracing::level_filters::LevelFilter;
-use tracing_subscriber::filter::Targets;
+use tracing_subscriber::Registry;
+use tracing_subscriber::filter::{FilterExt, Targets, filter_fn};
+use tracing_subscriber::layer::Filter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -74,10 +77,14 @@ fn install_propagator() {
     ]));
 }
 
-/// What becomes an OpenTelemetry span: the application's spans, whatever `RUST_LOG` says,
-/// and never the exporter's own HTTP traffic or the SDK's diagnostics.
-fn exported_spans() -> Targets {
-    Targets::new()
+/// What becomes OpenTelemetry data: the application's spans, whatever `RUST_LOG` says, and its
+/// warnings and errors as span events; never the exporter's own HTTP traffic or the SDK's
+/// diagnostics. Routine log lines (one per request) stay out of the spans: they repeat what
+/// the span already says and would cost every request an event.
+fn exported_spans() -> impl Filter<Registry> {
+    let warnings_and_spans =
+        filter_fn(|metadata| metadata.is_span() || *metadata.level() <= Level::WARN);
+    let application = Targets::new()
         .with_default(LevelFilter::INFO)
         .with_target("opentelemetry", LevelFilter::OFF)
         .with_target("opentelemetry_sdk", LevelFilter::OFF)
@@ -85,7 +92,8 @@ fn exported_spans() -> Targets {
         .with_target("opentelemetry_http", LevelFilter::OFF)
         .with_target("reqwest", LevelFilter::OFF)
         .with_target("hyper", LevelFilter::OFF)
-        .with_target("hyper_util", LevelFilter::OFF)
+        .with_target("hyper_util", LevelFilter::OFF);
+    warnings_and_spans.and(application)
 }
 
 fn tracer_provider(settings: &TelemetrySettings) -> SdkTracerProvider {
