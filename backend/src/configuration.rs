@@ -39,6 +39,78 @@ pub struct TelemetrySettings {
     pub traces_endpoint: Option<String>,
     /// `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` or `OTEL_EXPORTER_OTLP_PROTOCOL`.
     pub protocol: OtlpProtocol,
+    pub xray: XraySettings,
+}
+
+/// The AWS X-Ray SDK's variables, with the SDK's meanings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XraySettings {
+    /// `AWS_XRAY_SDK_ENABLED=false` turns X-Ray off.
+    pub enabled: bool,
+    /// `AWS_XRAY_DAEMON_ADDRESS`: `host:port` for both, or `tcp:host:port udp:host:port`.
+    pub daemon: DaemonAddress,
+    /// `AWS_XRAY_TRACING_NAME`, else the service name.
+    pub tracing_name: Option<String>,
+    /// `AWS_XRAY_URL`: a Host pattern (`*`, `?`); matching requests' segments are named after their host.
+    pub dynamic_naming: Option<String>,
+    /// `AWS_XRAY_SAMPLING_RULES`: local sampling rules, as JSON text or the path of a JSON file.
+    pub sampling_rules: Option<String>,
+    pub context_missing: ContextMissing,
+}
+
+/// Where the X-Ray daemon listens: segments go to its UDP port, sampling calls to its TCP proxy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonAddress {
+    pub udp: String,
+    pub tcp: String,
+}
+
+impl DaemonAddress {
+    pub const DEFAULT: &str = "127.0.0.1:2000";
+
+    /// `host:port`, or both forms of the SDKs: `tcp:host:port udp:host:port` in either order.
+    pub fn parse(value: &str) -> Option<DaemonAddress> {
+        let parts: Vec<&str> = value.split_whitespace().collect();
+        match parts.as_slice() {
+            [both] if is_host_port(both) => Some(DaemonAddress {
+                udp: (*both).to_owned(),
+                tcp: (*both).to_owned(),
+            }),
+            [first, second] => {
+                let mut udp = None;
+                let mut tcp = None;
+                for part in [first, second] {
+                    match part.split_once(':') {
+                        Some(("udp", address)) if is_host_port(address) => udp = Some(address),
+                        Some(("tcp", address)) if is_host_port(address) => tcp = Some(address),
+                        _ => return None,
+                    }
+                }
+                Some(DaemonAddress {
+                    udp: udp?.to_owned(),
+                    tcp: tcp?.to_owned(),
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+fn is_host_port(value: &str) -> bool {
+    value.rsplit_once(':').is_some_and(|(host, port)| {
+        // A colon in the host only inside brackets: `[::1]:2000`.
+        let plain_host = !host.contains(':') || (host.starts_with('[') && host.ends_with(']'));
+        !host.is_empty() && plain_host && port.parse::<u16>().is_ok()
+    })
+}
+
+/// `AWS_XRAY_CONTEXT_MISSING`: what to do with a span that belongs to no request's segment.
+/// The SDKs throw on `RUNTIME_ERROR`; here the choice is made on the exporter's thread, long
+/// after the request, so it logs like `LOG_ERROR`: telemetry never breaks the app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContextMissing {
+    LogError,
+    IgnoreError,
 }
 
 /// The OTLP encodings this backend speaks; the specification's default is protobuf.
@@ -68,14 +140,14 @@ impl Settings {
         Ok(Settings {
             port: port_from(env_var("PORT"))?,
             frontend_origin: frontend_origin_from(env_var("FRONTEND_URL"))?,
-            telemetry: TelemetrySettings::from_env(),
+            telemetry: TelemetrySettings::from_env()?,
         })
     }
 }
 
 impl TelemetrySettings {
-    pub fn from_env() -> Self {
-        TelemetrySettings {
+    pub fn from_env() -> Result<Self, ConfigurationError> {
+        Ok(TelemetrySettings {
             sdk_disabled: env_var("OTEL_SDK_DISABLED")
                 .is_some_and(|value| value.trim().eq_ignore_ascii_case("true")),
             traces_endpoint: traces_endpoint_from(
@@ -86,7 +158,35 @@ impl TelemetrySettings {
                 env_var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
                     .or_else(|| env_var("OTEL_EXPORTER_OTLP_PROTOCOL")),
             ),
-        }
+            xray: XraySettings::from_env()?,
+        })
+    }
+}
+
+impl XraySettings {
+    pub fn from_env() -> Result<Self, ConfigurationError> {
+        let daemon = match env_var("AWS_XRAY_DAEMON_ADDRESS") {
+            None => DaemonAddress::parse(DaemonAddress::DEFAULT).expect("the default parses"),
+            Some(value) => DaemonAddress::parse(&value).ok_or(ConfigurationError::Invalid {
+                name: "AWS_XRAY_DAEMON_ADDRESS",
+                expected: "host:port, or tcp:host:port udp:host:port",
+                value,
+            })?,
+        };
+        Ok(XraySettings {
+            enabled: !env_var("AWS_XRAY_SDK_ENABLED")
+                .is_some_and(|value| value.trim().eq_ignore_ascii_case("false")),
+            daemon,
+            tracing_name: env_var("AWS_XRAY_TRACING_NAME"),
+            dynamic_naming: env_var("AWS_XRAY_URL"),
+            sampling_rules: env_var("AWS_XRAY_SAMPLING_RULES"),
+            context_missing: match env_var("AWS_XRAY_CONTEXT_MISSING").as_deref() {
+                Some(value) if value.trim().eq_ignore_ascii_case("IGNORE_ERROR") => {
+                    ContextMissing::IgnoreError
+                }
+                _ => ContextMissing::LogError,
+            },
+        })
     }
 }
 
@@ -168,6 +268,35 @@ mod tests {
             OtlpProtocol::from_value(Some("grpc".into())),
             OtlpProtocol::Unsupported
         );
+    }
+
+    #[test]
+    fn the_daemon_address_takes_both_sdk_forms() {
+        let both = DaemonAddress::parse("xray-daemon:2000").unwrap();
+        assert_eq!(
+            (both.udp.as_str(), both.tcp.as_str()),
+            ("xray-daemon:2000", "xray-daemon:2000")
+        );
+        let split = DaemonAddress::parse("tcp:127.0.0.1:2001 udp:127.0.0.2:2002").unwrap();
+        assert_eq!(
+            (split.udp.as_str(), split.tcp.as_str()),
+            ("127.0.0.2:2002", "127.0.0.1:2001")
+        );
+        let reversed = DaemonAddress::parse("udp:a:1 tcp:b:2").unwrap();
+        assert_eq!(
+            (reversed.udp.as_str(), reversed.tcp.as_str()),
+            ("a:1", "b:2")
+        );
+        for bad in [
+            "",
+            "2000",
+            "udp:a:1",
+            "udp:a:1 udp:b:2",
+            "tcp:a:x udp:b:2",
+            "a:99999",
+        ] {
+            assert_eq!(DaemonAddress::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

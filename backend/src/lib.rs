@@ -6,3 +6,4 @@ pub mod request_tracing;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;
+pub mod xray;

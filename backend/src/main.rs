@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use backend::configuration::Settings;
 use backend::startup::{AppState, Application, StartupError, shutdown_signal};
 use backend::telemetry;
+use backend::xray::XrayRecorder;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -14,8 +15,8 @@ async fn main() -> ExitCode {
         }
     };
     // Dropped last: flushes every queued span after the server has stopped.
-    let _telemetry = telemetry::init(&settings.telemetry);
-    match serve(&settings).await {
+    let telemetry = telemetry::init(&settings.telemetry);
+    match serve(&settings, telemetry.xray()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, port = settings.port, "stopped");
@@ -24,7 +25,9 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve(settings: &Settings) -> Result<(), StartupError> {
-    let application = Application::build(settings, AppState::with_seed_data()?).await?;
+async fn serve(settings: &Settings, xray: Option<XrayRecorder>) -> Result<(), StartupError> {
+    let state = AppState::with_seed_data(xray)?;
+    let application =
+        Application::build(settings.port, settings.frontend_origin.clone(), state).await?;
     Ok(application.run_until(shutdown_signal()).await?)
 }

@@ -8,7 +8,7 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, MatchedPath, Request};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Version, header};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -20,9 +20,19 @@ use tracing::Instrument;
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+use crate::startup::AppState;
+use crate::xray::{self, XrayRequest};
+
+/// Still "development" in the conventions, so the crate has it only behind semconv_experimental.
+const HTTP_RESPONSE_BODY_SIZE: &str = "http.response.body.size";
+
 pub const TRACERESPONSE: HeaderName = HeaderName::from_static("traceresponse");
 
-pub async fn trace_request(request: Request, next: Next) -> Response {
+pub async fn trace_request(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -39,16 +49,34 @@ pub async fn trace_request(request: Request, next: Next) -> Response {
         otel.kind = "server",
         trace_id = Empty,
     );
-    let parent = global::get_text_map_propagator(|propagator| {
+    let mut parent = global::get_text_map_propagator(|propagator| {
         propagator.extract(&HeaderExtractor(request.headers()))
     });
+    let mut xray_decision = None;
+    if state.xray.is_some()
+        && !parent.span().span_context().is_valid()
+        && let Some((context, decision)) = xray::incoming_trace(request.headers())
+    {
+        parent = parent.with_remote_span_context(context);
+        xray_decision = decision;
+    }
     // Fails only when no OpenTelemetry layer is installed (OTEL_SDK_DISABLED): nothing to join then.
     let _ = span.set_parent(parent);
     record_request(&span, &request, &method, route);
 
     let span_context = span.context().span().span_context().clone();
+    let mut xray_header = None;
     if span_context.is_valid() {
         span.record("trace_id", tracing::field::display(span_context.trace_id()));
+        if let Some(xray) = &state.xray {
+            xray_header = Some(xray.begin(&XrayRequest {
+                trace_id: span_context.trace_id(),
+                upstream_decision: xray_decision,
+                host: header_str(request.headers(), header::HOST.as_str()),
+                method: &method,
+                path: request.uri().path(),
+            }));
+        }
     }
 
     let started = std::time::Instant::now();
@@ -58,6 +86,11 @@ pub async fn trace_request(request: Request, next: Next) -> Response {
         semconv::HTTP_RESPONSE_STATUS_CODE,
         i64::from(status.as_u16()),
     );
+    if let Some(length) = header_str(response.headers(), header::CONTENT_LENGTH.as_str())
+        .and_then(|length| length.parse::<i64>().ok())
+    {
+        span.set_attribute(HTTP_RESPONSE_BODY_SIZE, length);
+    }
     if status.is_server_error() {
         span.set_attribute(semconv::ERROR_TYPE, status.as_str().to_owned());
         span.set_status(Status::error(status.to_string()));
@@ -69,8 +102,12 @@ pub async fn trace_request(request: Request, next: Next) -> Response {
             "finished"
         );
     });
+    let headers = response.headers_mut();
     if let Some(value) = traceresponse(&span_context) {
-        response.headers_mut().insert(TRACERESPONSE, value);
+        headers.insert(TRACERESPONSE, value);
+    }
+    if let Some(value) = xray_header {
+        headers.insert(xray::X_AMZN_TRACE_ID, value);
     }
     response
 }
@@ -97,8 +134,11 @@ fn record_request(span: &tracing::Span, request: &Request, method: &str, route: 
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(peer)| peer.ip().to_string());
-    if let Some(client) = forwarded_client(headers).or(peer) {
+    if let Some(client) = forwarded_client(headers).or_else(|| peer.clone()) {
         span.set_attribute(semconv::CLIENT_ADDRESS, client);
+    }
+    if let Some(peer) = peer {
+        span.set_attribute(semconv::NETWORK_PEER_ADDRESS, peer);
     }
     if let Some(agent) = header_str(headers, header::USER_AGENT.as_str()) {
         span.set_attribute(semconv::USER_AGENT_ORIGINAL, agent.to_owned());
@@ -168,9 +208,10 @@ mod tests {
     #[tokio::test]
     async fn a_server_error_marks_the_span_as_an_error_with_its_type() {
         let (exporter, _default) = capture_spans();
+        let state = AppState::with_seed_data(None).unwrap();
         let router = Router::new()
             .route("/upstream/{id}", get(|| async { StatusCode::BAD_GATEWAY }))
-            .layer(axum::middleware::from_fn(trace_request));
+            .layer(axum::middleware::from_fn_with_state(state, trace_request));
 
         let request = Request::get("/upstream/7").body(Body::empty()).unwrap();
         let response = router.oneshot(request).await.unwrap();

@@ -15,12 +15,12 @@ use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::CorsLayer;
 
-use crate::configuration::Settings;
 use crate::error::ApiError;
 use crate::outbound::TracedClient;
 use crate::repository::{InMemoryRepository, Repository};
 use crate::request_tracing::{TRACERESPONSE, trace_request};
 use crate::routes::{self, activities, health, messages};
+use crate::xray::{X_AMZN_TRACE_ID, XrayRecorder};
 
 /// The largest API request body; the longest valid one (a 1024-character message) is far smaller.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -30,13 +30,17 @@ pub struct AppState {
     pub repository: Arc<dyn Repository>,
     /// For every call to another service, so that it joins the request's trace.
     pub http_client: TracedClient,
+    /// Decides X-Ray sampling per request; None when X-Ray is off.
+    pub xray: Option<XrayRecorder>,
 }
 
 impl AppState {
-    pub fn with_seed_data() -> Result<Self, StartupError> {
+    /// Cruddur's week-2 data in memory.
+    pub fn with_seed_data(xray: Option<XrayRecorder>) -> Result<Self, StartupError> {
         Ok(AppState {
             repository: Arc::new(InMemoryRepository::seeded(OffsetDateTime::now_utc())),
             http_client: TracedClient::new().map_err(StartupError::HttpClient)?,
+            xray,
         })
     }
 }
@@ -59,7 +63,7 @@ pub fn app(state: AppState, frontend_origin: HeaderValue) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // Inside the request span, so a panic is recorded as the 500 it becomes.
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(middleware::from_fn(trace_request));
+        .layer(middleware::from_fn_with_state(state.clone(), trace_request));
     traced
         .route("/api/health", get(health::health))
         .with_state(state)
@@ -67,8 +71,16 @@ pub fn app(state: AppState, frontend_origin: HeaderValue) -> Router {
         .layer(cors(frontend_origin))
 }
 
-fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    ApiError::Internal("a request handler panicked".to_owned()).into_response()
+/// Records the panic on the request's span as an `exception` event (what X-Ray's `cause`
+/// shows) and answers 500 like any internal error.
+fn panic_response(payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|message| (*message).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a request handler panicked".to_owned());
+    tracing::error!(exception.type = "panic", exception.message = %message, "exception");
+    ApiError::Internal(message).into_response()
 }
 
 /// Only the frontend's origin may call; the trace headers must pass the preflight, or the
@@ -82,8 +94,9 @@ fn cors(frontend_origin: HeaderValue) -> CorsLayer {
             HeaderName::from_static("traceparent"),
             HeaderName::from_static("tracestate"),
             HeaderName::from_static("baggage"),
+            X_AMZN_TRACE_ID,
         ])
-        .expose_headers([TRACERESPONSE])
+        .expose_headers([TRACERESPONSE, X_AMZN_TRACE_ID])
 }
 
 pub struct Application {
@@ -92,10 +105,14 @@ pub struct Application {
 }
 
 impl Application {
-    /// Binds every interface on the configured port (0: any free one).
-    pub async fn build(settings: &Settings, state: AppState) -> std::io::Result<Self> {
-        let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, settings.port)).await?;
-        let router = app(state, settings.frontend_origin.clone());
+    /// Binds every interface on `port` (0: any free one).
+    pub async fn build(
+        port: u16,
+        frontend_origin: HeaderValue,
+        state: AppState,
+    ) -> std::io::Result<Self> {
+        let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)).await?;
+        let router = app(state, frontend_origin);
         Ok(Application { listener, router })
     }
 

@@ -23,11 +23,21 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::configuration::{DEFAULT_SERVICE_NAME, OtlpProtocol, TelemetrySettings};
+use crate::xray::{self, XrayRecorder};
+use opentelemetry_aws::trace::XrayIdGenerator;
 
-/// Keeps the tracer provider alive; dropping it flushes every queued span and stops the exporter.
+/// Keeps the tracer provider alive; dropping it flushes every queued span and stops the exporters.
 #[must_use = "dropping the guard shuts telemetry down"]
 pub struct TelemetryGuard {
     provider: Option<SdkTracerProvider>,
+    xray: Option<XrayRecorder>,
+}
+
+impl TelemetryGuard {
+    /// The request side of X-Ray, unless X-Ray or the SDK is disabled.
+    pub fn xray(&self) -> Option<XrayRecorder> {
+        self.xray.clone()
+    }
 }
 
 impl Drop for TelemetryGuard {
@@ -40,11 +50,17 @@ impl Drop for TelemetryGuard {
     }
 }
 
-/// Installs the global subscriber and propagator. Call once, before anything logs.
+/// Installs the global subscriber and propagator. Call once, inside the tokio runtime (X-Ray's
+/// sampling poller runs on it), before anything logs.
 pub fn init(settings: &TelemetrySettings) -> TelemetryGuard {
     install_propagator();
 
-    let provider = (!settings.sdk_disabled).then(|| tracer_provider(settings));
+    let (provider, xray) = if settings.sdk_disabled {
+        (None, None)
+    } else {
+        let (provider, xray) = tracer_provider(settings);
+        (Some(provider), xray)
+    };
     let otel_layer = provider.as_ref().map(|provider| {
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer("cruddur-backend"))
@@ -66,7 +82,11 @@ pub fn init(settings: &TelemetrySettings) -> TelemetryGuard {
         .init();
 
     announce_destination(settings);
-    TelemetryGuard { provider }
+    if xray.is_some() {
+        let daemon = &settings.xray.daemon;
+        tracing::info!(udp = %daemon.udp, tcp = %daemon.tcp, "X-Ray segments of sampled traces go to the daemon");
+    }
+    TelemetryGuard { provider, xray }
 }
 
 /// W3C Trace Context and Baggage, in and out.
@@ -92,48 +112,69 @@ fn exported_spans() -> impl Filter<Registry> {
         .with_target("opentelemetry_http", LevelFilter::OFF)
         .with_target("reqwest", LevelFilter::OFF)
         .with_target("hyper", LevelFilter::OFF)
-        .with_target("hyper_util", LevelFilter::OFF);
+        .with_target("hyper_util", LevelFilter::OFF)
+        .with_target("opentelemetry_aws", LevelFilter::OFF);
     warnings_and_spans.and(application)
 }
 
-fn tracer_provider(settings: &TelemetrySettings) -> SdkTracerProvider {
+fn tracer_provider(settings: &TelemetrySettings) -> (SdkTracerProvider, Option<XrayRecorder>) {
+    let service_name = service_name();
     // The builder's default configuration reads OTEL_TRACES_SAMPLER(_ARG) and the span limits.
-    let builder = SdkTracerProvider::builder().with_resource(resource());
-    let Some(endpoint) = &settings.traces_endpoint else {
-        return builder.build();
+    // X-Ray ids (Unix seconds first) are valid W3C ids too, so one id finds a request in both.
+    let mut builder = SdkTracerProvider::builder()
+        .with_resource(resource(&service_name))
+        .with_id_generator(XrayIdGenerator::default());
+    // Each exporter has its own batch queue (OTEL_BSP_*), bounded, so a dead or slow endpoint
+    // costs dropped spans, never memory or request time, and never delays the other.
+    if let Some(exporter) = settings
+        .traces_endpoint
+        .as_deref()
+        .and_then(|endpoint| otlp_exporter(endpoint, settings.protocol))
+    {
+        builder = builder.with_batch_exporter(exporter);
+    }
+    let xray = match xray::build(&settings.xray, &service_name) {
+        Some((recorder, exporter)) => {
+            builder = builder.with_batch_exporter(exporter);
+            Some(recorder)
+        }
+        None => None,
     };
-    let protocol = match settings.protocol {
+    (builder.build(), xray)
+}
+
+fn otlp_exporter(
+    endpoint: &str,
+    protocol: OtlpProtocol,
+) -> Option<opentelemetry_otlp::SpanExporter> {
+    let protocol = match protocol {
         OtlpProtocol::HttpJson => Protocol::HttpJson,
         OtlpProtocol::HttpProtobuf | OtlpProtocol::Unsupported => Protocol::HttpBinary,
     };
     // Headers and timeout come from OTEL_EXPORTER_OTLP_(TRACES_)HEADERS / _TIMEOUT, read by the exporter.
-    match opentelemetry_otlp::SpanExporter::builder()
+    opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_endpoint(endpoint)
         .with_protocol(protocol)
         .build()
-    {
-        // The batch processor reads OTEL_BSP_*; its queue is bounded, so a dead endpoint costs
-        // dropped spans, never memory or request time.
-        Ok(exporter) => builder.with_batch_exporter(exporter).build(),
-        Err(error) => {
-            eprintln!("cruddur-backend: spans will not be exported: {error}");
-            builder.build()
-        }
-    }
+        .inspect_err(|error| eprintln!("cruddur-backend: spans will not be exported: {error}"))
+        .ok()
 }
 
-/// `OTEL_SERVICE_NAME`, else `service.name` from `OTEL_RESOURCE_ATTRIBUTES`, else
-/// `cruddur-backend`; plus every other attribute from `OTEL_RESOURCE_ATTRIBUTES`.
-fn resource() -> Resource {
-    let detected = Resource::builder().build();
-    let service_name = detected
+/// `OTEL_SERVICE_NAME`, else `service.name` from `OTEL_RESOURCE_ATTRIBUTES`, else `cruddur-backend`.
+fn service_name() -> String {
+    Resource::builder()
+        .build()
         .get(&SERVICE_NAME.into())
         .map(|name| name.to_string())
         .filter(|name| !name.starts_with("unknown_service"))
-        .unwrap_or_else(|| DEFAULT_SERVICE_NAME.to_owned());
+        .unwrap_or_else(|| DEFAULT_SERVICE_NAME.to_owned())
+}
+
+/// The service name plus every other attribute from `OTEL_RESOURCE_ATTRIBUTES`.
+fn resource(service_name: &str) -> Resource {
     Resource::builder()
-        .with_service_name(service_name)
+        .with_service_name(service_name.to_owned())
         .with_attribute(KeyValue::new("telemetry.distro.name", "cruddur"))
         .build()
 }

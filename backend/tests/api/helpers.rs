@@ -5,7 +5,6 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Uri};
-use backend::configuration::{OtlpProtocol, Settings, TelemetrySettings};
 use backend::startup::{AppState, Application};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
@@ -29,16 +28,8 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
-    let settings = Settings {
-        port: 0,
-        frontend_origin: FRONTEND_ORIGIN.parse().unwrap(),
-        telemetry: TelemetrySettings {
-            sdk_disabled: true,
-            traces_endpoint: None,
-            protocol: OtlpProtocol::HttpProtobuf,
-        },
-    };
-    let application = Application::build(&settings, AppState::with_seed_data().unwrap())
+    let state = AppState::with_seed_data(None).unwrap();
+    let application = Application::build(0, FRONTEND_ORIGIN.parse().unwrap(), state)
         .await
         .expect("the application binds a free port");
     let address = format!("http://127.0.0.1:{}", application.port());

@@ -1,0 +1,213 @@
+//! AWS X-Ray from the same spans that go to OpenTelemetry: one trace id for both (X-Ray's form:
+//! the first 8 hex digits are Unix seconds), a segment per request and a subsegment per span
+//! in it, sent to the X-Ray daemon over UDP for the traces X-Ray sampling picks.
+//!
+//! From opentelemetry-aws: the X-Ray id generator and the `X-Amzn-Trace-Id` parser. Written
+//! here, each saying why: sampling, the segment translation, and the daemon client.
+
+mod exporter;
+pub mod sampling;
+pub mod segment;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use opentelemetry::trace::{SpanContext, TraceFlags, TraceId};
+use wildmatch::WildMatch;
+
+pub use exporter::XrayExporter;
+use sampling::{LocalRules, PollIntervals, SamplingRequest, XraySampler};
+use segment::Translator;
+
+use crate::configuration::XraySettings;
+
+pub const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
+
+/// The segment name: `AWS_XRAY_TRACING_NAME` or the service name, or the request's Host when
+/// it matches `AWS_XRAY_URL` (the SDKs' dynamic naming).
+#[derive(Debug, Clone)]
+pub struct SegmentNaming {
+    fixed: String,
+    dynamic: Option<WildMatch>,
+}
+
+impl SegmentNaming {
+    pub fn new(fixed: String, host_pattern: Option<&str>) -> Self {
+        SegmentNaming {
+            fixed,
+            dynamic: host_pattern.map(WildMatch::new_case_insensitive),
+        }
+    }
+
+    pub fn name(&self, host: Option<&str>) -> String {
+        match (host, &self.dynamic) {
+            (Some(host), Some(pattern)) if pattern.matches(host) => host.to_owned(),
+            _ => self.fixed.clone(),
+        }
+    }
+}
+
+/// Each trace's X-Ray sampling decision, made when its first request arrives and read when
+/// its spans are exported. Bounded: the oldest decisions go first.
+#[derive(Debug)]
+pub struct TraceDecisions {
+    capacity: usize,
+    inner: Mutex<(HashMap<TraceId, bool>, VecDeque<TraceId>)>,
+}
+
+impl TraceDecisions {
+    fn new(capacity: usize) -> Self {
+        TraceDecisions {
+            capacity,
+            inner: Mutex::new((HashMap::new(), VecDeque::new())),
+        }
+    }
+
+    pub fn get(&self, trace_id: TraceId) -> Option<bool> {
+        let inner = self
+            .inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        inner.0.get(&trace_id).copied()
+    }
+
+    /// The decision already made for the trace, or `decide()` now.
+    fn get_or_decide(&self, trace_id: TraceId, decide: impl FnOnce() -> bool) -> bool {
+        if let Some(decided) = self.get(trace_id) {
+            return decided;
+        }
+        let sampled = decide();
+        let mut inner = self
+            .inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (decisions, order) = &mut *inner;
+        if decisions.insert(trace_id, sampled).is_none() {
+            order.push_back(trace_id);
+            while order.len() > self.capacity {
+                if let Some(oldest) = order.pop_front() {
+                    decisions.remove(&oldest);
+                }
+            }
+        }
+        sampled
+    }
+}
+
+/// How many traces' decisions are remembered: far more than are ever in flight at once.
+const REMEMBERED_DECISIONS: usize = 16_384;
+
+/// The request side of X-Ray: decides sampling and answers `X-Amzn-Trace-Id`.
+#[derive(Debug, Clone)]
+pub struct XrayRecorder {
+    sampler: Arc<XraySampler>,
+    decisions: Arc<TraceDecisions>,
+    naming: SegmentNaming,
+}
+
+/// What a request asks of X-Ray.
+pub struct XrayRequest<'a> {
+    pub trace_id: TraceId,
+    /// `Sampled=1` / `Sampled=0` from an incoming `X-Amzn-Trace-Id`; None lets the rules decide.
+    pub upstream_decision: Option<bool>,
+    pub host: Option<&'a str>,
+    pub method: &'a str,
+    pub path: &'a str,
+}
+
+impl XrayRecorder {
+    /// Decides whether X-Ray receives this request's trace; returns the response header.
+    pub fn begin(&self, request: &XrayRequest) -> HeaderValue {
+        let sampled = self.decisions.get_or_decide(request.trace_id, || {
+            request.upstream_decision.unwrap_or_else(|| {
+                let service_name = self.naming.name(request.host);
+                self.sampler.sample(&SamplingRequest {
+                    service_name: &service_name,
+                    host: request.host.unwrap_or_default(),
+                    method: request.method,
+                    path: request.path,
+                })
+            })
+        });
+        let value = format!(
+            "Root={};Sampled={}",
+            segment::xray_trace_id(request.trace_id),
+            u8::from(sampled)
+        );
+        HeaderValue::from_str(&value).expect("hex digits and separators are a valid header value")
+    }
+}
+
+/// The trace an incoming `X-Amzn-Trace-Id` continues, and the upstream sampling decision.
+/// The context is marked sampled for OpenTelemetry: X-Ray's decision governs X-Ray only.
+pub fn incoming_trace(headers: &HeaderMap) -> Option<(SpanContext, Option<bool>)> {
+    let value = headers.get(X_AMZN_TRACE_ID)?.to_str().ok()?;
+    let context = opentelemetry_aws::trace::xray_propagator::span_context_from_str(value.trim())?;
+    let flags = context.trace_flags();
+    let decision = if flags.is_sampled() {
+        Some(true)
+    } else if flags == TraceFlags::default() {
+        Some(false)
+    } else {
+        None // Sampled=? or absent: the rules decide.
+    };
+    let context = SpanContext::new(
+        context.trace_id(),
+        context.span_id(),
+        TraceFlags::SAMPLED,
+        true,
+        Default::default(),
+    );
+    Some((context, decision))
+}
+
+/// Builds both halves of X-Ray, sharing the decisions; None when `AWS_XRAY_SDK_ENABLED=false`.
+pub fn build(settings: &XraySettings, service_name: &str) -> Option<(XrayRecorder, XrayExporter)> {
+    if !settings.enabled {
+        return None;
+    }
+    let naming = SegmentNaming::new(
+        settings
+            .tracing_name
+            .clone()
+            .unwrap_or_else(|| service_name.to_owned()),
+        settings.dynamic_naming.as_deref(),
+    );
+    let local_rules = match settings.sampling_rules.as_deref().map(load_local_rules) {
+        None => LocalRules::default_rules(),
+        Some(Ok(rules)) => rules,
+        Some(Err(error)) => {
+            // Logging is not installed yet: it needs the tracer this is part of.
+            eprintln!(
+                "cruddur-backend: AWS_XRAY_SAMPLING_RULES ignored ({error}): the default rule applies"
+            );
+            LocalRules::default_rules()
+        }
+    };
+    let sampler = Arc::new(XraySampler::new(local_rules));
+    sampler.poll_daemon(&settings.daemon.tcp, PollIntervals::SDK);
+    let decisions = Arc::new(TraceDecisions::new(REMEMBERED_DECISIONS));
+    let exporter = XrayExporter::new(
+        Translator::new(naming.clone()),
+        decisions.clone(),
+        settings.daemon.udp.clone(),
+        settings.context_missing,
+    );
+    let recorder = XrayRecorder {
+        sampler,
+        decisions,
+        naming,
+    };
+    Some((recorder, exporter))
+}
+
+/// Rules as JSON text, or the path of a JSON file.
+fn load_local_rules(source: &str) -> Result<LocalRules, String> {
+    let json = if source.trim_start().starts_with('{') {
+        source.to_owned()
+    } else {
+        std::fs::read_to_string(source).map_err(|error| format!("{source}: {error}"))?
+    };
+    LocalRules::parse(&json)
+}

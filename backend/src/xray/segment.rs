@@ -1,0 +1,384 @@
+//! Spans to X-Ray segment documents: a SERVER span is a request's segment, every span under it
+//! a subsegment nested in it, and a document too large for one datagram is split into
+//! subsegment documents sent on their own.
+//!
+//! Written here rather than taken from opentelemetry-aws 0.21's translator, which has no
+//! naming by Host (`AWS_XRAY_URL`), sets no error/throttle flags on 4xx unless the span status
+//! is Error (the HTTP conventions leave it unset there), drops attributes it is not told
+//! about, and neither splits nor reports a document over the 64 KB datagram limit.
+
+use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
+use opentelemetry::{KeyValue, Value as OtelValue};
+use opentelemetry_sdk::trace::SpanData;
+use serde_json::{Map, Value, json};
+
+use super::SegmentNaming;
+
+/// Datagram header of the daemon protocol.
+pub const DAEMON_HEADER: &str = "{\"format\":\"json\",\"version\":1}\n";
+/// A datagram's largest payload the daemon accepts (64 KB), header included.
+pub const MAX_DATAGRAM_BYTES: usize = 64 * 1000;
+/// Attributes under this prefix become indexed annotations; the rest, metadata.
+pub const ANNOTATION_PREFIX: &str = "app.";
+const METADATA_NAMESPACE: &str = "otel";
+/// X-Ray indexes at most this many annotations per document.
+const MAX_ANNOTATIONS: usize = 50;
+
+/// `1-{8 hex digits of seconds}-{24 hex digits}`: the OTel trace id in X-Ray's form.
+pub fn xray_trace_id(trace_id: TraceId) -> String {
+    let hex = trace_id.to_string();
+    format!("1-{}-{}", &hex[..8], &hex[8..])
+}
+
+fn seconds(time: SystemTime) -> f64 {
+    time.duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}
+
+fn attribute<'a>(span: &'a SpanData, key: &str) -> Option<&'a OtelValue> {
+    span.attributes
+        .iter()
+        .find(|attribute| attribute.key.as_str() == key)
+        .map(|attribute| &attribute.value)
+}
+
+fn text(span: &SpanData, key: &str) -> Option<String> {
+    attribute(span, key).map(|value| value.as_str().into_owned())
+}
+
+fn integer(span: &SpanData, key: &str) -> Option<i64> {
+    match attribute(span, key)? {
+        OtelValue::I64(value) => Some(*value),
+        other => other.as_str().parse().ok(),
+    }
+}
+
+fn json_value(value: &OtelValue) -> Value {
+    match value {
+        OtelValue::Bool(value) => json!(value),
+        OtelValue::I64(value) => json!(value),
+        OtelValue::F64(value) => json!(value),
+        OtelValue::String(value) => json!(value.as_str()),
+        other => json!(other.to_string()),
+    }
+}
+
+/// Annotation keys may hold only `[A-Za-z0-9_]`.
+fn annotation_key(key: &str) -> String {
+    key.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+/// Segment and subsegment names may hold letters, digits, spaces and `_.:/%&#=+\-@`, 200 at most.
+fn document_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c.is_whitespace() || "_.:/%&#=+\\-@".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(200)
+        .collect()
+}
+
+/// The Host the request came to, rebuilt from the conventions' attributes.
+fn host(span: &SpanData) -> Option<String> {
+    let address = text(span, "server.address")?;
+    let scheme = text(span, "url.scheme").unwrap_or_else(|| "http".to_owned());
+    let default_port = if scheme == "https" { 443 } else { 80 };
+    Some(match integer(span, "server.port") {
+        Some(port) if port != default_port => format!("{address}:{port}"),
+        _ => address,
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct Translator {
+    naming: SegmentNaming,
+    sdk_version: String,
+}
+
+impl Translator {
+    pub fn new(naming: SegmentNaming) -> Self {
+        Translator {
+            naming,
+            sdk_version: String::new(),
+        }
+    }
+
+    pub fn set_sdk_version(&mut self, version: String) {
+        self.sdk_version = version;
+    }
+
+    /// The documents for the sampled spans of a batch, each ready to send. A child whose parent
+    /// is not in the batch (it ends later) goes out as a subsegment document of its own.
+    pub fn documents(&self, spans: &[&SpanData]) -> Vec<String> {
+        let in_batch: HashMap<SpanId, &SpanData> = spans
+            .iter()
+            .map(|span| (span.span_context.span_id(), *span))
+            .collect();
+        let mut children: HashMap<SpanId, Vec<&SpanData>> = HashMap::new();
+        let mut roots = Vec::new();
+        for span in spans {
+            if span.span_kind != SpanKind::Server && in_batch.contains_key(&span.parent_span_id) {
+                children.entry(span.parent_span_id).or_default().push(span);
+            } else {
+                roots.push(*span);
+            }
+        }
+        let mut documents = Vec::new();
+        for root in roots {
+            let mut document = self.document_tree(root, &children);
+            if root.span_kind != SpanKind::Server {
+                make_standalone(
+                    &mut document,
+                    root.span_context.trace_id(),
+                    root.parent_span_id,
+                );
+            }
+            split_to_fit(document, root.span_context.trace_id(), &mut documents);
+        }
+        documents
+    }
+
+    fn document_tree(
+        &self,
+        span: &SpanData,
+        children: &HashMap<SpanId, Vec<&SpanData>>,
+    ) -> Map<String, Value> {
+        let mut document = self.document(span);
+        if let Some(own) = children.get(&span.span_context.span_id()) {
+            let subsegments: Vec<Value> = own
+                .iter()
+                .map(|child| Value::Object(self.document_tree(child, children)))
+                .collect();
+            document.insert("subsegments".into(), Value::Array(subsegments));
+        }
+        document
+    }
+
+    fn document(&self, span: &SpanData) -> Map<String, Value> {
+        let is_segment = span.span_kind == SpanKind::Server;
+        let mut document = Map::new();
+        let name = if is_segment {
+            self.naming.name(host(span).as_deref())
+        } else {
+            document_name(&span.name)
+        };
+        document.insert("name".into(), json!(name));
+        document.insert("id".into(), json!(span.span_context.span_id().to_string()));
+        document.insert("start_time".into(), json!(seconds(span.start_time)));
+        document.insert("end_time".into(), json!(seconds(span.end_time)));
+        if is_segment {
+            document.insert(
+                "trace_id".into(),
+                json!(xray_trace_id(span.span_context.trace_id())),
+            );
+            if span.parent_span_id != SpanId::INVALID {
+                document.insert("parent_id".into(), json!(span.parent_span_id.to_string()));
+            }
+            document.insert(
+                "aws".into(),
+                json!({"xray": {"sdk": "opentelemetry for rust", "sdk_version": self.sdk_version}}),
+            );
+            document.insert(
+                "service".into(),
+                json!({"version": env!("CARGO_PKG_VERSION"), "runtime": "rust"}),
+            );
+        }
+        if span.span_kind == SpanKind::Client {
+            document.insert("namespace".into(), json!("remote"));
+        }
+        if let Some(http) = http_block(span) {
+            document.insert("http".into(), http);
+        }
+        insert_flags_and_cause(span, &mut document);
+        insert_attributes(span, &mut document);
+        document
+    }
+}
+
+fn http_block(span: &SpanData) -> Option<Value> {
+    let method = text(span, "http.request.method")?;
+    let mut request = Map::new();
+    request.insert("method".into(), json!(method));
+    match span.span_kind {
+        SpanKind::Server => {
+            if let Some(host) = host(span) {
+                let scheme = text(span, "url.scheme").unwrap_or_else(|| "http".to_owned());
+                let path = text(span, "url.path").unwrap_or_else(|| "/".to_owned());
+                let query = text(span, "url.query")
+                    .map(|query| format!("?{query}"))
+                    .unwrap_or_default();
+                request.insert(
+                    "url".into(),
+                    json!(format!("{scheme}://{host}{path}{query}")),
+                );
+            }
+            if let Some(agent) = text(span, "user_agent.original") {
+                request.insert("user_agent".into(), json!(agent));
+            }
+            if let Some(client) = text(span, "client.address") {
+                let peer = text(span, "network.peer.address");
+                let forwarded = peer.is_some_and(|peer| peer != client);
+                request.insert("client_ip".into(), json!(client));
+                if forwarded {
+                    request.insert("x_forwarded_for".into(), json!(true));
+                }
+            }
+        }
+        _ => {
+            if let Some(url) = text(span, "url.full") {
+                request.insert("url".into(), json!(url));
+            }
+            // The call carried `traceparent`: the service called continues this trace.
+            request.insert("traced".into(), json!(true));
+        }
+    }
+    let mut response = Map::new();
+    if let Some(status) = integer(span, "http.response.status_code") {
+        response.insert("status".into(), json!(status));
+    }
+    if let Some(length) = integer(span, "http.response.body.size") {
+        response.insert("content_length".into(), json!(length));
+    }
+    let mut http = Map::new();
+    http.insert("request".into(), Value::Object(request));
+    if !response.is_empty() {
+        http.insert("response".into(), Value::Object(response));
+    }
+    Some(Value::Object(http))
+}
+
+/// `error` on 4xx, `throttle` too on 429, `fault` on 5xx or a failed span without a status;
+/// `cause` with the span's exceptions, or the failure itself when it recorded none.
+fn insert_flags_and_cause(span: &SpanData, document: &mut Map<String, Value>) {
+    let status = integer(span, "http.response.status_code");
+    let failed = matches!(span.status, Status::Error { .. });
+    let (error, throttle, fault) = match status {
+        Some(429) => (true, true, false),
+        Some(400..=499) => (true, false, false),
+        Some(500..) => (false, false, true),
+        _ => (false, false, failed),
+    };
+    for (flag, set) in [("error", error), ("throttle", throttle), ("fault", fault)] {
+        if set {
+            document.insert(flag.into(), json!(true));
+        }
+    }
+    if !(fault || error) {
+        return;
+    }
+    let remote = span.span_kind == SpanKind::Client;
+    let mut exceptions: Vec<Value> = span
+        .events
+        .iter()
+        .filter(|event| event.name == "exception")
+        .map(|event| {
+            let field = |key: &str| {
+                event
+                    .attributes
+                    .iter()
+                    .find(|attribute| attribute.key.as_str() == key)
+                    .map(|attribute| attribute.value.as_str().into_owned())
+            };
+            json!({
+                "id": exception_id(),
+                "type": field("exception.type").unwrap_or_else(|| "error".to_owned()),
+                "message": field("exception.message").unwrap_or_default(),
+                "remote": remote,
+            })
+        })
+        .collect();
+    if exceptions.is_empty() && fault {
+        let message = match &span.status {
+            Status::Error { description } if !description.is_empty() => description.to_string(),
+            _ => status.map_or_else(|| "failed".to_owned(), |status| format!("HTTP {status}")),
+        };
+        let kind = text(span, "error.type").unwrap_or_else(|| "error".to_owned());
+        exceptions.push(
+            json!({"id": exception_id(), "type": kind, "message": message, "remote": remote}),
+        );
+    }
+    if !exceptions.is_empty() {
+        document.insert("cause".into(), json!({ "exceptions": exceptions }));
+    }
+}
+
+fn exception_id() -> String {
+    let id: u64 = rand::random();
+    format!("{id:016x}")
+}
+
+fn insert_attributes(span: &SpanData, document: &mut Map<String, Value>) {
+    let mut annotations = Map::new();
+    let mut metadata = Map::new();
+    for KeyValue { key, value, .. } in &span.attributes {
+        let indexable = matches!(
+            value,
+            OtelValue::Bool(_) | OtelValue::I64(_) | OtelValue::F64(_) | OtelValue::String(_)
+        );
+        if key.as_str().starts_with(ANNOTATION_PREFIX)
+            && indexable
+            && annotations.len() < MAX_ANNOTATIONS
+        {
+            annotations.insert(annotation_key(key.as_str()), json_value(value));
+        } else {
+            metadata.insert(key.as_str().to_owned(), json_value(value));
+        }
+    }
+    if !annotations.is_empty() {
+        document.insert("annotations".into(), Value::Object(annotations));
+    }
+    if !metadata.is_empty() {
+        document.insert("metadata".into(), json!({ METADATA_NAMESPACE: metadata }));
+    }
+}
+
+/// A subsegment sent on its own names its trace and parent.
+fn make_standalone(document: &mut Map<String, Value>, trace_id: TraceId, parent_id: SpanId) {
+    document.insert("type".into(), json!("subsegment"));
+    document.insert("trace_id".into(), json!(xray_trace_id(trace_id)));
+    document.insert("parent_id".into(), json!(parent_id.to_string()));
+}
+
+/// Sends `document` whole when it fits a datagram; otherwise its subsegments go out as
+/// documents of their own (split again as needed), and a single span still too large loses
+/// its metadata, saying so in the document and in the log.
+fn split_to_fit(mut document: Map<String, Value>, trace_id: TraceId, out: &mut Vec<String>) {
+    let serialized = Value::Object(document.clone()).to_string();
+    if DAEMON_HEADER.len() + serialized.len() <= MAX_DATAGRAM_BYTES {
+        out.push(serialized);
+        return;
+    }
+    if let Some(Value::Array(subsegments)) = document.remove("subsegments") {
+        let parent_id = document["id"].as_str().unwrap_or_default().to_owned();
+        let parent = SpanId::from_hex(&parent_id).unwrap_or(SpanId::INVALID);
+        split_to_fit(document, trace_id, out);
+        for subsegment in subsegments {
+            if let Value::Object(mut subsegment) = subsegment {
+                make_standalone(&mut subsegment, trace_id, parent);
+                split_to_fit(subsegment, trace_id, out);
+            }
+        }
+        return;
+    }
+    tracing::warn!(
+        name = document["name"].as_str().unwrap_or_default(),
+        bytes = serialized.len(),
+        "an X-Ray document is over the datagram limit even alone: its metadata is left out"
+    );
+    document.insert(
+        "metadata".into(),
+        json!({ METADATA_NAMESPACE: { "metadata_omitted": "over the 64 KB datagram limit" } }),
+    );
+    document.remove("annotations");
+    out.push(Value::Object(document).to_string());
+}
