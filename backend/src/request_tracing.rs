@@ -12,6 +12,7 @@ use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Version, header};
 use axum::middleware::Next;
 use axum::response::Response;
+use http_body::Body as _;
 use opentelemetry::global;
 use opentelemetry::trace::{SpanContext, Status, TraceContextExt};
 use opentelemetry_http::HeaderExtractor;
@@ -86,10 +87,12 @@ pub async fn trace_request(
         semconv::HTTP_RESPONSE_STATUS_CODE,
         i64::from(status.as_u16()),
     );
-    if let Some(length) = header_str(response.headers(), header::CONTENT_LENGTH.as_str())
-        .and_then(|length| length.parse::<i64>().ok())
-    {
-        span.set_attribute(HTTP_RESPONSE_BODY_SIZE, length);
+    // Content-Length is written later, by the server, from this same size.
+    if let Some(length) = response.body().size_hint().exact() {
+        span.set_attribute(
+            HTTP_RESPONSE_BODY_SIZE,
+            i64::try_from(length).unwrap_or(i64::MAX),
+        );
     }
     if status.is_server_error() {
         span.set_attribute(semconv::ERROR_TYPE, status.as_str().to_owned());

@@ -124,3 +124,122 @@ impl SpanExporter for XrayExporter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xray::SegmentNaming;
+    use crate::xray::segment::MAX_DATAGRAM_BYTES;
+    use opentelemetry::InstrumentationScope;
+    use opentelemetry::KeyValue;
+    use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+    use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
+    use std::collections::HashSet;
+    use std::time::SystemTime;
+
+    const TRACE: &str = "6921a1b2c3d4e5f60718293a4b5c6d7e";
+
+    fn span(id: u64, parent: u64, kind: SpanKind, attributes: Vec<KeyValue>) -> SpanData {
+        SpanData {
+            span_context: SpanContext::new(
+                TraceId::from_hex(TRACE).unwrap(),
+                SpanId::from(id),
+                TraceFlags::SAMPLED,
+                false,
+                TraceState::default(),
+            ),
+            parent_span_id: SpanId::from(parent),
+            parent_span_is_remote: false,
+            span_kind: kind,
+            name: format!("step-{id}").into(),
+            start_time: SystemTime::now(),
+            end_time: SystemTime::now(),
+            attributes,
+            dropped_attributes_count: 0,
+            events: SpanEvents::default(),
+            links: SpanLinks::default(),
+            status: opentelemetry::trace::Status::Unset,
+            instrumentation_scope: InstrumentationScope::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_segment_over_the_datagram_limit_arrives_as_several_valid_documents() {
+        let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
+        daemon
+            .set_read_timeout(Some(std::time::Duration::from_millis(500)))
+            .unwrap();
+        let daemon_address = daemon.local_addr().unwrap().to_string();
+        // Read while the exporter sends, as the daemon does, so the socket buffer never fills.
+        let receiving = std::thread::spawn(move || {
+            let mut buffer = vec![0; 70_000];
+            let mut datagrams = Vec::new();
+            while let Ok(length) = daemon.recv(&mut buffer) {
+                datagrams.push(buffer[..length].to_vec());
+            }
+            datagrams
+        });
+        let decisions = Arc::new(TraceDecisions::new(16));
+        decisions.get_or_decide(TraceId::from_hex(TRACE).unwrap(), || true);
+        let exporter = XrayExporter::new(
+            Translator::new(SegmentNaming::new("cruddur-backend".into(), None)),
+            decisions,
+            daemon_address,
+            ContextMissing::LogError,
+        );
+        let server = span(
+            1,
+            0,
+            SpanKind::Server,
+            vec![KeyValue::new("http.request.method", "GET")],
+        );
+        // 120 steps of 1 KB each: about twice what one datagram holds.
+        let mut batch: Vec<SpanData> = (2..122)
+            .map(|id| {
+                let parent = if id % 10 == 0 { id - 1 } else { 1 };
+                span(
+                    id,
+                    parent,
+                    SpanKind::Internal,
+                    vec![KeyValue::new("app.detail", "x".repeat(1000))],
+                )
+            })
+            .collect();
+        batch.push(server);
+        exporter.export(batch).await.unwrap();
+
+        let datagrams = receiving.join().unwrap();
+        assert!(
+            datagrams.len() > 1,
+            "split into {} documents",
+            datagrams.len()
+        );
+        let mut seen = HashSet::new();
+        for datagram in &datagrams {
+            assert!(
+                datagram.len() <= MAX_DATAGRAM_BYTES,
+                "{} bytes",
+                datagram.len()
+            );
+            let text = std::str::from_utf8(datagram).unwrap();
+            let (header, body) = text.split_once('\n').unwrap();
+            assert_eq!(header, r#"{"format":"json","version":1}"#);
+            let document: serde_json::Value = serde_json::from_str(body).unwrap();
+            if document["type"] == "subsegment" {
+                assert_eq!(document["trace_id"], "1-6921a1b2-c3d4e5f60718293a4b5c6d7e");
+                assert!(document["parent_id"].is_string());
+            }
+            let mut stack = vec![document];
+            while let Some(document) = stack.pop() {
+                assert!(
+                    seen.insert(document["id"].as_str().unwrap().to_owned()),
+                    "sent once"
+                );
+                if let Some(subsegments) = document["subsegments"].as_array() {
+                    stack.extend(subsegments.iter().cloned());
+                }
+            }
+        }
+        assert_eq!(seen.len(), 121, "every span arrived");
+    }
+}

@@ -423,7 +423,10 @@ impl XraySampler {
     }
 
     pub fn sample(&self, request: &SamplingRequest) -> bool {
-        let now = SystemTime::now();
+        self.sample_at(request, SystemTime::now())
+    }
+
+    fn sample_at(&self, request: &SamplingRequest, now: SystemTime) -> bool {
         let centralized = self
             .centralized
             .read()
@@ -612,4 +615,208 @@ async fn post<T: for<'de> Deserialize<'de>>(
         return Err(format!("{path} answered {}", response.status()));
     }
     response.json().await.map_err(|error| error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::Json;
+    use axum::routing::post;
+    use serde_json::{Value, json};
+
+    const HOME: SamplingRequest = SamplingRequest {
+        service_name: "cruddur-backend",
+        host: "localhost:4567",
+        method: "GET",
+        path: "/api/activities/home",
+    };
+
+    fn at(second: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_800_000_000 + second)
+    }
+
+    fn count_sampled(decide: impl Fn() -> bool, times: usize) -> usize {
+        (0..times).filter(|_| decide()).count()
+    }
+
+    #[test]
+    fn the_default_rule_takes_one_a_second_then_five_percent() {
+        let rules = LocalRules::default_rules();
+        let first_second = count_sampled(|| rules.sample(&HOME, at(0)), 2000);
+        // 1 from the reservoir, then Binomial(1999, 0.05): mean 100, sd 9.7; ±5 sd.
+        assert!((52..=150).contains(&first_second), "{first_second}");
+        assert!(
+            rules.sample(&HOME, at(1)),
+            "a new second refills the reservoir"
+        );
+    }
+
+    #[test]
+    fn rules_of_all_and_nothing_sample_all_and_nothing() {
+        let all =
+            LocalRules::parse(r#"{"version":2,"default":{"fixed_target":0,"rate":1}}"#).unwrap();
+        let none =
+            LocalRules::parse(r#"{"version":2,"default":{"fixed_target":0,"rate":0}}"#).unwrap();
+        assert_eq!(count_sampled(|| all.sample(&HOME, at(0)), 500), 500);
+        assert_eq!(count_sampled(|| none.sample(&HOME, at(0)), 500), 0);
+    }
+
+    #[test]
+    fn the_first_matching_rule_decides_by_host_method_and_path() {
+        let rules = LocalRules::parse(
+            r#"{"version": 2,
+                "rules": [
+                  {"description": "posts", "host": "*", "http_method": "POST", "url_path": "/api/*", "fixed_target": 0, "rate": 1},
+                  {"description": "other hosts", "host": "*.example.com", "http_method": "*", "url_path": "*", "fixed_target": 0, "rate": 1}
+                ],
+                "default": {"fixed_target": 0, "rate": 0}}"#,
+        )
+        .unwrap();
+        let post = SamplingRequest {
+            method: "post",
+            ..HOME
+        };
+        let elsewhere = SamplingRequest {
+            host: "API.example.com",
+            ..HOME
+        };
+        assert!(rules.sample(&post, at(0)), "methods match ignoring case");
+        assert!(rules.sample(&elsewhere, at(0)), "hosts match ignoring case");
+        assert!(!rules.sample(&HOME, at(0)));
+    }
+
+    #[test]
+    fn malformed_local_rules_are_refused_with_a_reason() {
+        assert!(LocalRules::parse("{}").is_err());
+        assert!(
+            LocalRules::parse(r#"{"version":1,"default":{"fixed_target":1,"rate":0.1}}"#).is_err()
+        );
+        assert!(
+            LocalRules::parse(r#"{"version":2,"default":{"fixed_target":1,"rate":2}}"#).is_err()
+        );
+    }
+
+    /// The daemon's TCP proxy: serves the given rules and quota, keeps the statistics it gets.
+    async fn fake_daemon(rules: Value, quota: u64) -> (String, Arc<Mutex<Vec<Value>>>) {
+        let reports = Arc::new(Mutex::new(Vec::new()));
+        let store = reports.clone();
+        let router = axum::Router::new()
+            .route(
+                "/GetSamplingRules",
+                post(move || async move { Json(json!({ "SamplingRuleRecords": rules })) }),
+            )
+            .route(
+                "/SamplingTargets",
+                post(move |Json(body): Json<Value>| async move {
+                    store.lock().unwrap().push(body);
+                    let ttl = unix_seconds(SystemTime::now()) + 3600.0;
+                    Json(json!({
+                        "SamplingTargetDocuments": [{
+                            "RuleName": "Cruddur", "FixedRate": 0.0,
+                            "ReservoirQuota": quota, "ReservoirQuotaTTL": ttl, "Interval": 10
+                        }],
+                        "LastRuleModification": 0
+                    }))
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        (address, reports)
+    }
+
+    fn rule(name: &str, priority: i64, path: &str, reservoir: u64, rate: f64) -> Value {
+        json!({"SamplingRule": {
+            "RuleName": name, "Priority": priority, "FixedRate": rate, "ReservoirSize": reservoir,
+            "ServiceName": "cruddur-*", "ServiceType": "*", "Host": "*", "HTTPMethod": "*",
+            "URLPath": path, "ResourceARN": "*", "Version": 1
+        }})
+    }
+
+    async fn wait_until(condition: impl Fn() -> bool) {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while !condition() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("the condition came true");
+    }
+
+    #[tokio::test]
+    async fn centralized_rules_borrow_until_their_quota_arrives_then_take_it() {
+        let rules = json!([
+            rule("Default", 10000, "*", 0, 0.0),
+            rule("Cruddur", 10, "/api/*", 5, 0.0),
+        ]);
+        let (daemon, reports) = fake_daemon(rules, 3).await;
+        let everything = r#"{"version":2,"default":{"fixed_target":0,"rate":1}}"#;
+        let sampler = Arc::new(XraySampler::new(LocalRules::parse(everything).unwrap()));
+        let intervals = PollIntervals {
+            rules: Duration::from_secs(300),
+            targets: Duration::from_millis(50),
+        };
+        let poller = sampler.poll_daemon(&daemon, intervals);
+        let has_rules = || sampler.centralized.read().unwrap().is_some();
+        wait_until(has_rules).await;
+
+        // Before any target: one borrowed request a second, the fixed rate (0) for the rest.
+        let cruddur = |second| count_sampled(|| sampler.sample_at(&HOME, at(second)), 20);
+        assert_eq!(cruddur(0), 1);
+        let health = SamplingRequest {
+            path: "/health",
+            ..HOME
+        };
+        assert_eq!(
+            count_sampled(|| sampler.sample_at(&health, at(0)), 20),
+            0,
+            "the Default rule (no reservoir, rate 0) decides what Cruddur's rule does not match"
+        );
+
+        wait_until(|| !reports.lock().unwrap().is_empty()).await;
+        let has_quota = || {
+            sampler.centralized.read().unwrap().as_ref().unwrap().rules[0]
+                .state()
+                .reservoir
+                .quota
+                == Some(3)
+        };
+        wait_until(has_quota).await;
+        let now = SystemTime::now();
+        assert_eq!(
+            count_sampled(|| sampler.sample_at(&HOME, now), 20),
+            3,
+            "the quota, each second"
+        );
+        poller.abort();
+
+        let reports = reports.lock().unwrap().clone();
+        let cruddur_stats = reports
+            .iter()
+            .flat_map(|report| {
+                report["SamplingStatisticsDocuments"]
+                    .as_array()
+                    .unwrap()
+                    .clone()
+            })
+            .find(|document| document["RuleName"] == "Cruddur" && document["RequestCount"] != 0)
+            .expect("the requests were reported");
+        assert_eq!(cruddur_stats["RequestCount"], 20);
+        assert_eq!(cruddur_stats["BorrowCount"], 1);
+        assert_eq!(cruddur_stats["ClientID"].as_str().unwrap().len(), 24);
+    }
+
+    #[tokio::test]
+    async fn without_a_daemon_the_local_rules_decide() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let closed = listener.local_addr().unwrap().to_string();
+        drop(listener);
+        let none = r#"{"version":2,"default":{"fixed_target":0,"rate":0}}"#;
+        let sampler = Arc::new(XraySampler::new(LocalRules::parse(none).unwrap()));
+        let poller = sampler.poll_daemon(&closed, PollIntervals::SDK);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(sampler.centralized.read().unwrap().is_none());
+        assert_eq!(count_sampled(|| sampler.sample(&HOME), 50), 0);
+        poller.abort();
+    }
 }

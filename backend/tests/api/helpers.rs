@@ -297,3 +297,57 @@ pub async fn closed_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     listener.local_addr().unwrap().port()
 }
+
+/// A UDP socket playing the X-Ray daemon: keeps every datagram it receives.
+#[derive(Clone)]
+pub struct FakeXrayDaemon {
+    pub address: String,
+    datagrams: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl FakeXrayDaemon {
+    pub async fn start() -> Self {
+        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let address = socket.local_addr().unwrap().to_string();
+        let datagrams = Arc::new(Mutex::new(Vec::new()));
+        let store = datagrams.clone();
+        tokio::spawn(async move {
+            let mut buffer = vec![0; 70_000];
+            while let Ok(length) = socket.recv(&mut buffer).await {
+                store.lock().unwrap().push(buffer[..length].to_vec());
+            }
+        });
+        FakeXrayDaemon { address, datagrams }
+    }
+
+    pub fn datagrams(&self) -> Vec<Vec<u8>> {
+        self.datagrams.lock().unwrap().clone()
+    }
+
+    /// Every document received, checked for the daemon protocol's header line.
+    pub fn documents(&self) -> Vec<Json> {
+        self.datagrams()
+            .iter()
+            .map(|datagram| {
+                let text = std::str::from_utf8(datagram).expect("datagrams are UTF-8");
+                let (header, body) = text.split_once('\n').expect("a header line");
+                assert_eq!(header, r#"{"format":"json","version":1}"#);
+                serde_json::from_str(body).expect("a JSON document")
+            })
+            .collect()
+    }
+
+    pub async fn wait_for(&self, done: impl Fn(&[Json]) -> bool) -> Vec<Json> {
+        let waited = tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                let documents = self.documents();
+                if done(&documents) {
+                    return documents;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        })
+        .await;
+        waited.unwrap_or_else(|_| panic!("documents never arrived; got {:#?}", self.documents()))
+    }
+}

@@ -6,3 +6,4 @@ mod helpers;
 mod http_surface;
 mod messages;
 mod telemetry;
+mod xray;
