@@ -163,3 +163,50 @@ pub async fn shutdown_signal() {
     }
     tracing::info!("shutting down: finishing in-flight requests and flushing spans");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::testing::capture_spans;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_and_records_the_panic_on_its_span() {
+        let (exporter, _default) = capture_spans();
+        let state = AppState::with_seed_data(None).unwrap();
+        let router = Router::new()
+            .route(
+                "/api/boom",
+                get(|| async {
+                    if true {
+                        panic!("the replicator is broken");
+                    }
+                    "unreachable"
+                }),
+            )
+            .layer(CatchPanicLayer::custom(panic_response))
+            .layer(middleware::from_fn_with_state(state, trace_request));
+        let request = Request::get("/api/boom").body(Body::empty()).unwrap();
+        let response = router.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+
+        let spans = exporter.get_finished_spans().unwrap();
+        let server = spans
+            .iter()
+            .find(|span| span.name == "GET /api/boom")
+            .unwrap();
+        let exception = server
+            .events
+            .iter()
+            .find(|event| event.name == "exception")
+            .expect("an exception event");
+        let message = exception
+            .attributes
+            .iter()
+            .find(|attribute| attribute.key.as_str() == "exception.message")
+            .map(|attribute| attribute.value.to_string());
+        assert_eq!(message.as_deref(), Some("the replicator is broken"));
+    }
+}

@@ -382,3 +382,155 @@ fn split_to_fit(mut document: Map<String, Value>, trace_id: TraceId, out: &mut V
     document.remove("annotations");
     out.push(Value::Object(document).to_string());
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::InstrumentationScope;
+    use opentelemetry::trace::{Event, SpanContext, TraceFlags, TraceState};
+    use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
+
+    fn span(kind: SpanKind, attributes: Vec<KeyValue>, status: Status) -> SpanData {
+        SpanData {
+            span_context: SpanContext::new(
+                TraceId::from_hex("6921a1b2c3d4e5f60718293a4b5c6d7e").unwrap(),
+                SpanId::from(7),
+                TraceFlags::SAMPLED,
+                false,
+                TraceState::default(),
+            ),
+            parent_span_id: SpanId::INVALID,
+            parent_span_is_remote: false,
+            span_kind: kind,
+            name: "GET".into(),
+            start_time: SystemTime::now(),
+            end_time: SystemTime::now(),
+            attributes,
+            dropped_attributes_count: 0,
+            events: SpanEvents::default(),
+            links: SpanLinks::default(),
+            status,
+            instrumentation_scope: InstrumentationScope::default(),
+        }
+    }
+
+    fn translate(span: &SpanData) -> Value {
+        let translator = Translator::new(SegmentNaming::new("cruddur-backend".into(), None));
+        let documents = translator.documents(&[span]);
+        serde_json::from_str(&documents[0]).unwrap()
+    }
+
+    fn server_response(status: i64) -> SpanData {
+        span(
+            SpanKind::Server,
+            vec![
+                KeyValue::new("http.request.method", "POST"),
+                KeyValue::new("http.response.status_code", status),
+            ],
+            Status::Unset,
+        )
+    }
+
+    #[test]
+    fn status_codes_set_error_throttle_and_fault() {
+        let throttled = translate(&server_response(429));
+        assert_eq!(
+            (throttled["error"].clone(), throttled["throttle"].clone()),
+            (json!(true), json!(true))
+        );
+        let not_found = translate(&server_response(404));
+        assert_eq!(not_found["error"], true);
+        assert_eq!(not_found.get("throttle"), None);
+        assert_eq!(not_found.get("cause"), None);
+        let ok = translate(&server_response(200));
+        assert_eq!((ok.get("error"), ok.get("fault")), (None, None));
+    }
+
+    #[test]
+    fn a_fault_carries_its_exception_as_the_cause() {
+        let mut failed = server_response(500);
+        failed.status = Status::error("500 Internal Server Error");
+        failed.events.events.push(Event::new(
+            "exception",
+            SystemTime::now(),
+            vec![
+                KeyValue::new("exception.type", "panic"),
+                KeyValue::new("exception.message", "index out of bounds"),
+            ],
+            0,
+        ));
+        let segment = translate(&failed);
+        assert_eq!(segment["fault"], true);
+        let exception = &segment["cause"]["exceptions"][0];
+        assert_eq!(exception["type"], "panic");
+        assert_eq!(exception["message"], "index out of bounds");
+        assert_eq!(exception["id"].as_str().unwrap().len(), 16);
+
+        let mut bare = server_response(503);
+        bare.status = Status::error("503 Service Unavailable");
+        let segment = translate(&bare);
+        assert_eq!(
+            segment["cause"]["exceptions"][0]["message"],
+            "503 Service Unavailable"
+        );
+    }
+
+    #[test]
+    fn an_outbound_call_is_a_remote_traced_subsegment() {
+        let mut call = span(
+            SpanKind::Client,
+            vec![
+                KeyValue::new("http.request.method", "GET"),
+                KeyValue::new("url.full", "https://cognito.example/keys"),
+                KeyValue::new("http.response.status_code", 200),
+                KeyValue::new("server.address", "cognito.example"),
+            ],
+            Status::Unset,
+        );
+        call.parent_span_id = SpanId::from(3);
+        let subsegment = translate(&call);
+        assert_eq!(subsegment["type"], "subsegment");
+        assert_eq!(subsegment["parent_id"], "0000000000000003");
+        assert_eq!(
+            subsegment["trace_id"],
+            "1-6921a1b2-c3d4e5f60718293a4b5c6d7e"
+        );
+        assert_eq!(subsegment["namespace"], "remote");
+        assert_eq!(subsegment["http"]["request"]["traced"], true);
+        assert_eq!(
+            subsegment["http"]["request"]["url"],
+            "https://cognito.example/keys"
+        );
+        assert_eq!(subsegment["http"]["response"]["status"], 200);
+        assert_eq!(
+            subsegment["metadata"]["otel"]["server.address"],
+            "cognito.example"
+        );
+    }
+
+    #[test]
+    fn app_attributes_become_indexable_annotations() {
+        let step = span(
+            SpanKind::Internal,
+            vec![
+                KeyValue::new("app.user_handle", "andrewbrown"),
+                KeyValue::new("app.result-length", 4),
+                KeyValue::new("code.lineno", 12),
+            ],
+            Status::Unset,
+        );
+        let document = translate(&step);
+        assert_eq!(document["annotations"]["app_user_handle"], "andrewbrown");
+        assert_eq!(document["annotations"]["app_result_length"], 4);
+        assert_eq!(document["metadata"]["otel"]["code.lineno"], 12);
+    }
+
+    #[test]
+    fn names_keep_only_the_characters_xray_allows() {
+        assert_eq!(
+            document_name("GET /api/activities/{uuid}"),
+            "GET /api/activities/_uuid_"
+        );
+        assert_eq!(document_name(&"a".repeat(300)).len(), 200);
+    }
+}
