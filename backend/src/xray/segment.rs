@@ -353,7 +353,7 @@ fn make_standalone(document: &mut Map<String, Value>, trace_id: TraceId, parent_
 /// documents of their own (split again as needed), and a single span still too large loses
 /// its metadata, saying so in the document and in the log.
 fn split_to_fit(mut document: Map<String, Value>, trace_id: TraceId, out: &mut Vec<String>) {
-    let serialized = Value::Object(document.clone()).to_string();
+    let serialized = serde_json::to_string(&document).unwrap_or_default();
     if DAEMON_HEADER.len() + serialized.len() <= MAX_DATAGRAM_BYTES {
         out.push(serialized);
         return;
@@ -380,7 +380,7 @@ fn split_to_fit(mut document: Map<String, Value>, trace_id: TraceId, out: &mut V
         json!({ METADATA_NAMESPACE: { "metadata_omitted": "over the 64 KB datagram limit" } }),
     );
     document.remove("annotations");
-    out.push(Value::Object(document).to_string());
+    out.push(serde_json::to_string(&document).unwrap_or_default());
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! real binary as a child process for telemetry (environment, export, signals).
 
 mod activities;
+mod aws_resources;
 mod helpers;
 mod http_surface;
 mod messages;
