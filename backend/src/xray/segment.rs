@@ -349,9 +349,9 @@ fn make_standalone(document: &mut Map<String, Value>, trace_id: TraceId, parent_
     document.insert("parent_id".into(), json!(parent_id.to_string()));
 }
 
-/// Sends `document` whole when it fits a datagram; otherwise its subsegments go out as
-/// documents of their own (split again as needed), and a single span still too large loses
-/// its metadata, saying so in the document and in the log.
+/// Sends `document` whole when it fits a datagram. Otherwise it keeps the subsegments that fit
+/// beside it and the others go out as documents of their own (split again as needed); a single
+/// span still too large loses its metadata, saying so in the document and in the log.
 fn split_to_fit(mut document: Map<String, Value>, trace_id: TraceId, out: &mut Vec<String>) {
     let serialized = serde_json::to_string(&document).unwrap_or_default();
     if DAEMON_HEADER.len() + serialized.len() <= MAX_DATAGRAM_BYTES {
@@ -359,10 +359,28 @@ fn split_to_fit(mut document: Map<String, Value>, trace_id: TraceId, out: &mut V
         return;
     }
     if let Some(Value::Array(subsegments)) = document.remove("subsegments") {
-        let parent_id = document["id"].as_str().unwrap_or_default().to_owned();
-        let parent = SpanId::from_hex(&parent_id).unwrap_or(SpanId::INVALID);
-        split_to_fit(document, trace_id, out);
+        let parent = SpanId::from_hex(document["id"].as_str().unwrap_or_default())
+            .unwrap_or(SpanId::INVALID);
+        // `,"subsegments":[` and `]`, then each kept subsegment and its comma.
+        let mut size = DAEMON_HEADER.len()
+            + serde_json::to_string(&document).map_or(0, |text| text.len())
+            + 20;
+        let mut kept = Vec::new();
+        let mut standalone = Vec::new();
         for subsegment in subsegments {
+            let length = serde_json::to_string(&subsegment).map_or(0, |text| text.len()) + 1;
+            if size + length <= MAX_DATAGRAM_BYTES {
+                size += length;
+                kept.push(subsegment);
+            } else {
+                standalone.push(subsegment);
+            }
+        }
+        if !kept.is_empty() {
+            document.insert("subsegments".into(), Value::Array(kept));
+        }
+        split_to_fit(document, trace_id, out);
+        for subsegment in standalone {
             if let Value::Object(mut subsegment) = subsegment {
                 make_standalone(&mut subsegment, trace_id, parent);
                 split_to_fit(subsegment, trace_id, out);
@@ -523,6 +541,24 @@ mod tests {
         assert_eq!(document["annotations"]["app_user_handle"], "andrewbrown");
         assert_eq!(document["annotations"]["app_result_length"], 4);
         assert_eq!(document["metadata"]["otel"]["code.lineno"], 12);
+    }
+
+    #[test]
+    fn a_span_too_large_alone_is_sent_without_its_metadata_and_says_so() {
+        let huge = span(
+            SpanKind::Internal,
+            vec![KeyValue::new("db.statement", "x".repeat(70_000))],
+            Status::Unset,
+        );
+        let translator = Translator::new(SegmentNaming::new("cruddur-backend".into(), None));
+        let documents = translator.documents(&[&huge]);
+        assert_eq!(documents.len(), 1);
+        assert!(documents[0].len() < MAX_DATAGRAM_BYTES);
+        let document: Value = serde_json::from_str(&documents[0]).unwrap();
+        assert_eq!(
+            document["metadata"]["otel"]["metadata_omitted"],
+            "over the 64 KB datagram limit"
+        );
     }
 
     #[test]
