@@ -39,6 +39,8 @@ pub struct TelemetrySettings {
     pub traces_endpoint: Option<String>,
     /// `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` or `OTEL_EXPORTER_OTLP_PROTOCOL`.
     pub protocol: OtlpProtocol,
+    /// `OTEL_EXPORTER_OTLP_TRACES_HEADERS` or `OTEL_EXPORTER_OTLP_HEADERS`.
+    pub headers: OtlpHeaders,
     pub xray: XraySettings,
 }
 
@@ -113,6 +115,50 @@ pub enum ContextMissing {
     IgnoreError,
 }
 
+/// Headers for the OTLP endpoint, such as Honeycomb's key: their values are secrets, so
+/// `Debug` shows only their names.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct OtlpHeaders(Vec<(String, String)>);
+
+impl OtlpHeaders {
+    /// The specification's format: `name=value,name2=value2`, values percent-encoded. Parsed
+    /// here because opentelemetry-otlp keeps its parser private.
+    pub fn parse(text: &str) -> Self {
+        OtlpHeaders(
+            text.split(',')
+                .filter_map(|pair| pair.split_once('='))
+                .map(|(name, value)| {
+                    let value = percent_encoding::percent_decode_str(value.trim())
+                        .decode_utf8_lossy()
+                        .into_owned();
+                    (name.trim().to_owned(), value)
+                })
+                .filter(|(name, _)| !name.is_empty())
+                .collect(),
+        )
+    }
+
+    pub fn names(&self) -> String {
+        self.0
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+    }
+}
+
+impl std::fmt::Debug for OtlpHeaders {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "OtlpHeaders([{}])", self.names())
+    }
+}
+
 /// The OTLP encodings this backend speaks; the specification's default is protobuf.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OtlpProtocol {
@@ -157,6 +203,11 @@ impl TelemetrySettings {
             protocol: OtlpProtocol::from_value(
                 env_var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
                     .or_else(|| env_var("OTEL_EXPORTER_OTLP_PROTOCOL")),
+            ),
+            headers: OtlpHeaders::parse(
+                &env_var("OTEL_EXPORTER_OTLP_TRACES_HEADERS")
+                    .or_else(|| env_var("OTEL_EXPORTER_OTLP_HEADERS"))
+                    .unwrap_or_default(),
             ),
             xray: XraySettings::from_env()?,
         })
@@ -297,6 +348,18 @@ mod tests {
         ] {
             assert_eq!(DaemonAddress::parse(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn header_values_are_decoded_and_never_shown() {
+        let headers = OtlpHeaders::parse("x-honeycomb-team=s3cr3t%3D, x-dataset = cruddur ,junk");
+        let pairs: Vec<_> = headers.iter().collect();
+        assert_eq!(
+            pairs,
+            [("x-honeycomb-team", "s3cr3t="), ("x-dataset", "cruddur")]
+        );
+        let shown = format!("{headers:?}");
+        assert_eq!(shown, "OtlpHeaders([x-honeycomb-team,x-dataset])");
     }
 
     #[test]

@@ -23,6 +23,10 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("the request body is too large")]
     PayloadTooLarge,
+    #[error("too many requests")]
+    TooManyRequests,
+    #[error("busy: {0:?}")]
+    Unavailable(ErrorCode),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -45,6 +49,11 @@ impl ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 vec![ErrorCode::PayloadTooLarge],
             ),
+            ApiError::TooManyRequests => (
+                StatusCode::TOO_MANY_REQUESTS,
+                vec![ErrorCode::TooManyRequests],
+            ),
+            ApiError::Unavailable(code) => (StatusCode::SERVICE_UNAVAILABLE, vec![*code]),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 vec![ErrorCode::InternalError],

@@ -1,6 +1,7 @@
 pub mod configuration;
 pub mod error;
 pub mod outbound;
+pub mod relay;
 pub mod repository;
 pub mod request_tracing;
 pub mod routes;

@@ -1,6 +1,7 @@
 use std::process::ExitCode;
 
 use backend::configuration::Settings;
+use backend::relay::Relay;
 use backend::startup::{AppState, Application, StartupError, shutdown_signal};
 use backend::telemetry;
 use backend::xray::XrayRecorder;
@@ -26,7 +27,15 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(settings: &Settings, xray: Option<XrayRecorder>) -> Result<(), StartupError> {
-    let state = AppState::with_seed_data(xray)?;
+    let telemetry = &settings.telemetry;
+    let relay = Relay::start(
+        telemetry
+            .traces_endpoint
+            .clone()
+            .filter(|_| !telemetry.sdk_disabled),
+        telemetry.headers.clone(),
+    );
+    let state = AppState::with_seed_data(xray, relay)?;
     let application =
         Application::build(settings.port, settings.frontend_origin.clone(), state).await?;
     Ok(application.run_until(shutdown_signal()).await?)

@@ -211,7 +211,8 @@ mod tests {
     #[tokio::test]
     async fn a_server_error_marks_the_span_as_an_error_with_its_type() {
         let (exporter, _default) = capture_spans();
-        let state = AppState::with_seed_data(None).unwrap();
+        let relay = crate::relay::Relay::start(None, Default::default());
+        let state = AppState::with_seed_data(None, relay).unwrap();
         let router = Router::new()
             .route("/upstream/{id}", get(|| async { StatusCode::BAD_GATEWAY }))
             .layer(axum::middleware::from_fn_with_state(state, trace_request));

@@ -17,6 +17,7 @@ use tower_http::cors::CorsLayer;
 
 use crate::error::ApiError;
 use crate::outbound::TracedClient;
+use crate::relay::{self, Relay};
 use crate::repository::{InMemoryRepository, Repository};
 use crate::request_tracing::{TRACERESPONSE, trace_request};
 use crate::routes::{self, activities, health, messages};
@@ -32,15 +33,18 @@ pub struct AppState {
     pub http_client: TracedClient,
     /// Decides X-Ray sampling per request; None when X-Ray is off.
     pub xray: Option<XrayRecorder>,
+    /// Forwards the browser's spans.
+    pub relay: Relay,
 }
 
 impl AppState {
-    /// Cruddur's week-2 data in memory.
-    pub fn with_seed_data(xray: Option<XrayRecorder>) -> Result<Self, StartupError> {
+    /// Cruddur's week-2 data in memory. Call inside the runtime: the relay forwards on it.
+    pub fn with_seed_data(xray: Option<XrayRecorder>, relay: Relay) -> Result<Self, StartupError> {
         Ok(AppState {
             repository: Arc::new(InMemoryRepository::seeded(OffsetDateTime::now_utc())),
             http_client: TracedClient::new().map_err(StartupError::HttpClient)?,
             xray,
+            relay,
         })
     }
 }
@@ -64,8 +68,10 @@ pub fn app(state: AppState, frontend_origin: HeaderValue) -> Router {
         // Inside the request span, so a panic is recorded as the 500 it becomes.
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn_with_state(state.clone(), trace_request));
+    // Neither makes spans: health checks are noise, and relaying spans must not make more.
     traced
         .route("/api/health", get(health::health))
+        .merge(relay::router())
         .with_state(state)
         // Outermost: preflights are answered here and make no spans of their own.
         .layer(cors(frontend_origin))
@@ -175,7 +181,7 @@ mod tests {
     #[tokio::test]
     async fn a_panicking_handler_answers_500_and_records_the_panic_on_its_span() {
         let (exporter, _default) = capture_spans();
-        let state = AppState::with_seed_data(None).unwrap();
+        let state = AppState::with_seed_data(None, Relay::start(None, Default::default())).unwrap();
         let router = Router::new()
             .route(
                 "/api/boom",

@@ -2,7 +2,6 @@
 //! and, through tracing-opentelemetry, exported as OpenTelemetry spans over OTLP/HTTP from a
 //! batch processor that runs on its own thread, never on the request path.
 
-use std::env;
 use std::io::IsTerminal;
 
 use opentelemetry::propagation::TextMapCompositePropagator;
@@ -196,25 +195,12 @@ fn announce_destination(settings: &TelemetrySettings) {
     if settings.protocol == OtlpProtocol::Unsupported {
         tracing::warn!("only http/protobuf and http/json are spoken: exporting http/protobuf");
     }
-    let headers = env::var("OTEL_EXPORTER_OTLP_TRACES_HEADERS")
-        .or_else(|_| env::var("OTEL_EXPORTER_OTLP_HEADERS"))
-        .unwrap_or_default();
     tracing::info!(
         endpoint = %without_userinfo(endpoint),
         protocol = ?settings.protocol,
-        headers = %header_names(&headers),
+        headers = %settings.headers.names(),
         "exporting spans over OTLP/HTTP"
     );
-}
-
-/// `x-honeycomb-team=KEY,other=VALUE` → `x-honeycomb-team,other`
-fn header_names(headers: &str) -> String {
-    headers
-        .split(',')
-        .filter_map(|pair| pair.split_once('=').map(|(name, _)| name.trim()))
-        .filter(|name| !name.is_empty())
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// Drops `user:password@` from an endpoint URL.
@@ -257,15 +243,6 @@ pub(crate) mod testing {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_header_names_are_shown() {
-        assert_eq!(
-            header_names("x-honeycomb-team=s3cr3t, x-honeycomb-dataset=cruddur"),
-            "x-honeycomb-team,x-honeycomb-dataset"
-        );
-        assert_eq!(header_names(""), "");
-    }
 
     #[test]
     fn credentials_in_the_endpoint_are_not_shown() {

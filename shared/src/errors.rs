@@ -26,6 +26,9 @@ pub enum ErrorCode {
     InvalidQuery,
     UnsupportedMediaType,
     PayloadTooLarge,
+    MalformedOtlp,
+    TooManyRequests,
+    RelayBusy,
     InternalError,
 }
 
@@ -49,6 +52,9 @@ impl ErrorCode {
             ErrorCode::InvalidQuery => "The query string has the wrong shape.",
             ErrorCode::UnsupportedMediaType => "The request body must be JSON.",
             ErrorCode::PayloadTooLarge => "The request body is too large.",
+            ErrorCode::MalformedOtlp => "The spans are not valid OTLP.",
+            ErrorCode::TooManyRequests => "Too many requests: slow down.",
+            ErrorCode::RelayBusy => "The trace relay is busy: try again shortly.",
             ErrorCode::InternalError => "Something went wrong on our side. Try again.",
         }
     }

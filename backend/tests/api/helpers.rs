@@ -5,6 +5,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Uri};
+use backend::relay::Relay;
 use backend::startup::{AppState, Application};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
@@ -28,7 +29,7 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
-    let state = AppState::with_seed_data(None).unwrap();
+    let state = AppState::with_seed_data(None, Relay::start(None, Default::default())).unwrap();
     let application = Application::build(0, FRONTEND_ORIGIN.parse().unwrap(), state)
         .await
         .expect("the application binds a free port");

@@ -6,5 +6,6 @@ mod aws_resources;
 mod helpers;
 mod http_surface;
 mod messages;
+mod relay;
 mod telemetry;
 mod xray;
