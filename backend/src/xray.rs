@@ -211,3 +211,41 @@ fn load_local_rules(source: &str) -> Result<LocalRules, String> {
     };
     LocalRules::parse(&json)
 }
+
+/// Spans as the SDK hands them to exporters, for the translator's and exporter's tests.
+#[cfg(test)]
+pub(crate) mod test_spans {
+    use std::time::SystemTime;
+
+    use opentelemetry::trace::{
+        SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
+    };
+    use opentelemetry::{InstrumentationScope, KeyValue};
+    use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+
+    pub const TRACE: &str = "6921a1b2c3d4e5f60718293a4b5c6d7e";
+
+    pub fn span(id: u64, parent: u64, kind: SpanKind, attributes: Vec<KeyValue>) -> SpanData {
+        SpanData {
+            span_context: SpanContext::new(
+                TraceId::from_hex(TRACE).unwrap(),
+                SpanId::from(id),
+                TraceFlags::SAMPLED,
+                false,
+                TraceState::default(),
+            ),
+            parent_span_id: SpanId::from(parent),
+            parent_span_is_remote: false,
+            span_kind: kind,
+            name: format!("step-{id}").into(),
+            start_time: SystemTime::now(),
+            end_time: SystemTime::now(),
+            attributes,
+            dropped_attributes_count: 0,
+            events: SpanEvents::default(),
+            links: SpanLinks::default(),
+            status: Status::Unset,
+            instrumentation_scope: InstrumentationScope::default(),
+        }
+    }
+}

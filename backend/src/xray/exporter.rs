@@ -130,38 +130,10 @@ mod tests {
     use super::*;
     use crate::xray::SegmentNaming;
     use crate::xray::segment::MAX_DATAGRAM_BYTES;
-    use opentelemetry::InstrumentationScope;
+    use crate::xray::test_spans::{TRACE, span};
     use opentelemetry::KeyValue;
-    use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
-    use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
+    use opentelemetry::trace::TraceId;
     use std::collections::HashSet;
-    use std::time::SystemTime;
-
-    const TRACE: &str = "6921a1b2c3d4e5f60718293a4b5c6d7e";
-
-    fn span(id: u64, parent: u64, kind: SpanKind, attributes: Vec<KeyValue>) -> SpanData {
-        SpanData {
-            span_context: SpanContext::new(
-                TraceId::from_hex(TRACE).unwrap(),
-                SpanId::from(id),
-                TraceFlags::SAMPLED,
-                false,
-                TraceState::default(),
-            ),
-            parent_span_id: SpanId::from(parent),
-            parent_span_is_remote: false,
-            span_kind: kind,
-            name: format!("step-{id}").into(),
-            start_time: SystemTime::now(),
-            end_time: SystemTime::now(),
-            attributes,
-            dropped_attributes_count: 0,
-            events: SpanEvents::default(),
-            links: SpanLinks::default(),
-            status: opentelemetry::trace::Status::Unset,
-            instrumentation_scope: InstrumentationScope::default(),
-        }
-    }
 
     #[tokio::test]
     async fn a_segment_over_the_datagram_limit_arrives_as_several_valid_documents() {

@@ -404,32 +404,14 @@ fn split_to_fit(mut document: Map<String, Value>, trace_id: TraceId, out: &mut V
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry::InstrumentationScope;
-    use opentelemetry::trace::{Event, SpanContext, TraceFlags, TraceState};
-    use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
+    use crate::xray::test_spans;
+    use opentelemetry::trace::Event;
 
     fn span(kind: SpanKind, attributes: Vec<KeyValue>, status: Status) -> SpanData {
-        SpanData {
-            span_context: SpanContext::new(
-                TraceId::from_hex("6921a1b2c3d4e5f60718293a4b5c6d7e").unwrap(),
-                SpanId::from(7),
-                TraceFlags::SAMPLED,
-                false,
-                TraceState::default(),
-            ),
-            parent_span_id: SpanId::INVALID,
-            parent_span_is_remote: false,
-            span_kind: kind,
-            name: "GET".into(),
-            start_time: SystemTime::now(),
-            end_time: SystemTime::now(),
-            attributes,
-            dropped_attributes_count: 0,
-            events: SpanEvents::default(),
-            links: SpanLinks::default(),
-            status,
-            instrumentation_scope: InstrumentationScope::default(),
-        }
+        let mut span = test_spans::span(7, 0, kind, attributes);
+        span.name = "GET".into();
+        span.status = status;
+        span
     }
 
     fn translate(span: &SpanData) -> Value {

@@ -293,6 +293,20 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
+/// Sends `count` requests one after another and returns the slowest one's time, asserting each
+/// succeeded.
+pub async fn slowest_of(count: usize, url: &str) -> Duration {
+    let client = reqwest::Client::new();
+    let mut slowest = Duration::ZERO;
+    for _ in 0..count {
+        let started = std::time::Instant::now();
+        let response = client.get(url).send().await.expect("the server answers");
+        assert_eq!(response.status(), 200);
+        slowest = slowest.max(started.elapsed());
+    }
+    slowest
+}
+
 /// A port on which nothing listens.
 pub async fn closed_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

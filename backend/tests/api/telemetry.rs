@@ -4,7 +4,8 @@ use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use tokio::net::TcpListener;
 
 use crate::helpers::{
-    OtlpReceiver, ReceivedSpan, closed_port, hex, int_attribute, spawn_backend, string_attribute,
+    OtlpReceiver, ReceivedSpan, closed_port, hex, int_attribute, slowest_of, spawn_backend,
+    string_attribute,
 };
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -281,19 +282,9 @@ async fn requests_do_not_wait_for_an_exporter_that_is_down_or_hangs() {
             ("OTEL_BSP_MAX_QUEUE_SIZE", "64"),
         ])
         .await;
-        let client = reqwest::Client::new();
-        let mut slowest = Duration::ZERO;
         // Far more spans than the queue holds, while the exporter is stuck on its first batch.
-        for _ in 0..200 {
-            let started = Instant::now();
-            let response = client
-                .get(format!("{}/api/activities/home", backend.address))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), 200);
-            slowest = slowest.max(started.elapsed());
-        }
+        let url = format!("{}/api/activities/home", backend.address);
+        let slowest = slowest_of(200, &url).await;
         // The exporter's timeout is 10 s: a request that waited on it would take that long.
         assert!(
             slowest < Duration::from_secs(2),
