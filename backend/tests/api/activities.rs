@@ -104,14 +104,7 @@ async fn an_invalid_crud_gets_each_of_its_error_codes_and_changes_nothing() {
         let codes = error_codes(app.post_json("/api/activities", &body).await, 422).await;
         assert_eq!(codes, expected, "for {body}");
     }
-    assert_eq!(
-        app.get_json("/api/activities/home")
-            .await
-            .as_array()
-            .unwrap()
-            .len(),
-        4
-    );
+    assert_eq!(app.count("/api/activities/home").await, 4);
 }
 
 #[tokio::test]
@@ -145,14 +138,7 @@ async fn malformed_requests_get_clear_client_errors() {
         )
         .await;
     assert_eq!(error_codes(reply, 415).await, ["unsupported_media_type"]);
-    assert_eq!(
-        app.get_json("/api/activities/home")
-            .await
-            .as_array()
-            .unwrap()
-            .len(),
-        4
-    );
+    assert_eq!(app.count("/api/activities/home").await, 4);
 }
 
 #[tokio::test]

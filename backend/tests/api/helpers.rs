@@ -56,6 +56,15 @@ impl TestApp {
         response.json().await.expect("a JSON body")
     }
 
+    /// How many items the JSON array at `path` holds.
+    pub async fn count(&self, path: &str) -> usize {
+        self.get_json(path)
+            .await
+            .as_array()
+            .expect("a JSON array")
+            .len()
+    }
+
     pub async fn post_json(&self, path: &str, body: &Json) -> reqwest::Response {
         self.post_raw(path, "application/json", body.to_string())
             .await
