@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
-# Sets up and runs Cruddur for development: the API on :4567 (PORT), traced.
+# Sets up and runs Cruddur for development: the API on :4567 and the frontend on :3000
+# (trunk serve, rebuilding on every change). Ctrl-C stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+. scripts/setup.sh
 cargo build -p backend
+
+cargo run -q -p backend &
+backend=$!
+trap 'kill $backend 2>/dev/null || true' EXIT INT TERM
+
 echo
+echo "Cruddur:      http://localhost:3000  (the first build of the frontend takes a few minutes)"
 echo "Cruddur API:  http://localhost:${PORT:-4567}/api/activities/home"
-echo "Health:       http://localhost:${PORT:-4567}/api/health"
 echo "Spans go where OTEL_EXPORTER_OTLP_ENDPOINT points (see README); Ctrl-C stops."
 echo
-exec cargo run -q -p backend
+cd frontend
+trunk serve --offline

@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
-# Installs what building and testing Cruddur needs beyond the Rust toolchain. Idempotent: each
-# step is skipped when its tool is already there, so a warm machine passes through in seconds.
+# Installs what building, running and testing Cruddur needs beyond the Rust toolchain.
+# Idempotent: each step is skipped when the right version is already there, so a warm machine
+# passes through in seconds. Tools live outside the clone (~/.cargo/bin, ~/.cache/cruddur-tools).
+# Source it (`. scripts/setup.sh`) to get the tools on PATH as well.
 set -euo pipefail
+
+TRUNK_VERSION=0.21.14
+# Must equal the wasm-bindgen crate pinned in Cargo.toml / Cargo.lock.
+WASM_BINDGEN_VERSION=0.2.130
+# Debian's binaryen (108) makes modules Chromium rejects; npm's 132 works.
+BINARYEN_VERSION=132
+TOOLS_DIR="${HOME}/.cache/cruddur-tools"
 
 step() { printf '\n== setup: %s\n' "$*"; }
 
@@ -10,8 +19,26 @@ if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 
   rustup component add rustfmt clippy
 fi
 
-# shared/ must keep building for the browser.
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   step "wasm32 target"
   rustup target add wasm32-unknown-unknown
 fi
+
+if [ "$(trunk --version 2>/dev/null)" != "trunk $TRUNK_VERSION" ]; then
+  step "trunk $TRUNK_VERSION (compiles for about 11 minutes on 2 cores)"
+  # --locked: the newest versions of its dependencies no longer compile together.
+  cargo install trunk --version "$TRUNK_VERSION" --locked
+fi
+
+if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+  step "wasm-bindgen-cli $WASM_BINDGEN_VERSION (compiles for about 4 minutes)"
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+fi
+
+if [ "$("$TOOLS_DIR/node_modules/.bin/wasm-opt" --version 2>/dev/null | awk '{print $3}')" != "$BINARYEN_VERSION" ]; then
+  step "wasm-opt (binaryen $BINARYEN_VERSION from npm)"
+  mkdir -p "$TOOLS_DIR"
+  npm install --prefix "$TOOLS_DIR" --no-audit --no-fund --silent "binaryen@$BINARYEN_VERSION"
+fi
+
+export PATH="$TOOLS_DIR/node_modules/.bin:$HOME/.cargo/bin:$PATH"

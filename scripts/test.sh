@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Sets up and runs every check and test: formatting, lints, the wasm32 build of shared/, and
-# the workspace's tests (unit, API over HTTP, telemetry against a real OTLP receiver).
+# Sets up and runs every check and test: formatting, lints, the wasm32 builds (shared/ and the
+# frontend's release bundle), and the workspace's tests (unit, API over HTTP, telemetry against
+# a real OTLP receiver and a UDP X-Ray daemon).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+. scripts/setup.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -11,5 +12,7 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== shared/ builds for wasm32"
 cargo build -p shared --target wasm32-unknown-unknown --locked
+echo "== the frontend's release bundle builds"
+(cd frontend && trunk build --release --offline)
 echo "== cargo test"
 cargo test --workspace --locked

@@ -1,0 +1,28 @@
+use leptos::prelude::*;
+use leptos_router::components::{A, Route, Router, Routes};
+use leptos_router::path;
+
+use crate::pages::{home::HomePage, notifications::NotificationsPage, user::UserPage};
+
+#[component]
+pub fn App() -> impl IntoView {
+    view! {
+        <Router>
+            <div class="layout">
+                <nav class="sidebar">
+                    <A href="/" attr:class="brand">"Cruddur"</A>
+                    <A href="/">"Home"</A>
+                    <A href="/notifications">"Notifications"</A>
+                    <A href="/@andrewbrown">"Profile"</A>
+                </nav>
+                <main class="content">
+                    <Routes fallback=|| view! { <p class="empty">"There is nothing here."</p> }>
+                        <Route path=path!("/") view=HomePage/>
+                        <Route path=path!("/notifications") view=NotificationsPage/>
+                        <Route path=path!("/:handle") view=UserPage/>
+                    </Routes>
+                </main>
+            </div>
+        </Router>
+    }
+}

@@ -1,0 +1,11 @@
+//! Cruddur in the browser: a client-side Leptos app, built and served by trunk.
+
+mod api;
+mod app;
+mod components;
+mod pages;
+
+fn main() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(app::App);
+}

@@ -1,0 +1,3 @@
+pub mod home;
+pub mod notifications;
+pub mod user;
