@@ -1,8 +1,10 @@
 //! The typed client of the Cruddur API: one function per endpoint, bodies from `shared`.
 
 use gloo_net::http::{Request, Response};
-use serde::Serialize;
+use std::sync::OnceLock;
+
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use shared::{Activity, CreateActivity, ErrorBody, ErrorCode};
 
 /// Why a call failed, in words a person can act on.
@@ -32,9 +34,30 @@ impl ApiError {
     }
 }
 
-/// The backend: port 4567 on the host that served this page, so `:3000` → `:4567` works on a
+/// Where the API is, read once before the app mounts: `/config.json` served beside the app
+/// (`{"api_url": "https://api.example.com"}`) so a deployment changes it without rebuilding;
+/// without one, port 4567 on the host that served this page, so `:3000` → `:4567` works on a
 /// laptop and in compose alike.
-fn api_url(path: &str) -> String {
+static API_URL: OnceLock<String> = OnceLock::new();
+
+#[derive(Deserialize)]
+struct Config {
+    api_url: String,
+}
+
+pub async fn configure() {
+    let configured = match Request::get("/config.json").send().await {
+        Ok(response) if response.ok() => response
+            .json::<Config>()
+            .await
+            .ok()
+            .map(|config| config.api_url.trim_end_matches('/').to_owned()),
+        _ => None,
+    };
+    let _ = API_URL.set(configured.unwrap_or_else(same_host_api_url));
+}
+
+fn same_host_api_url() -> String {
     let location = web_sys::window().map(|window| window.location());
     let protocol = location
         .as_ref()
@@ -43,7 +66,12 @@ fn api_url(path: &str) -> String {
     let host = location
         .and_then(|location| location.hostname().ok())
         .unwrap_or_else(|| "localhost".into());
-    format!("{protocol}//{host}:4567{path}")
+    format!("{protocol}//{host}:4567")
+}
+
+fn api_url(path: &str) -> String {
+    let base = API_URL.get_or_init(same_host_api_url);
+    format!("{base}{path}")
 }
 
 async fn read<T: DeserializeOwned>(

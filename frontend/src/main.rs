@@ -7,5 +7,9 @@ mod pages;
 
 fn main() {
     console_error_panic_hook::set_once();
-    leptos::mount::mount_to_body(app::App);
+    // The configuration is read before mounting, so before Leptos' own executor exists.
+    wasm_bindgen_futures::spawn_local(async {
+        api::configure().await;
+        leptos::mount::mount_to_body(app::App);
+    });
 }

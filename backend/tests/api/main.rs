@@ -3,6 +3,7 @@
 
 mod activities;
 mod aws_resources;
+mod browser;
 mod helpers;
 mod http_surface;
 mod messages;
