@@ -105,6 +105,10 @@ async fn texts(client: &Client, selector: &str) -> Vec<String> {
     texts
 }
 
+async fn click(client: &Client, target: Locator<'_>) {
+    client.find(target).await.unwrap().click().await.unwrap();
+}
+
 async fn wait_for_text(client: &Client, selector: &str, expected: &str) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
@@ -137,26 +141,14 @@ async fn a_person_reads_the_feed_posts_a_crud_and_opens_notifications() {
     client.goto(&origin).await.unwrap();
     wait_for_text(client, ".activity .message", "Cloud is very fun!").await;
 
-    client
-        .find(Locator::Css(".crud-button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(client, Locator::Css(".crud-button")).await;
     let message = client
         .find(Locator::Css("textarea[name=message]"))
         .await
         .unwrap();
     message.send_keys("Hello from Chromium").await.unwrap();
     wait_for_text(client, ".countdown", "261").await;
-    client
-        .find(Locator::Css(".crud-form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(client, Locator::Css(".crud-form button[type=submit]")).await;
     wait_for_text(client, ".activity .message", "Hello from Chromium").await;
     let messages = texts(client, ".activity .message").await;
     assert_eq!(
@@ -167,13 +159,7 @@ async fn a_person_reads_the_feed_posts_a_crud_and_opens_notifications() {
     let screenshots = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     std::fs::write(screenshots.join("home.png"), screenshot).unwrap();
 
-    client
-        .find(Locator::LinkText("Notifications"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(client, Locator::LinkText("Notifications")).await;
     wait_for_text(client, ".activity .message", "I am white unicorn").await;
     assert_eq!(client.current_url().await.unwrap().path(), "/notifications");
     browser.client.clone().close().await.unwrap();
