@@ -47,7 +47,11 @@ async fn a_request_with_traceparent_exports_a_server_span_continuing_that_trace(
         .to_owned();
 
     let spans = receiver
-        .wait_for(|spans| !named(spans, "home-activities-mock-data").is_empty())
+        .wait_for(|spans| {
+            ["home-activities-mock-data", "GET /api/activities/home"]
+                .iter()
+                .all(|name| !named(spans, name).is_empty())
+        })
         .await;
     let server = named(&spans, "GET /api/activities/home")[0];
     let span = &server.span;

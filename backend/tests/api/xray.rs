@@ -26,6 +26,16 @@ fn segments(documents: &[Value]) -> Vec<&Value> {
         .collect()
 }
 
+/// A segment's subsegments, nested in it or, when its spans were exported in another batch,
+/// sent as documents of their own.
+fn subsegments_of<'a>(documents: &'a [Value], segment: &'a Value) -> Vec<&'a Value> {
+    let nested = segment["subsegments"].as_array().into_iter().flatten();
+    let standalone = documents.iter().filter(|document| {
+        document["type"] == "subsegment" && document["parent_id"] == segment["id"]
+    });
+    nested.chain(standalone).collect()
+}
+
 fn xray_header(response: &reqwest::Response) -> String {
     response.headers()["x-amzn-trace-id"]
         .to_str()
@@ -62,7 +72,11 @@ async fn a_sampled_request_becomes_a_segment_with_the_same_ids_as_its_otel_span(
     let header = xray_header(&response);
 
     let documents = daemon
-        .wait_for(|documents| !segments(documents).is_empty())
+        .wait_for(|documents| {
+            segments(documents)
+                .first()
+                .is_some_and(|segment| !subsegments_of(documents, segment).is_empty())
+        })
         .await;
     let segment = segments(&documents)[0];
     assert_eq!(segment["name"], "cruddur-backend");
@@ -101,7 +115,7 @@ async fn a_sampled_request_becomes_a_segment_with_the_same_ids_as_its_otel_span(
         assert_eq!(segment.get(flag), None, "{flag}");
     }
 
-    let custom = &segment["subsegments"][0];
+    let custom = subsegments_of(&documents, segment)[0];
     assert_eq!(custom["name"], "home-activities-mock-data");
     assert_eq!(custom["annotations"]["app_result_length"], 4);
     assert!(custom["annotations"]["app_now"].is_string());
@@ -130,14 +144,18 @@ async fn client_errors_are_marked_as_errors() {
         .unwrap();
     assert_eq!(response.status(), 404);
     let documents = daemon
-        .wait_for(|documents| !segments(documents).is_empty())
+        .wait_for(|documents| {
+            segments(documents)
+                .first()
+                .is_some_and(|segment| !subsegments_of(documents, segment).is_empty())
+        })
         .await;
     let segment = segments(&documents)[0];
     assert_eq!(segment["error"], true);
     assert_eq!(segment.get("fault"), None);
     assert_eq!(segment["http"]["response"]["status"], 404);
     assert_eq!(
-        segment["subsegments"][0]["annotations"]["app_user_handle"],
+        subsegments_of(&documents, segment)[0]["annotations"]["app_user_handle"],
         "nobody"
     );
 }
