@@ -36,6 +36,17 @@ fn subsegments_of<'a>(documents: &'a [Value], segment: &'a Value) -> Vec<&'a Val
     nested.chain(standalone).collect()
 }
 
+/// Every document received once the first segment and at least one of its subsegments are in.
+async fn first_request_with_its_subsegments(daemon: &FakeXrayDaemon) -> Vec<Value> {
+    daemon
+        .wait_for(|documents| {
+            segments(documents)
+                .first()
+                .is_some_and(|segment| !subsegments_of(documents, segment).is_empty())
+        })
+        .await
+}
+
 fn xray_header(response: &reqwest::Response) -> String {
     response.headers()["x-amzn-trace-id"]
         .to_str()
@@ -71,13 +82,7 @@ async fn a_sampled_request_becomes_a_segment_with_the_same_ids_as_its_otel_span(
     assert_eq!(response.status(), 200);
     let header = xray_header(&response);
 
-    let documents = daemon
-        .wait_for(|documents| {
-            segments(documents)
-                .first()
-                .is_some_and(|segment| !subsegments_of(documents, segment).is_empty())
-        })
-        .await;
+    let documents = first_request_with_its_subsegments(&daemon).await;
     let segment = segments(&documents)[0];
     assert_eq!(segment["name"], "cruddur-backend");
     let trace_id = segment["trace_id"].as_str().unwrap();
@@ -143,13 +148,7 @@ async fn client_errors_are_marked_as_errors() {
         .await
         .unwrap();
     assert_eq!(response.status(), 404);
-    let documents = daemon
-        .wait_for(|documents| {
-            segments(documents)
-                .first()
-                .is_some_and(|segment| !subsegments_of(documents, segment).is_empty())
-        })
-        .await;
+    let documents = first_request_with_its_subsegments(&daemon).await;
     let segment = segments(&documents)[0];
     assert_eq!(segment["error"], true);
     assert_eq!(segment.get("fault"), None);
