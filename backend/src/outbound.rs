@@ -85,7 +85,7 @@ impl TracedClient {
 }
 
 /// `url.full` without user and password, as the conventions require.
-fn without_credentials(url: &reqwest::Url) -> String {
+pub(crate) fn without_credentials(url: &reqwest::Url) -> String {
     let mut url = url.clone();
     // Both only fail for URLs that cannot have credentials, which then have none to remove.
     let _ = url.set_username("");

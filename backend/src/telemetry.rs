@@ -22,6 +22,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::configuration::{DEFAULT_SERVICE_NAME, OtlpProtocol, TelemetrySettings};
+use crate::outbound::without_credentials;
 use crate::xray::{self, XrayRecorder};
 use opentelemetry_aws::trace::XrayIdGenerator;
 
@@ -203,22 +204,14 @@ fn announce_destination(settings: &TelemetrySettings) {
     );
 }
 
-/// Drops `user:password@` from an endpoint URL.
+/// The endpoint without `user:password@`; an endpoint that is no URL is not shown at all.
 fn without_userinfo(endpoint: &str) -> String {
-    match endpoint.split_once("://") {
-        Some((scheme, rest)) => {
-            let authority_end = rest.find('/').unwrap_or(rest.len());
-            let (authority, path) = rest.split_at(authority_end);
-            let host = authority
-                .rsplit_once('@')
-                .map_or(authority, |(_, host)| host);
-            format!("{scheme}://{host}{path}")
-        }
-        None => endpoint.to_owned(),
-    }
+    reqwest::Url::parse(endpoint).map_or_else(
+        |_| "(not a URL)".to_owned(),
+        |url| without_credentials(&url),
+    )
 }
 
-/// The preset for tests: spans recorded in memory, for this thread only.
 #[cfg(test)]
 pub(crate) mod testing {
     use opentelemetry::trace::TracerProvider as _;

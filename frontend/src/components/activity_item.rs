@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 
 /// "3h", "2d": how long ago, as feeds say it.
 fn ago(then: OffsetDateTime) -> String {
-    let now = OffsetDateTime::from_unix_timestamp((js_sys_now() / 1000.0) as i64).unwrap_or(then);
+    let now = OffsetDateTime::from_unix_timestamp((now_millis() / 1000.0) as i64).unwrap_or(then);
     let elapsed = now - then;
     if elapsed.whole_days() > 0 {
         format!("{}d", elapsed.whole_days())
@@ -15,7 +15,7 @@ fn ago(then: OffsetDateTime) -> String {
     }
 }
 
-fn js_sys_now() -> f64 {
+fn now_millis() -> f64 {
     web_sys::window()
         .and_then(|window| window.performance())
         .map(|performance| performance.time_origin() + performance.now())
