@@ -1,11 +1,14 @@
 //! The typed client of the Cruddur API: one function per endpoint, bodies from `shared`.
 
-use gloo_net::http::{Request, Response};
 use std::sync::OnceLock;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use shared::{Activity, CreateActivity, ErrorBody, ErrorCode};
+use wasm_bindgen::JsCast as _;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::telemetry::fetch::{self, Answer, Unanswered};
 
 /// Why a call failed, in words a person can act on.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,16 +48,28 @@ struct Config {
     api_url: String,
 }
 
-pub async fn configure() {
-    let configured = match Request::get("/config.json").send().await {
-        Ok(response) if response.ok() => response
-            .json::<Config>()
-            .await
-            .ok()
-            .map(|config| config.api_url.trim_end_matches('/').to_owned()),
-        _ => None,
-    };
-    let _ = API_URL.set(configured.unwrap_or_else(same_host_api_url));
+/// Reads `/config.json` and returns the API's base URL. Not traced: tracing needs the answer.
+pub async fn configure() -> &'static str {
+    let configured = read_config().await;
+    API_URL.get_or_init(|| configured.unwrap_or_else(same_host_api_url))
+}
+
+async fn read_config() -> Option<String> {
+    let window = web_sys::window()?;
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_str("/config.json"))
+        .await
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    if !response.ok() {
+        return None;
+    }
+    let text = JsFuture::from(response.text().ok()?)
+        .await
+        .ok()?
+        .as_string()?;
+    let config: Config = serde_json::from_str(&text).ok()?;
+    Some(config.api_url.trim_end_matches('/').to_owned())
 }
 
 fn same_host_api_url() -> String {
@@ -74,46 +89,56 @@ fn api_url(path: &str) -> String {
     format!("{base}{path}")
 }
 
-async fn read<T: DeserializeOwned>(
-    response: Result<Response, gloo_net::Error>,
-) -> Result<T, ApiError> {
-    let response = response.map_err(|_| ApiError::Unreachable)?;
-    let status = response.status();
+fn read<T: DeserializeOwned>(answer: Result<Answer, Unanswered>) -> Result<T, ApiError> {
+    let Answer { status, body } = answer.map_err(|Unanswered| ApiError::Unreachable)?;
     if (200..300).contains(&status) {
-        return response
-            .json()
-            .await
-            .map_err(|_| ApiError::Unexpected(status));
+        return serde_json::from_str(&body).map_err(|_| ApiError::Unexpected(status));
     }
-    match response.json::<ErrorBody>().await {
+    match serde_json::from_str::<ErrorBody>(&body) {
         Ok(body) => Err(ApiError::Rejected(body.errors)),
         Err(_) => Err(ApiError::Unexpected(status)),
     }
 }
 
-async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
-    read(Request::get(&api_url(path)).send().await).await
+// Calls start when these are called, not when awaited: so they belong to the user action that
+// made them (see `telemetry::fetch`).
+
+fn get<T: DeserializeOwned>(path: &str) -> impl Future<Output = Result<T, ApiError>> + use<T> {
+    let call = fetch::traced("GET", api_url(path), None);
+    async move { read(call.await) }
 }
 
-async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ApiError> {
-    let request = Request::post(&api_url(path))
-        .json(body)
-        .map_err(|_| ApiError::Unexpected(0))?;
-    read(request.send().await).await
+fn post<B: Serialize, T: DeserializeOwned>(
+    path: &str,
+    body: &B,
+) -> impl Future<Output = Result<T, ApiError>> + use<B, T> {
+    let call = serde_json::to_string(body)
+        .ok()
+        .map(|json| fetch::traced("POST", api_url(path), Some(json)));
+    async move {
+        match call {
+            Some(call) => read(call.await),
+            None => Err(ApiError::Unexpected(0)),
+        }
+    }
 }
 
-pub async fn home_activities() -> Result<Vec<Activity>, ApiError> {
-    get("/api/activities/home").await
+pub fn home_activities() -> impl Future<Output = Result<Vec<Activity>, ApiError>> + use<> {
+    get("/api/activities/home")
 }
 
-pub async fn notification_activities() -> Result<Vec<Activity>, ApiError> {
-    get("/api/activities/notifications").await
+pub fn notification_activities() -> impl Future<Output = Result<Vec<Activity>, ApiError>> + use<> {
+    get("/api/activities/notifications")
 }
 
-pub async fn user_activities(handle: &str) -> Result<Vec<Activity>, ApiError> {
-    get(&format!("/api/activities/@{handle}")).await
+pub fn user_activities(
+    handle: &str,
+) -> impl Future<Output = Result<Vec<Activity>, ApiError>> + use<> {
+    get(&format!("/api/activities/@{handle}"))
 }
 
-pub async fn create_activity(crud: &CreateActivity) -> Result<Activity, ApiError> {
-    post("/api/activities", crud).await
+pub fn create_activity(
+    crud: &CreateActivity,
+) -> impl Future<Output = Result<Activity, ApiError>> + use<> {
+    post("/api/activities", crud)
 }

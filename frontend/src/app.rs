@@ -1,6 +1,9 @@
 use leptos::prelude::*;
 use leptos_router::components::{A, Route, Router, Routes};
+use leptos_router::hooks::use_location;
 use leptos_router::path;
+
+use crate::telemetry::interaction;
 
 use crate::pages::{home::HomePage, notifications::NotificationsPage, user::UserPage};
 
@@ -8,6 +11,7 @@ use crate::pages::{home::HomePage, notifications::NotificationsPage, user::UserP
 pub fn App() -> impl IntoView {
     view! {
         <Router>
+            <RouteChangeSpans/>
             <div class="layout">
                 <nav class="sidebar">
                     <A href="/" attr:class="brand">"Cruddur"</A>
@@ -25,4 +29,17 @@ pub fn App() -> impl IntoView {
             </div>
         </Router>
     }
+}
+
+/// A `routeChange` span for each page change, child of the click that caused it.
+#[component]
+fn RouteChangeSpans() -> impl IntoView {
+    let location = use_location();
+    Effect::new(move |previous: Option<String>| {
+        let path = location.pathname.get();
+        if let Some(previous) = previous.filter(|previous| *previous != path) {
+            interaction::route_changed(&previous, &path);
+        }
+        path
+    });
 }

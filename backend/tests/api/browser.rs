@@ -14,7 +14,14 @@ use tokio::process::{Child, Command};
 
 use tower_http::services::{ServeDir, ServeFile};
 
-use crate::helpers::{closed_port, spawn_backend};
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+
+use crate::helpers::{
+    OtlpReceiver, ReceivedSpan, closed_port, hex, spawn_backend, string_attribute,
+};
+
+/// The Honeycomb key the backend holds: it must reach the receiver and nothing the browser gets.
+const KEY: &str = "e2e-honeycomb-key-0123456789";
 
 fn frontend_dist() -> PathBuf {
     let dist = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../frontend/dist");
@@ -136,13 +143,60 @@ async fn wait_for_text(client: &Client, selector: &str, expected: &str) {
     .await;
 }
 
+fn service_of(span: &ReceivedSpan) -> &str {
+    string_attribute(&span.resource, "service.name").unwrap_or_default()
+}
+
+fn from_browser(span: &ReceivedSpan) -> bool {
+    service_of(span) == "cruddur-frontend"
+}
+
+fn named<'a>(spans: &'a [ReceivedSpan], service: &str, name: &str) -> Vec<&'a ReceivedSpan> {
+    spans
+        .iter()
+        .filter(|span| service_of(span) == service && span.span.name == name)
+        .collect()
+}
+
+fn one<'a>(spans: &'a [ReceivedSpan], service: &str, name: &str) -> &'a ReceivedSpan {
+    let found = named(spans, service, name);
+    assert!(!found.is_empty(), "no {name} span from {service}");
+    found[0]
+}
+
+/// The span whose id `child` names as its parent, among `spans`.
+fn parent_of<'a>(spans: &'a [ReceivedSpan], child: &ReceivedSpan) -> Option<&'a ReceivedSpan> {
+    spans.iter().find(|span| {
+        span.span.span_id == child.span.parent_span_id && span.span.trace_id == child.span.trace_id
+    })
+}
+
+/// Unix seconds in the first 8 hex digits, as X-Ray requires: within a day of now.
+fn assert_xray_shaped(trace_id: &[u8]) {
+    let seconds = u32::from_str_radix(&hex(&trace_id[..4]), 16).unwrap() as u64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(
+        now.abs_diff(seconds) < 86_400,
+        "trace id {} does not start with the time",
+        hex(trace_id)
+    );
+}
+
 #[tokio::test]
-async fn a_person_reads_the_feed_posts_a_crud_and_opens_notifications() {
+async fn a_person_reads_the_feed_posts_a_crud_and_opens_notifications_in_one_trace_per_click() {
+    let receiver = OtlpReceiver::start().await;
     // The backend allows only the frontend's origin, so the frontend's port comes first.
     let frontend = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://127.0.0.1:{}", frontend.local_addr().unwrap().port());
+    let headers = format!("x-honeycomb-team={KEY}");
     let backend = spawn_backend(&[
         ("FRONTEND_URL", origin.as_str()),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str()),
+        ("OTEL_EXPORTER_OTLP_HEADERS", headers.as_str()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "50"),
         ("AWS_XRAY_SDK_ENABLED", "false"),
     ])
     .await;
@@ -179,5 +233,133 @@ async fn a_person_reads_the_feed_posts_a_crud_and_opens_notifications() {
     click(client, Locator::LinkText("Notifications")).await;
     wait_for_text(client, ".activity .message", "I am white unicorn").await;
     assert_eq!(client.current_url().await.unwrap().path(), "/notifications");
+    // Leaving the page: its last spans (CLS among them) go out with keepalive as it hides.
+    client.goto("about:blank").await.unwrap();
+
+    let spans = receiver
+        .wait_for(|spans| {
+            let browser_names: Vec<&str> = spans
+                .iter()
+                .filter(|span| from_browser(span))
+                .map(|span| span.span.name.as_str())
+                .collect();
+            ["documentLoad", "routeChange", "cls", "ttfb"]
+                .iter()
+                .all(|name| browser_names.contains(name))
+                && spans
+                    .iter()
+                    .any(|span| span.span.name == "POST /api/activities")
+        })
+        .await;
     browser.client.clone().close().await.unwrap();
+
+    // The browser's spans came through the relay, with the key added by the server.
+    for export in receiver.exports() {
+        let from_the_browser = export.decoded().resource_spans.iter().any(|resource| {
+            resource.resource.as_ref().is_some_and(|resource| {
+                string_attribute(&resource.attributes, "service.name") == Some("cruddur-frontend")
+            })
+        });
+        if from_the_browser {
+            assert_eq!(export.path, "/v1/traces");
+            assert_eq!(export.headers["x-honeycomb-team"], KEY);
+        }
+    }
+    let document_load = one(&spans, "cruddur-frontend", "documentLoad");
+    assert!(string_attribute(&document_load.resource, "session.id").is_some());
+    assert!(
+        string_attribute(&document_load.resource, "user_agent.original")
+            .is_some_and(|agent| agent.contains("Chrome"))
+    );
+    let fetched: Vec<&ReceivedSpan> = ["documentFetch", "resourceFetch"]
+        .iter()
+        .flat_map(|name| named(&spans, "cruddur-frontend", name))
+        .collect();
+    assert!(
+        fetched
+            .iter()
+            .all(|span| span.span.parent_span_id == document_load.span.span_id),
+        "documentFetch and resourceFetch are children of documentLoad"
+    );
+    assert!(
+        fetched
+            .iter()
+            .any(|span| string_attribute(&span.span.attributes, "url.full")
+                .is_some_and(|url| url.ends_with(".wasm"))),
+        "the wasm's download is a resourceFetch"
+    );
+
+    // One trace for the Crud click: click → POST (CLIENT) → POST /api/activities (SERVER).
+    let server_post = one(&spans, "cruddur-backend", "POST /api/activities");
+    let client_post = parent_of(&spans, server_post).expect("the server span has a parent");
+    assert!(from_browser(client_post));
+    assert_eq!(client_post.span.name, "POST");
+    assert_eq!(client_post.span.kind, SpanKind::Client as i32);
+    assert_eq!(
+        string_attribute(&client_post.span.attributes, "http.request.method"),
+        Some("POST")
+    );
+    let crud_click = parent_of(&spans, client_post).expect("the fetch has a parent");
+    assert_eq!(crud_click.span.name, "click");
+    assert_eq!(
+        string_attribute(&crud_click.span.attributes, "app.target.label"),
+        Some("Crud")
+    );
+    assert!(
+        crud_click.span.parent_span_id.is_empty(),
+        "the click starts the trace"
+    );
+    assert_xray_shaped(&crud_click.span.trace_id);
+    assert!(
+        named(&spans, "cruddur-backend", "GET /api/activities/home")
+            .iter()
+            .any(|feed| feed.span.trace_id == crud_click.span.trace_id),
+        "the feed refreshed after the post is part of the click's trace"
+    );
+
+    // The click on Notifications: its route change and the feed it loads in the same trace.
+    let route_change = named(&spans, "cruddur-frontend", "routeChange")
+        .into_iter()
+        .find(|span| {
+            string_attribute(&span.span.attributes, "app.route.to") == Some("/notifications")
+        })
+        .expect("a routeChange to /notifications");
+    let link_click = parent_of(&spans, route_change).expect("the route change has a parent");
+    assert_eq!(
+        string_attribute(&link_click.span.attributes, "app.target.label"),
+        Some("Notifications")
+    );
+    let notifications = one(
+        &spans,
+        "cruddur-backend",
+        "GET /api/activities/notifications",
+    );
+    assert_eq!(notifications.span.trace_id, link_click.span.trace_id);
+
+    // Web vitals, and the page each span was made on.
+    for vital in ["ttfb", "cls"] {
+        let span = one(&spans, "cruddur-frontend", vital);
+        assert!(string_attribute(&span.span.attributes, &format!("{vital}.rating")).is_some());
+    }
+    assert_eq!(
+        string_attribute(&client_post.span.attributes, "page.route"),
+        Some("/")
+    );
+
+    // Nothing the browser was served holds the key.
+    for file in std::fs::read_dir(frontend_dist()).unwrap() {
+        let served = std::fs::read(file.unwrap().path()).unwrap();
+        assert!(
+            !served
+                .windows(KEY.len())
+                .any(|window| window == KEY.as_bytes())
+        );
+    }
+    let config = reqwest::get(format!("{origin}/config.json"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!config.contains(KEY));
 }

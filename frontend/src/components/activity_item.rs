@@ -2,9 +2,12 @@ use leptos::prelude::*;
 use shared::Activity;
 use time::OffsetDateTime;
 
+use crate::clock;
+
 /// "3h", "2d": how long ago, as feeds say it.
 fn ago(then: OffsetDateTime) -> String {
-    let now = OffsetDateTime::from_unix_timestamp((now_millis() / 1000.0) as i64).unwrap_or(then);
+    let now = OffsetDateTime::from_unix_timestamp((clock::epoch_millis() / 1000.0) as i64)
+        .unwrap_or(then);
     let elapsed = now - then;
     if elapsed.whole_days() > 0 {
         format!("{}d", elapsed.whole_days())
@@ -13,13 +16,6 @@ fn ago(then: OffsetDateTime) -> String {
     } else {
         format!("{}m", elapsed.whole_minutes().max(1))
     }
-}
-
-fn now_millis() -> f64 {
-    web_sys::window()
-        .and_then(|window| window.performance())
-        .map(|performance| performance.time_origin() + performance.now())
-        .unwrap_or_default()
 }
 
 fn plural(count: u32, one: &str, many: &str) -> String {

@@ -9,10 +9,7 @@ use crate::api::{self, ApiError};
 pub fn CrudForm(on_created: impl Fn(Activity) + 'static) -> impl IntoView {
     let message = RwSignal::new(String::new());
     let ttl = RwSignal::new(Ttl::DEFAULT.code().to_owned());
-    let post = Action::new_local(|crud: &CreateActivity| {
-        let crud = crud.clone();
-        async move { api::create_activity(&crud).await }
-    });
+    let post = Action::new_local(api::create_activity);
     let remaining =
         move || ACTIVITY_MAX_CHARS as i64 - message.with(|text| text.chars().count() as i64);
     let error = RwSignal::new(None::<ApiError>);

@@ -15,10 +15,10 @@ pub fn UserPage() -> impl IntoView {
             .and_then(|segment| segment.strip_prefix('@').map(str::to_owned))
     };
     let feed = LocalResource::new(move || {
-        let handle = handle();
+        let call = handle().map(|handle| api::user_activities(&handle));
         async move {
-            match handle {
-                Some(handle) => api::user_activities(&handle).await,
+            match call {
+                Some(call) => call.await,
                 None => Err(ApiError::Rejected(vec![shared::ErrorCode::NotFound])),
             }
         }

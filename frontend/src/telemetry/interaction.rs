@@ -1,0 +1,229 @@
+//! User actions as the roots of their traces. A click or a submit that causes work (a fetch, a
+//! route change) becomes a span that is the parent of that work and stays open until the
+//! work is done. Browsers give Wasm nothing like zone.js to follow async work, so an action
+//! is "current" from its event until the work started in that task has finished, and work
+//! holds it open explicitly.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::{Duration, SystemTime};
+
+use leptos::prelude::set_timeout;
+use opentelemetry::trace::{SpanKind, TraceContextExt as _, Tracer as _};
+use opentelemetry::{Context, KeyValue};
+use wasm_bindgen::JsCast as _;
+use wasm_bindgen::closure::Closure;
+
+use super::{trace_id_of, tracer};
+use crate::clock;
+
+/// A user action whose span is open while work it caused is in flight.
+pub struct Action {
+    cx: Context,
+    pending: Cell<u32>,
+    parent: Option<Rc<Action>>,
+    describe: String,
+}
+
+/// A click or submit that has caused no work yet: it becomes an [`Action`] when it does.
+struct Gesture {
+    name: &'static str,
+    attributes: Vec<KeyValue>,
+    describe: String,
+    at: SystemTime,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Rc<Action>>> = const { RefCell::new(None) };
+    static GESTURE: RefCell<Option<Gesture>> = const { RefCell::new(None) };
+}
+
+/// Watches every click and submit on the page. The capturing phase on `window` runs before
+/// any handler of the app or the router, so the action exists when they start work.
+pub fn observe_gestures() {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let listener = Closure::<dyn Fn(web_sys::Event)>::new(remember_gesture);
+    for event_type in ["click", "submit"] {
+        let _ = window.add_event_listener_with_callback_and_bool(
+            event_type,
+            listener.as_ref().unchecked_ref(),
+            true,
+        );
+    }
+    // It listens for the page's whole life.
+    listener.forget();
+}
+
+fn remember_gesture(event: web_sys::Event) {
+    let name = if event.type_() == "submit" {
+        "submit"
+    } else {
+        "click"
+    };
+    // A click on a submit button is followed by its form's submit in the same task: one action.
+    if name == "submit" && GESTURE.with_borrow(Option::is_some) {
+        return;
+    }
+    let target = event
+        .target()
+        .and_then(|target| target.dyn_into::<web_sys::Element>().ok());
+    let mut attributes = vec![KeyValue::new("event_type", name)];
+    let mut describe = name.to_owned();
+    if let Some(target) = target {
+        let label = label_of(&target);
+        attributes.push(KeyValue::new("target_element", target.tag_name()));
+        attributes.push(KeyValue::new("target_xpath", xpath_of(&target)));
+        if !label.is_empty() {
+            describe = format!("{name} \"{label}\"");
+            attributes.push(KeyValue::new("app.target.label", label));
+        }
+    }
+    CURRENT.set(None);
+    GESTURE.set(Some(Gesture {
+        name,
+        attributes,
+        describe,
+        at: clock::now(),
+    }));
+    // Work is caused in the event's task and the microtasks after it; later, nothing is.
+    set_timeout(|| GESTURE.set(None), Duration::ZERO);
+}
+
+/// What a person reads on the element: its text, or its accessible name, shortened.
+fn label_of(target: &web_sys::Element) -> String {
+    let text = target
+        .get_attribute("aria-label")
+        .or_else(|| target.text_content())
+        .unwrap_or_default();
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(40)
+        .collect()
+}
+
+/// `//main/header/button[2]`: where the element sits, as OpenTelemetry JS records it.
+fn xpath_of(target: &web_sys::Element) -> String {
+    let mut steps = Vec::new();
+    let mut element = Some(target.clone());
+    while let Some(current) = element {
+        let tag = current.tag_name().to_lowercase();
+        if tag == "html" || tag == "body" {
+            break;
+        }
+        if let Some(id) = current.get_attribute("id") {
+            steps.push(format!("*[@id=\"{id}\"]"));
+            break;
+        }
+        let mut position = 1;
+        let mut sibling = current.previous_element_sibling();
+        while let Some(previous) = sibling {
+            if previous.tag_name() == current.tag_name() {
+                position += 1;
+            }
+            sibling = previous.previous_element_sibling();
+        }
+        steps.push(if position > 1 {
+            format!("{tag}[{position}]")
+        } else {
+            tag
+        });
+        element = current.parent_element();
+    }
+    steps.reverse();
+    format!("//{}", steps.join("/"))
+}
+
+/// The action that work starting now belongs to, if any: a gesture of this task becomes one.
+pub fn current() -> Option<Rc<Action>> {
+    if let Some(gesture) = GESTURE.take() {
+        let builder = tracer()
+            .span_builder(gesture.name)
+            .with_kind(SpanKind::Internal)
+            .with_start_time(gesture.at)
+            .with_attributes(gesture.attributes);
+        return Some(Action::begin(builder, None, gesture.describe));
+    }
+    CURRENT.with_borrow(Clone::clone)
+}
+
+/// A page change in the app: a child of the action that caused it (a click on a link), or the
+/// root of its own trace (back and forward buttons).
+pub fn route_changed(from: &str, to: &str) {
+    let builder = tracer()
+        .span_builder("routeChange")
+        .with_kind(SpanKind::Internal)
+        .with_start_time(clock::now())
+        .with_attributes([
+            KeyValue::new("app.route.from", from.to_owned()),
+            KeyValue::new("app.route.to", to.to_owned()),
+        ]);
+    Action::begin(builder, current(), format!("route change to {to}"));
+}
+
+impl Action {
+    fn begin(
+        builder: opentelemetry::trace::SpanBuilder,
+        parent: Option<Rc<Action>>,
+        describe: String,
+    ) -> Rc<Action> {
+        let parent_cx = parent
+            .as_ref()
+            .map(|parent| parent.cx.clone())
+            .unwrap_or_default();
+        let span = tracer().build_with_context(builder, &parent_cx);
+        if let Some(parent) = &parent {
+            parent.hold();
+        }
+        let action = Rc::new(Action {
+            cx: parent_cx.with_span(span),
+            // The task that began it holds it until it yields.
+            pending: Cell::new(1),
+            parent,
+            describe,
+        });
+        CURRENT.set(Some(action.clone()));
+        let yielded = action.clone();
+        set_timeout(move || yielded.release(), Duration::ZERO);
+        action
+    }
+
+    /// The context work caused by this action runs in.
+    pub fn context(&self) -> &Context {
+        &self.cx
+    }
+
+    /// Keeps the action open until the matching [`release`](Self::release).
+    pub fn hold(&self) {
+        self.pending.set(self.pending.get() + 1);
+    }
+
+    pub fn release(self: &Rc<Self>) {
+        let pending = self.pending.get().saturating_sub(1);
+        self.pending.set(pending);
+        if pending > 0 {
+            return;
+        }
+        self.cx.span().end_with_timestamp(clock::now());
+        CURRENT.with_borrow_mut(|current| {
+            if current.as_ref().is_some_and(|open| Rc::ptr_eq(open, self)) {
+                *current = None;
+            }
+        });
+        match &self.parent {
+            Some(parent) => parent.release(),
+            None => self.announce(),
+        }
+    }
+
+    /// Tells the developer at the console which trace this action made.
+    fn announce(&self) {
+        let trace_id = trace_id_of(&self.cx);
+        web_sys::console::info_1(
+            &format!("Cruddur traced {}: trace {trace_id}", self.describe).into(),
+        );
+    }
+}

@@ -1,0 +1,183 @@
+//! Core Web Vitals from PerformanceObserver, computed as Google's `web-vitals` library does and
+//! reported as spans named as Honeycomb's web instrumentation names them (`lcp`, with
+//! `lcp.value` and `lcp.rating`). FCP and TTFB are final when seen; LCP, CLS and INP only when
+//! the page is hidden, so they are reported then.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+
+use opentelemetry::KeyValue;
+use opentelemetry::trace::{Span as _, SpanKind, Tracer as _};
+use wasm_bindgen::JsCast as _;
+use wasm_bindgen::closure::Closure;
+use web_sys::{PerformanceObserver, PerformanceObserverEntryList, PerformanceObserverInit};
+
+use super::tracer;
+use crate::clock;
+
+/// What the page has measured so far, until it is hidden.
+#[derive(Default)]
+struct Measured {
+    largest_contentful_paint: Option<f64>,
+    layout_shift: LayoutShift,
+    /// The longest event of each interaction, by interaction id.
+    interactions: HashMap<u64, f64>,
+}
+
+/// Layout shifts in session windows: a window closes after a 1 s gap or at 5 s, and CLS is the
+/// largest window's sum.
+#[derive(Default)]
+struct LayoutShift {
+    largest: f64,
+    window_sum: f64,
+    window_start: f64,
+    last_shift: f64,
+}
+
+thread_local! {
+    static MEASURED: RefCell<Measured> = RefCell::new(Measured::default());
+    static REPORTED_FINAL: Cell<bool> = const { Cell::new(false) };
+}
+
+pub fn observe() {
+    report_time_to_first_byte();
+    watch("paint", |entry| {
+        if entry.name() == "first-contentful-paint" {
+            report("fcp", entry.start_time(), &[1800.0, 3000.0]);
+        }
+    });
+    watch("largest-contentful-paint", |entry| {
+        MEASURED.with_borrow_mut(|measured| {
+            measured.largest_contentful_paint = Some(entry.start_time())
+        });
+    });
+    watch("layout-shift", |entry| {
+        if number(&entry, "hadRecentInput") != 0.0 {
+            return;
+        }
+        let value = number(&entry, "value");
+        let at = entry.start_time();
+        MEASURED.with_borrow_mut(|measured| measured.layout_shift.add(value, at));
+    });
+    watch("event", |entry| {
+        let interaction = number(&entry, "interactionId") as u64;
+        if interaction == 0 {
+            return;
+        }
+        let duration = entry.duration();
+        MEASURED.with_borrow_mut(|measured| {
+            let longest = measured.interactions.entry(interaction).or_default();
+            *longest = longest.max(duration);
+        });
+    });
+}
+
+impl LayoutShift {
+    fn add(&mut self, value: f64, at: f64) {
+        if at - self.last_shift > 1000.0 || at - self.window_start > 5000.0 {
+            self.window_sum = 0.0;
+            self.window_start = at;
+        }
+        self.window_sum += value;
+        self.last_shift = at;
+        self.largest = self.largest.max(self.window_sum);
+    }
+}
+
+/// LCP, CLS and INP as they stand when the page is hidden, once per page.
+pub fn report_final() {
+    if REPORTED_FINAL.replace(true) {
+        return;
+    }
+    MEASURED.with_borrow(|measured| {
+        if let Some(lcp) = measured.largest_contentful_paint {
+            report("lcp", lcp, &[2500.0, 4000.0]);
+        }
+        report("cls", measured.layout_shift.largest, &[0.1, 0.25]);
+        if let Some(inp) = interaction_to_next_paint(&measured.interactions) {
+            report("inp", inp, &[200.0, 500.0]);
+        }
+    });
+}
+
+/// The 98th percentile of interaction latencies: one outlier is ignored per 50 interactions.
+fn interaction_to_next_paint(interactions: &HashMap<u64, f64>) -> Option<f64> {
+    let mut longest_first: Vec<f64> = interactions.values().copied().collect();
+    longest_first.sort_by(|a, b| b.total_cmp(a));
+    longest_first
+        .get((longest_first.len() / 50).min(longest_first.len().saturating_sub(1)))
+        .copied()
+}
+
+fn report_time_to_first_byte() {
+    let navigation = web_sys::window()
+        .and_then(|window| window.performance())
+        .and_then(|performance| {
+            performance
+                .get_entries_by_type("navigation")
+                .get(0)
+                .dyn_into::<web_sys::PerformanceNavigationTiming>()
+                .ok()
+        });
+    if let Some(navigation) = navigation {
+        report("ttfb", navigation.response_start(), &[800.0, 1800.0]);
+    }
+}
+
+/// One vital as a span of its own, rated against its good and poor thresholds.
+fn report(name: &'static str, value: f64, [good, poor]: &[f64; 2]) {
+    let rating = if value <= *good {
+        "good"
+    } else if value <= *poor {
+        "needs-improvement"
+    } else {
+        "poor"
+    };
+    let tracer = tracer();
+    let now = clock::now();
+    tracer
+        .span_builder(name)
+        .with_kind(SpanKind::Internal)
+        .with_start_time(now)
+        .with_attributes([
+            KeyValue::new(format!("{name}.value"), value),
+            KeyValue::new(format!("{name}.rating"), rating),
+        ])
+        .start(&tracer)
+        .end_with_timestamp(now);
+}
+
+/// Calls `on_entry` for each entry of `entry_type`, those before this call included.
+fn watch(entry_type: &str, on_entry: impl Fn(web_sys::PerformanceEntry) + 'static) {
+    let callback = Closure::<dyn Fn(PerformanceObserverEntryList)>::new(
+        move |entries: PerformanceObserverEntryList| {
+            for entry in entries.get_entries().iter() {
+                if let Ok(entry) = entry.dyn_into::<web_sys::PerformanceEntry>() {
+                    on_entry(entry);
+                }
+            }
+        },
+    );
+    let Ok(observer) = PerformanceObserver::new(callback.as_ref().unchecked_ref()) else {
+        return;
+    };
+    // web-sys knows only `entryTypes`, with which `buffered` is ignored: `type` is set by name.
+    let options = PerformanceObserverInit::new(&js_sys::Array::new());
+    let _ = js_sys::Reflect::delete_property(&options, &"entryTypes".into());
+    let _ = js_sys::Reflect::set(&options, &"type".into(), &entry_type.into());
+    options.set_buffered(true);
+    if entry_type == "event" {
+        // Interactions faster than this cannot set INP.
+        let _ = js_sys::Reflect::set(&options, &"durationThreshold".into(), &40.into());
+    }
+    // A browser without this entry type ignores it and only misses this vital.
+    observer.observe(&options);
+    callback.forget();
+}
+
+fn number(entry: &web_sys::PerformanceEntry, field: &str) -> f64 {
+    js_sys::Reflect::get(entry, &field.into())
+        .ok()
+        .and_then(|value| value.as_f64().or(value.as_bool().map(f64::from)))
+        .unwrap_or_default()
+}
