@@ -4,7 +4,10 @@ use std::sync::OnceLock;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use shared::{Activity, CreateActivity, ErrorBody, ErrorCode};
+use shared::{
+    Activity, CreateActivity, CreateMessage, CreateReply, ErrorBody, ErrorCode, Message,
+    MessageGroup, Reply,
+};
 use wasm_bindgen::JsCast as _;
 use wasm_bindgen_futures::JsFuture;
 
@@ -141,4 +144,36 @@ pub fn create_activity(
     crud: &CreateActivity,
 ) -> impl Future<Output = Result<Activity, ApiError>> + use<> {
     post("/api/activities", crud)
+}
+
+pub fn search_activities(
+    term: &str,
+) -> impl Future<Output = Result<Vec<Activity>, ApiError>> + use<> {
+    let term = js_sys::encode_uri_component(term);
+    get(&format!("/api/activities/search?term={term}"))
+}
+
+pub fn activity(uuid: &str) -> impl Future<Output = Result<Activity, ApiError>> + use<> {
+    get(&format!("/api/activities/{uuid}"))
+}
+
+pub fn reply(
+    activity_uuid: &str,
+    reply: &CreateReply,
+) -> impl Future<Output = Result<Reply, ApiError>> + use<> {
+    post(&format!("/api/activities/{activity_uuid}/reply"), reply)
+}
+
+pub fn message_groups() -> impl Future<Output = Result<Vec<MessageGroup>, ApiError>> + use<> {
+    get("/api/message_groups")
+}
+
+pub fn conversation(handle: &str) -> impl Future<Output = Result<Vec<Message>, ApiError>> + use<> {
+    get(&format!("/api/messages/@{handle}"))
+}
+
+pub fn send_message(
+    message: &CreateMessage,
+) -> impl Future<Output = Result<Message, ApiError>> + use<> {
+    post("/api/messages", message)
 }

@@ -5,7 +5,10 @@ use leptos_router::path;
 
 use crate::telemetry::interaction;
 
-use crate::pages::{home::HomePage, notifications::NotificationsPage, user::UserPage};
+use crate::pages::{
+    activity::ActivityPage, conversation::ConversationPage, home::HomePage, messages::MessagesPage,
+    notifications::NotificationsPage, search::SearchPage, user::UserPage,
+};
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -17,13 +20,19 @@ pub fn App() -> impl IntoView {
                     <A href="/" attr:class="brand">"Cruddur"</A>
                     <A href="/">"Home"</A>
                     <A href="/notifications">"Notifications"</A>
+                    <A href="/search">"Search"</A>
+                    <A href="/messages">"Messages"</A>
                     <A href="/@andrewbrown">"Profile"</A>
                 </nav>
                 <main class="content">
                     <Routes fallback=|| view! { <p class="empty">"There is nothing here."</p> }>
                         <Route path=path!("/") view=HomePage/>
                         <Route path=path!("/notifications") view=NotificationsPage/>
+                        <Route path=path!("/search") view=SearchPage/>
+                        <Route path=path!("/messages") view=MessagesPage/>
+                        <Route path=path!("/messages/:handle") view=ConversationPage/>
                         <Route path=path!("/:handle") view=UserPage/>
+                        <Route path=path!("/:handle/status/:uuid") view=ActivityPage/>
                     </Routes>
                 </main>
             </div>

@@ -1,3 +1,7 @@
+pub mod activity;
+pub mod conversation;
 pub mod home;
+pub mod messages;
 pub mod notifications;
+pub mod search;
 pub mod user;

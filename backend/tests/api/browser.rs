@@ -226,9 +226,7 @@ async fn a_person_reads_the_feed_posts_a_crud_and_opens_notifications_in_one_tra
         },
     )
     .await;
-    let screenshot = client.screenshot().await.unwrap();
-    let screenshots = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    std::fs::write(screenshots.join("home.png"), screenshot).unwrap();
+    screenshot(client, "home").await;
 
     click(client, Locator::LinkText("Notifications")).await;
     wait_for_text(client, ".activity .message", "I am white unicorn").await;
@@ -362,4 +360,96 @@ async fn a_person_reads_the_feed_posts_a_crud_and_opens_notifications_in_one_tra
         .await
         .unwrap();
     assert!(!config.contains(KEY));
+}
+
+/// Saves what the browser shows as `name`.png beside the test binary, for the README.
+async fn screenshot(client: &Client, name: &str) {
+    let png = client.screenshot().await.unwrap();
+    let screenshots = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    std::fs::write(screenshots.join(format!("{name}.png")), png).unwrap();
+}
+
+#[tokio::test]
+async fn a_person_replies_to_a_crud_searches_and_sends_a_message() {
+    let frontend = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://127.0.0.1:{}", frontend.local_addr().unwrap().port());
+    let backend = spawn_backend(&[
+        ("FRONTEND_URL", origin.as_str()),
+        ("AWS_XRAY_SDK_ENABLED", "false"),
+    ])
+    .await;
+    serve_frontend(frontend, backend.address.clone());
+    let browser = start_browser().await;
+    let client = &browser.client;
+
+    // A crud's page: its replies, an empty reply refused in words, then a reply.
+    client.goto(&origin).await.unwrap();
+    click(client, Locator::LinkText("Cloud is very fun!")).await;
+    wait_for_text(client, ".reply .message", "This post has no honor!").await;
+    click(client, Locator::Css(".reply-form button[type=submit]")).await;
+    wait_for_text(client, ".reply-form .error", "Write something first.").await;
+    let reply = client
+        .find(Locator::Css(".reply-form textarea"))
+        .await
+        .unwrap();
+    reply.send_keys("Agreed, it is").await.unwrap();
+    click(client, Locator::Css(".reply-form button[type=submit]")).await;
+    wait_for_text(client, ".reply .message", "Agreed, it is").await;
+    wait_for(
+        client,
+        ".reply-form .error",
+        "the error gone",
+        <[String]>::is_empty,
+    )
+    .await;
+    screenshot(client, "activity").await;
+
+    // Search, from the navigation.
+    click(client, Locator::LinkText("Search")).await;
+    let term = client
+        .find(Locator::Css(".search-form input"))
+        .await
+        .unwrap();
+    term.send_keys("prune").await.unwrap();
+    click(client, Locator::Css(".search-form button")).await;
+    wait_for(client, ".activity .message", "only the match", |found| {
+        found == ["I am out of prune juice"]
+    })
+    .await;
+    assert_eq!(
+        client.current_url().await.unwrap().query(),
+        Some("term=prune")
+    );
+
+    // Messages: the groups, a conversation, and a message sent in it.
+    click(client, Locator::LinkText("Messages")).await;
+    click(client, Locator::Css(".message-group a.message")).await;
+    wait_for(
+        client,
+        ".message-item .message",
+        "the conversation",
+        |found| !found.is_empty(),
+    )
+    .await;
+    let conversation = client.current_url().await.unwrap();
+    assert!(conversation.path().starts_with("/messages/@"));
+    let message = client
+        .find(Locator::Css(".message-form textarea"))
+        .await
+        .unwrap();
+    message.send_keys("See you on the holodeck").await.unwrap();
+    click(client, Locator::Css(".message-form button[type=submit]")).await;
+    wait_for(
+        client,
+        ".message-item .message",
+        "the message sent",
+        |found| {
+            found
+                .last()
+                .is_some_and(|last| last == "See you on the holodeck")
+        },
+    )
+    .await;
+    screenshot(client, "conversation").await;
+    browser.client.clone().close().await.unwrap();
 }

@@ -3,33 +3,20 @@ use shared::Activity;
 
 use crate::api::ApiError;
 use crate::components::activity_item::ActivityItem;
+use crate::components::query_view::{QueryView, list_or};
 
-/// A feed as it loads: a loading line, the error in words, an empty state, or the cruds.
+/// A feed of cruds as it loads.
 #[component]
 pub fn ActivityFeed(
     feed: LocalResource<Result<Vec<Activity>, ApiError>>,
-    #[prop(into)] empty: String,
+    empty: &'static str,
 ) -> impl IntoView {
     view! {
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || {
-                let empty = empty.clone();
-                feed.get().map(|loaded| match loaded {
-                    Err(error) => view! { <p class="error">{error.describe()}</p> }.into_any(),
-                    Ok(activities) if activities.is_empty() => {
-                        view! { <p class="empty">{empty}</p> }.into_any()
-                    }
-                    Ok(activities) => view! {
-                        <div class="feed">
-                            {activities
-                                .into_iter()
-                                .map(|activity| view! { <ActivityItem activity/> })
-                                .collect_view()}
-                        </div>
-                    }
-                    .into_any(),
-                })
-            }}
-        </Suspense>
+        <QueryView
+            resource=feed
+            render=move |activities| {
+                list_or(activities, empty, |activity| view! { <ActivityItem activity/> })
+            }
+        />
     }
 }

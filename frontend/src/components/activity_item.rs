@@ -1,5 +1,5 @@
 use leptos::prelude::*;
-use shared::Activity;
+use shared::{Activity, Reply};
 use time::OffsetDateTime;
 
 use crate::clock;
@@ -22,22 +22,50 @@ fn plural(count: u32, one: &str, many: &str) -> String {
     format!("{count} {}", if count == 1 { one } else { many })
 }
 
+/// Who said it and when: the header every crud, reply and message shares.
+#[component]
+pub fn Author(display_name: String, handle: String, created_at: OffsetDateTime) -> impl IntoView {
+    let profile = format!("/@{handle}");
+    view! {
+        <header>
+            <a class="display-name" href=profile.clone()>{display_name}</a>
+            <a class="handle" href=profile>"@"{handle}</a>
+            <time>{ago(created_at)}</time>
+        </header>
+    }
+}
+
+/// A crud in a feed; its message and reply count lead to its page.
 #[component]
 pub fn ActivityItem(activity: Activity) -> impl IntoView {
-    let profile = format!("/@{}", activity.handle);
-    let replies = activity.replies_count;
+    let page = format!("/@{}/status/{}", activity.handle, activity.uuid);
     view! {
         <article class="activity">
-            <header>
-                <a class="display-name" href=profile.clone()>{activity.display_name}</a>
-                <a class="handle" href=profile>"@"{activity.handle}</a>
-                <time>{ago(activity.created_at)}</time>
-            </header>
-            <p class="message">{activity.message}</p>
+            <Author
+                display_name=activity.display_name
+                handle=activity.handle
+                created_at=activity.created_at
+            />
+            <a class="message" href=page.clone()>{activity.message}</a>
             <footer>
-                <span class="count">{plural(replies, "reply", "replies")}</span>
+                <a class="count" href=page>{plural(activity.replies_count, "reply", "replies")}</a>
                 <span class="count">{plural(activity.likes_count, "like", "likes")}</span>
             </footer>
+        </article>
+    }
+}
+
+/// A reply under its crud.
+#[component]
+pub fn ReplyItem(reply: Reply) -> impl IntoView {
+    view! {
+        <article class="activity reply">
+            <Author
+                display_name=reply.display_name
+                handle=reply.handle
+                created_at=reply.created_at
+            />
+            <p class="message">{reply.message}</p>
         </article>
     }
 }

@@ -1,0 +1,32 @@
+use leptos::prelude::*;
+use shared::MessageGroup;
+
+use crate::api;
+use crate::components::activity_item::Author;
+use crate::components::query_view::{QueryView, list_or};
+
+/// `/messages`: one line per person you talk with, newest first.
+#[component]
+pub fn MessagesPage() -> impl IntoView {
+    let groups = LocalResource::new(api::message_groups);
+    view! {
+        <header class="page-header"><h1>"Messages"</h1></header>
+        <QueryView
+            resource=groups
+            render=|groups| {
+                list_or(groups, "No conversations yet.", |group| view! { <GroupItem group/> })
+            }
+        />
+    }
+}
+
+#[component]
+fn GroupItem(group: MessageGroup) -> impl IntoView {
+    let conversation = format!("/messages/@{}", group.handle);
+    view! {
+        <article class="activity message-group">
+            <Author display_name=group.display_name handle=group.handle created_at=group.created_at/>
+            <a class="message" href=conversation>{group.message}</a>
+        </article>
+    }
+}

@@ -1,0 +1,44 @@
+use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_query_map};
+
+use crate::api::{self, ApiError};
+use crate::components::activity_feed::ActivityFeed;
+
+/// `/search?term=…`: cruds that say something. The term lives in the address, so a search can
+/// be shared and the back button works.
+#[component]
+pub fn SearchPage() -> impl IntoView {
+    let query = use_query_map();
+    let term = move || query.read().get("term").unwrap_or_default();
+    let typed = RwSignal::new(term());
+    let results = LocalResource::new(move || {
+        let term = term();
+        let call = (!term.trim().is_empty()).then(|| api::search_activities(&term));
+        async move {
+            match call {
+                Some(call) => call.await,
+                None => Err(ApiError::Rejected(vec![shared::ErrorCode::SearchTermBlank])),
+            }
+        }
+    });
+    let navigate = use_navigate();
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let term = js_sys::encode_uri_component(typed.get_untracked().trim());
+        navigate(&format!("/search?term={term}"), Default::default());
+    };
+    view! {
+        <header class="page-header"><h1>"Search"</h1></header>
+        <form class="search-form" role="search" on:submit=submit>
+            <input
+                type="search"
+                name="term"
+                placeholder="Search cruds"
+                prop:value=move || typed.get()
+                on:input=move |event| typed.set(event_target_value(&event))
+            />
+            <button type="submit">"Search"</button>
+        </form>
+        <ActivityFeed feed=results empty="No cruds say that."/>
+    }
+}
