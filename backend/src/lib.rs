@@ -7,4 +7,5 @@ pub mod request_tracing;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;
+pub mod trace_store;
 pub mod xray;

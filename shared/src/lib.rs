@@ -4,6 +4,7 @@
 pub mod activities;
 pub mod errors;
 pub mod messages;
+pub mod traces;
 
 pub use activities::{Activity, CreateActivity, CreateReply, Reply, Ttl};
 pub use errors::{ErrorBody, ErrorCode};
