@@ -129,7 +129,7 @@ impl TraceStore {
             .map(|(trace_id, trace)| summary(trace_id, &trace.spans))
             .filter(|summary| summary.matches(filter))
             .collect();
-        summaries.sort_by(|a, b| b.start_unix_micros.cmp(&a.start_unix_micros));
+        summaries.sort_by_key(|summary| std::cmp::Reverse(summary.start_unix_micros));
         summaries
     }
 
