@@ -6,6 +6,8 @@ use std::env;
 
 use axum::http::HeaderValue;
 
+use crate::trace_store::StoreLimits;
+
 pub const DEFAULT_PORT: u16 = 4567;
 pub const DEFAULT_FRONTEND_URL: &str = "http://localhost:3000";
 pub const DEFAULT_SERVICE_NAME: &str = "cruddur-backend";
@@ -27,6 +29,19 @@ pub struct Settings {
     /// `FRONTEND_URL`: the only origin browsers may call the API from.
     pub frontend_origin: HeaderValue,
     pub telemetry: TelemetrySettings,
+    pub local_traces: LocalTracesSettings,
+}
+
+/// The local trace view's store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalTracesSettings {
+    /// `CRUDDUR_LOCAL_TRACES=on|off`. On by default, off by default in production: when
+    /// `OTEL_RESOURCE_ATTRIBUTES` says `deployment.environment.name=production` (or the older
+    /// `deployment.environment`), the standard place an OpenTelemetry service names its
+    /// environment.
+    pub enabled: bool,
+    /// `CRUDDUR_LOCAL_TRACES_MAX_TRACES` (500) and `CRUDDUR_LOCAL_TRACES_MAX_MB` (64).
+    pub limits: StoreLimits,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,7 +202,84 @@ impl Settings {
             port: port_from(env_var("PORT"))?,
             frontend_origin: frontend_origin_from(env_var("FRONTEND_URL"))?,
             telemetry: TelemetrySettings::from_env()?,
+            local_traces: LocalTracesSettings::from_env()?,
         })
+    }
+}
+
+impl LocalTracesSettings {
+    pub fn from_env() -> Result<Self, ConfigurationError> {
+        let defaults = StoreLimits::default();
+        Ok(LocalTracesSettings {
+            enabled: local_traces_enabled(
+                env_var("CRUDDUR_LOCAL_TRACES"),
+                env_var("OTEL_RESOURCE_ATTRIBUTES"),
+            )?,
+            limits: StoreLimits {
+                max_traces: positive(
+                    "CRUDDUR_LOCAL_TRACES_MAX_TRACES",
+                    env_var("CRUDDUR_LOCAL_TRACES_MAX_TRACES"),
+                    defaults.max_traces,
+                )?,
+                max_bytes: positive(
+                    "CRUDDUR_LOCAL_TRACES_MAX_MB",
+                    env_var("CRUDDUR_LOCAL_TRACES_MAX_MB"),
+                    defaults.max_bytes / (1024 * 1024),
+                )? * 1024
+                    * 1024,
+            },
+        })
+    }
+}
+
+fn local_traces_enabled(
+    switch: Option<String>,
+    resource_attributes: Option<String>,
+) -> Result<bool, ConfigurationError> {
+    match switch
+        .as_deref()
+        .map(|value| value.trim().to_ascii_lowercase())
+    {
+        Some(value) if value == "on" => Ok(true),
+        Some(value) if value == "off" => Ok(false),
+        Some(_) => Err(ConfigurationError::Invalid {
+            name: "CRUDDUR_LOCAL_TRACES",
+            expected: "on or off",
+            value: switch.unwrap_or_default(),
+        }),
+        None => {
+            let production = resource_attributes
+                .unwrap_or_default()
+                .split(',')
+                .any(|pair| {
+                    let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                    matches!(
+                        key.trim(),
+                        "deployment.environment.name" | "deployment.environment"
+                    ) && value.trim().eq_ignore_ascii_case("production")
+                });
+            Ok(!production)
+        }
+    }
+}
+
+fn positive(
+    name: &'static str,
+    value: Option<String>,
+    default: usize,
+) -> Result<usize, ConfigurationError> {
+    match value {
+        None => Ok(default),
+        Some(value) => value
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|number| *number > 0)
+            .ok_or(ConfigurationError::Invalid {
+                name,
+                expected: "a positive whole number",
+                value,
+            }),
     }
 }
 
@@ -284,6 +376,18 @@ fn traces_endpoint_from(traces_endpoint: Option<String>, base: Option<String>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_traces_are_on_unless_switched_off_or_in_production() {
+        assert!(local_traces_enabled(None, None).unwrap());
+        assert!(!local_traces_enabled(Some("OFF".into()), None).unwrap());
+        let production = Some("service.version=3,deployment.environment.name=production".into());
+        assert!(!local_traces_enabled(None, production.clone()).unwrap());
+        assert!(local_traces_enabled(Some("on".into()), production).unwrap());
+        let staging = Some("deployment.environment=staging".into());
+        assert!(local_traces_enabled(None, staging).unwrap());
+        assert!(local_traces_enabled(Some("maybe".into()), None).is_err());
+    }
 
     #[test]
     fn the_base_endpoint_gets_the_traces_path_appended_once() {

@@ -1,9 +1,11 @@
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use backend::configuration::Settings;
 use backend::relay::Relay;
 use backend::startup::{AppState, Application, StartupError, shutdown_signal};
 use backend::telemetry;
+use backend::trace_store::TraceStore;
 use backend::xray::XrayRecorder;
 
 #[tokio::main]
@@ -16,8 +18,12 @@ async fn main() -> ExitCode {
         }
     };
     // Dropped last: flushes every queued span after the server has stopped.
-    let telemetry = telemetry::init(&settings.telemetry);
-    match serve(&settings, telemetry.xray()).await {
+    let local_traces = settings
+        .local_traces
+        .enabled
+        .then(|| Arc::new(TraceStore::new(settings.local_traces.limits)));
+    let telemetry = telemetry::init(&settings.telemetry, local_traces.clone());
+    match serve(&settings, telemetry.xray(), local_traces).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, port = settings.port, "stopped");
@@ -26,7 +32,11 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve(settings: &Settings, xray: Option<XrayRecorder>) -> Result<(), StartupError> {
+async fn serve(
+    settings: &Settings,
+    xray: Option<XrayRecorder>,
+    local_traces: Option<Arc<TraceStore>>,
+) -> Result<(), StartupError> {
     let telemetry = &settings.telemetry;
     let relay = Relay::start(
         telemetry
@@ -35,7 +45,7 @@ async fn serve(settings: &Settings, xray: Option<XrayRecorder>) -> Result<(), St
             .filter(|_| !telemetry.sdk_disabled),
         telemetry.headers.clone(),
     );
-    let state = AppState::with_seed_data(xray, relay)?;
+    let state = AppState::with_seed_data(xray, relay)?.with_local_traces(local_traces);
     let application =
         Application::build(settings.port, settings.frontend_origin.clone(), state).await?;
     Ok(application.run_until(shutdown_signal()).await?)

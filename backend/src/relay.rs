@@ -1,6 +1,7 @@
 //! POST /v1/traces: the browser's spans (OTLP/HTTP, JSON or protobuf), checked and relayed to
 //! the backend's own OTLP destination with the server-side headers, so that no key (Honeycomb's
-//! included) ever reaches the browser. It sends nowhere but the configured endpoint.
+//! included) ever reaches the browser. It sends nowhere but the configured endpoint, and keeps
+//! them in the local trace view's store beside the backend's own.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
@@ -100,6 +101,9 @@ async fn relay(State(state): State<AppState>, request: Request) -> Result<Respon
         .await
         .map_err(|_| ApiError::PayloadTooLarge)?;
     let export = decode(&encoding, &body).ok_or(ApiError::BadRequest(ErrorCode::MalformedOtlp))?;
+    if let Some(store) = &state.traces {
+        store.insert(&export.resource_spans);
+    }
     if let Some(queue) = &relay.queue {
         queue
             .try_send(export.encode_to_vec())

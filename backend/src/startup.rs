@@ -20,7 +20,8 @@ use crate::outbound::TracedClient;
 use crate::relay::{self, Relay};
 use crate::repository::{InMemoryRepository, Repository};
 use crate::request_tracing::{TRACERESPONSE, trace_request};
-use crate::routes::{self, activities, health, messages};
+use crate::routes::{self, activities, health, messages, traces};
+use crate::trace_store::TraceStore;
 use crate::xray::{X_AMZN_TRACE_ID, XrayRecorder};
 
 /// The largest API request body; the longest valid one (a 1024-character message) is far smaller.
@@ -35,6 +36,8 @@ pub struct AppState {
     pub xray: Option<XrayRecorder>,
     /// Forwards the browser's spans.
     pub relay: Relay,
+    /// Recent traces for the local trace view; None when it is off.
+    pub traces: Option<Arc<TraceStore>>,
 }
 
 impl AppState {
@@ -45,7 +48,16 @@ impl AppState {
             http_client: TracedClient::new().map_err(StartupError::HttpClient)?,
             xray,
             relay,
+            traces: None,
         })
+    }
+
+    /// Keeps the browser's relayed spans in `store` too, and serves it at `/api/traces`.
+    pub fn with_local_traces(self, store: Option<Arc<TraceStore>>) -> Self {
+        AppState {
+            traces: store,
+            ..self
+        }
     }
 }
 
@@ -68,10 +80,12 @@ pub fn app(state: AppState, frontend_origin: HeaderValue) -> Router {
         // Inside the request span, so a panic is recorded as the 500 it becomes.
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn_with_state(state.clone(), trace_request));
-    // Neither makes spans: health checks are noise, and relaying spans must not make more.
+    // None makes spans: health checks are noise, relaying spans must not make more, and the
+    // trace view would fill itself with its own polling.
     traced
         .route("/api/health", get(health::health))
         .merge(relay::router())
+        .merge(traces::router())
         .with_state(state)
         // Outermost: preflights are answered here and make no spans of their own.
         .layer(cors(frontend_origin))

@@ -3,6 +3,7 @@
 //! batch processor that runs on its own thread, never on the request path.
 
 use std::io::IsTerminal;
+use std::sync::Arc;
 
 use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::trace::TracerProvider as _;
@@ -23,6 +24,7 @@ use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::configuration::{DEFAULT_SERVICE_NAME, OtlpProtocol, TelemetrySettings};
 use crate::outbound::without_credentials;
+use crate::trace_store::{StoreExporter, TraceStore};
 use crate::xray::{self, XrayRecorder};
 use opentelemetry_aws::trace::XrayIdGenerator;
 
@@ -52,13 +54,14 @@ impl Drop for TelemetryGuard {
 
 /// Installs the global subscriber and propagator. Call once, inside the tokio runtime (X-Ray's
 /// sampling poller runs on it), before anything logs.
-pub fn init(settings: &TelemetrySettings) -> TelemetryGuard {
+/// `local_traces`: where the local trace view keeps the backend's spans, when it is on.
+pub fn init(settings: &TelemetrySettings, local_traces: Option<Arc<TraceStore>>) -> TelemetryGuard {
     install_propagator();
 
     let (provider, xray) = if settings.sdk_disabled {
         (None, None)
     } else {
-        let (provider, xray) = tracer_provider(settings);
+        let (provider, xray) = tracer_provider(settings, local_traces);
         (Some(provider), xray)
     };
     let otel_layer = provider.as_ref().map(|provider| {
@@ -117,7 +120,10 @@ fn exported_spans() -> impl Filter<Registry> {
     warnings_and_spans.and(application)
 }
 
-fn tracer_provider(settings: &TelemetrySettings) -> (SdkTracerProvider, Option<XrayRecorder>) {
+fn tracer_provider(
+    settings: &TelemetrySettings,
+    local_traces: Option<Arc<TraceStore>>,
+) -> (SdkTracerProvider, Option<XrayRecorder>) {
     let service_name = service_name();
     // The builder's default configuration reads OTEL_TRACES_SAMPLER(_ARG) and the span limits.
     // X-Ray ids (Unix seconds first) are valid W3C ids too, so one id finds a request in both.
@@ -132,6 +138,9 @@ fn tracer_provider(settings: &TelemetrySettings) -> (SdkTracerProvider, Option<X
         .and_then(|endpoint| otlp_exporter(endpoint, settings.protocol))
     {
         builder = builder.with_batch_exporter(exporter);
+    }
+    if let Some(store) = local_traces {
+        builder = builder.with_batch_exporter(StoreExporter::new(store));
     }
     let xray = match xray::build(&settings.xray, &service_name) {
         Some((recorder, exporter)) => {

@@ -3,13 +3,18 @@
 //! of the bytes held; the trace that arrived first is evicted first.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, Span};
+use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
+use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use shared::traces::{
     Attribute, SpanEvent, SpanView, TraceDetail, TraceFilter, TraceSummary, xray_trace_id,
 };
@@ -156,6 +161,47 @@ impl TraceStore {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         (held.traces.len(), held.bytes)
+    }
+}
+
+/// The backend's own spans into the store, from a batch processor of its own: off the request
+/// path, and bounded like every exporter's queue.
+#[derive(Debug)]
+pub struct StoreExporter {
+    store: Arc<TraceStore>,
+    resource: ResourceAttributesWithSchema,
+}
+
+impl StoreExporter {
+    pub fn new(store: Arc<TraceStore>) -> Self {
+        StoreExporter {
+            store,
+            resource: (&Resource::builder_empty().build()).into(),
+        }
+    }
+}
+
+impl SpanExporter for StoreExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        self.store
+            .insert(&group_spans_by_resource_and_scope(batch, &self.resource));
+        Ok(())
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.resource = resource.into();
+    }
+}
+
+impl std::fmt::Debug for TraceStore {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (traces, bytes) = self.usage();
+        formatter
+            .debug_struct("TraceStore")
+            .field("limits", &self.limits)
+            .field("traces", &traces)
+            .field("bytes", &bytes)
+            .finish()
     }
 }
 

@@ -19,6 +19,8 @@ pub enum ErrorCode {
     UserReceiverHandleSelf,
     UserNotFound,
     ActivityNotFound,
+    TraceNotFound,
+    LocalTracesOff,
     NotFound,
     MethodNotAllowed,
     MalformedJson,
@@ -45,6 +47,10 @@ impl ErrorCode {
             ErrorCode::UserReceiverHandleSelf => "You cannot message yourself.",
             ErrorCode::UserNotFound => "There is no such user.",
             ErrorCode::ActivityNotFound => "That crud does not exist, or it has expired.",
+            ErrorCode::TraceNotFound => "That trace is not kept here (or no longer).",
+            ErrorCode::LocalTracesOff => {
+                "The local trace view is off (CRUDDUR_LOCAL_TRACES=off or a production environment)."
+            }
             ErrorCode::NotFound => "There is nothing here.",
             ErrorCode::MethodNotAllowed => "This address does not accept that method.",
             ErrorCode::MalformedJson => "The request body is not valid JSON.",

@@ -9,4 +9,5 @@ mod http_surface;
 mod messages;
 mod relay;
 mod telemetry;
+mod traces;
 mod xray;
