@@ -42,6 +42,10 @@ pub struct LocalTracesSettings {
     pub enabled: bool,
     /// `CRUDDUR_LOCAL_TRACES_MAX_TRACES` (500) and `CRUDDUR_LOCAL_TRACES_MAX_MB` (64).
     pub limits: StoreLimits,
+    /// `HONEYCOMB_TRACE_URL`: a trace's address in Honeycomb with `{trace_id}` in it (the team
+    /// and environment are in the address, and an API key does not tell them), for the view's
+    /// link, e.g. `https://ui.honeycomb.io/TEAM/environments/ENV/trace?trace_id={trace_id}`.
+    pub honeycomb_trace_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -228,6 +232,8 @@ impl LocalTracesSettings {
                 )? * 1024
                     * 1024,
             },
+            honeycomb_trace_url: env_var("HONEYCOMB_TRACE_URL")
+                .filter(|template| template.contains("{trace_id}")),
         })
     }
 }

@@ -45,7 +45,10 @@ async fn serve(
             .filter(|_| !telemetry.sdk_disabled),
         telemetry.headers.clone(),
     );
-    let state = AppState::with_seed_data(xray, relay)?.with_local_traces(local_traces);
+    let state = AppState::with_seed_data(xray, relay)?.with_local_traces(
+        local_traces,
+        settings.local_traces.honeycomb_trace_url.clone(),
+    );
     let application =
         Application::build(settings.port, settings.frontend_origin.clone(), state).await?;
     Ok(application.run_until(shutdown_signal()).await?)

@@ -38,6 +38,8 @@ pub struct AppState {
     pub relay: Relay,
     /// Recent traces for the local trace view; None when it is off.
     pub traces: Option<Arc<TraceStore>>,
+    /// `HONEYCOMB_TRACE_URL`, for the view's link to the same trace in Honeycomb.
+    pub honeycomb_trace_url: Option<String>,
 }
 
 impl AppState {
@@ -49,13 +51,19 @@ impl AppState {
             xray,
             relay,
             traces: None,
+            honeycomb_trace_url: None,
         })
     }
 
     /// Keeps the browser's relayed spans in `store` too, and serves it at `/api/traces`.
-    pub fn with_local_traces(self, store: Option<Arc<TraceStore>>) -> Self {
+    pub fn with_local_traces(
+        self,
+        store: Option<Arc<TraceStore>>,
+        honeycomb_trace_url: Option<String>,
+    ) -> Self {
         AppState {
             traces: store,
+            honeycomb_trace_url,
             ..self
         }
     }

@@ -149,6 +149,7 @@ impl TraceStore {
         spans.sort_by_key(|span| span.start_unix_micros);
         Some(TraceDetail {
             xray_trace_id: xray_trace_id(&trace_id).unwrap_or_default(),
+            honeycomb_url: None,
             trace_id,
             spans,
         })

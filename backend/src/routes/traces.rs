@@ -37,8 +37,12 @@ async fn show(
     State(state): State<AppState>,
     Path(trace_id): Path<String>,
 ) -> Result<Json<TraceDetail>, ApiError> {
-    store(&state)?
+    let mut detail = store(&state)?
         .get(&trace_id)
-        .map(Json)
-        .ok_or(ApiError::NotFound(ErrorCode::TraceNotFound))
+        .ok_or(ApiError::NotFound(ErrorCode::TraceNotFound))?;
+    detail.honeycomb_url = state
+        .honeycomb_trace_url
+        .as_ref()
+        .map(|template| template.replace("{trace_id}", &detail.trace_id));
+    Ok(Json(detail))
 }

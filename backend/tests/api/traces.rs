@@ -52,6 +52,10 @@ async fn the_trace_view_joins_the_browsers_spans_and_the_backends_with_no_accoun
     let backend = spawn_backend(&[
         ("OTEL_BSP_SCHEDULE_DELAY", "50"),
         ("AWS_XRAY_SDK_ENABLED", "false"),
+        (
+            "HONEYCOMB_TRACE_URL",
+            "https://ui.honeycomb.io/cruddur/environments/dev/trace?trace_id={trace_id}",
+        ),
     ])
     .await;
     let client = reqwest::Client::new();
@@ -98,6 +102,12 @@ async fn the_trace_view_joins_the_browsers_spans_and_the_backends_with_no_accoun
         .await
         .unwrap();
     assert_eq!(detail.xray_trace_id, "1-6921a1b2-c3d4e5f60718293a4b5c6d7e");
+    assert_eq!(
+        detail.honeycomb_url.as_deref(),
+        Some(
+            "https://ui.honeycomb.io/cruddur/environments/dev/trace?trace_id=6921a1b2c3d4e5f60718293a4b5c6d7e"
+        )
+    );
     let server = detail
         .spans
         .iter()
