@@ -4,6 +4,7 @@ use std::sync::OnceLock;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use shared::traces::{TraceDetail, TraceFilter, TraceSummary};
 use shared::{
     Activity, CreateActivity, CreateMessage, CreateReply, ErrorBody, ErrorCode, Message,
     MessageGroup, Reply,
@@ -111,6 +112,14 @@ fn get<T: DeserializeOwned>(path: &str) -> impl Future<Output = Result<T, ApiErr
     async move { read(call.await) }
 }
 
+/// For the trace view: not traced, or watching traces would make traces.
+fn get_untraced<T: DeserializeOwned>(
+    path: &str,
+) -> impl Future<Output = Result<T, ApiError>> + use<T> {
+    let call = fetch::untraced(api_url(path));
+    async move { read(call.await) }
+}
+
 fn post<B: Serialize, T: DeserializeOwned>(
     path: &str,
     body: &B,
@@ -176,4 +185,24 @@ pub fn send_message(
     message: &CreateMessage,
 ) -> impl Future<Output = Result<Message, ApiError>> + use<> {
     post("/api/messages", message)
+}
+
+pub fn traces(
+    filter: &TraceFilter,
+) -> impl Future<Output = Result<Vec<TraceSummary>, ApiError>> + use<> {
+    let mut query = Vec::new();
+    if let Some(service) = &filter.service {
+        query.push(format!("service={}", js_sys::encode_uri_component(service)));
+    }
+    if filter.errors {
+        query.push("errors=true".to_owned());
+    }
+    if let Some(min) = filter.min_duration_ms {
+        query.push(format!("min_duration_ms={min}"));
+    }
+    get_untraced(&format!("/api/traces?{}", query.join("&")))
+}
+
+pub fn trace(trace_id: &str) -> impl Future<Output = Result<TraceDetail, ApiError>> + use<> {
+    get_untraced(&format!("/api/traces/{trace_id}"))
 }

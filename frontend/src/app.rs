@@ -3,12 +3,12 @@ use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::hooks::use_location;
 use leptos_router::path;
 
-use crate::telemetry::interaction;
-
 use crate::pages::{
     activity::ActivityPage, conversation::ConversationPage, home::HomePage, messages::MessagesPage,
-    notifications::NotificationsPage, search::SearchPage, user::UserPage,
+    notifications::NotificationsPage, search::SearchPage, trace::TracePage, traces::TracesPage,
+    user::UserPage,
 };
+use crate::telemetry::interaction;
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -22,6 +22,7 @@ pub fn App() -> impl IntoView {
                     <A href="/notifications">"Notifications"</A>
                     <A href="/search">"Search"</A>
                     <A href="/messages">"Messages"</A>
+                    <A href="/traces">"Traces"</A>
                     <A href="/@andrewbrown">"Profile"</A>
                 </nav>
                 <main class="content">
@@ -31,11 +32,14 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/search") view=SearchPage/>
                         <Route path=path!("/messages") view=MessagesPage/>
                         <Route path=path!("/messages/:handle") view=ConversationPage/>
+                        <Route path=path!("/traces") view=TracesPage/>
+                        <Route path=path!("/traces/:trace_id") view=TracePage/>
                         <Route path=path!("/:handle") view=UserPage/>
                         <Route path=path!("/:handle/status/:uuid") view=ActivityPage/>
                     </Routes>
                 </main>
             </div>
+            <LastActionTrace/>
         </Router>
     }
 }
@@ -51,4 +55,21 @@ fn RouteChangeSpans() -> impl IntoView {
         }
         path
     });
+}
+
+/// For developers, on every page: the trace of the last thing you did, one click from its
+/// waterfall.
+#[component]
+fn LastActionTrace() -> impl IntoView {
+    let last = interaction::last_action_trace();
+    move || {
+        last.get().map(|trace_id| {
+            let short = trace_id[..8].to_owned();
+            view! {
+                <a class="last-trace" href=format!("/traces/{trace_id}") title="The trace of your last action">
+                    "trace " <code>{short}</code>
+                </a>
+            }
+        })
+    }
 }

@@ -4,4 +4,6 @@ pub mod home;
 pub mod messages;
 pub mod notifications;
 pub mod search;
+pub mod trace;
+pub mod traces;
 pub mod user;

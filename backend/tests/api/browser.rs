@@ -231,6 +231,14 @@ async fn a_person_reads_the_feed_posts_a_crud_and_opens_notifications_in_one_tra
     click(client, Locator::LinkText("Notifications")).await;
     wait_for_text(client, ".activity .message", "I am white unicorn").await;
     assert_eq!(client.current_url().await.unwrap().path(), "/notifications");
+    // The developer indicator links to the last action's trace.
+    wait_for(
+        client,
+        ".last-trace code",
+        "the last action's trace",
+        |codes| codes.len() == 1 && codes[0].len() == 8,
+    )
+    .await;
     // Leaving the page: its last spans (CLS among them) go out with keepalive as it hides.
     client.goto("about:blank").await.unwrap();
 
@@ -343,6 +351,59 @@ async fn a_person_reads_the_feed_posts_a_crud_and_opens_notifications_in_one_tra
         string_attribute(&client_post.span.attributes, "page.route"),
         Some("/")
     );
+
+    // The local trace view lists the Crud click's trace with both services, and draws it.
+    let crud_trace = hex(&crud_click.span.trace_id);
+    let browser = start_browser().await;
+    let client = &browser.client;
+    client.goto(&format!("{origin}/traces")).await.unwrap();
+    let row = format!("a.trace-row[href='/traces/{crud_trace}']");
+    wait_for(
+        client,
+        &format!("{row} .service"),
+        "both services",
+        |services| {
+            services.iter().any(|service| service == "cruddur-frontend")
+                && services.iter().any(|service| service == "cruddur-backend")
+        },
+    )
+    .await;
+    wait_for_text(client, &format!("{row} .root-name"), "click").await;
+    click(client, Locator::Css(&row)).await;
+    wait_for(
+        client,
+        ".span-row.server .span-label",
+        "the server's spans",
+        |labels| {
+            labels
+                .iter()
+                .any(|label| label.ends_with("POST /api/activities"))
+        },
+    )
+    .await;
+    wait_for(
+        client,
+        ".span-row.browser .span-label",
+        "the browser's spans",
+        |labels| labels.iter().any(|label| label.ends_with("click")),
+    )
+    .await;
+    wait_for_text(
+        client,
+        ".trace-ids dd code",
+        &format!("1-{}-{}", &crud_trace[..8], &crud_trace[8..]),
+    )
+    .await;
+    click(client, Locator::Css(".span-row.server .span-label")).await;
+    wait_for(
+        client,
+        ".span-details .attributes dt",
+        "the attributes",
+        |keys| keys.iter().any(|key| key == "http.request.method"),
+    )
+    .await;
+    screenshot(client, "waterfall").await;
+    browser.client.clone().close().await.unwrap();
 
     // Nothing the browser was served holds the key.
     for file in std::fs::read_dir(frontend_dist()).unwrap() {

@@ -8,7 +8,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
-use leptos::prelude::set_timeout;
+use leptos::prelude::{ArcRwSignal, Set as _, set_timeout};
 use opentelemetry::trace::{SpanKind, TraceContextExt as _, Tracer as _};
 use opentelemetry::{Context, KeyValue};
 use wasm_bindgen::JsCast as _;
@@ -34,6 +34,8 @@ struct Gesture {
 }
 
 thread_local! {
+    // Reference-counted, not owned by any component: it outlives every page.
+    static LAST_ACTION_TRACE: ArcRwSignal<Option<String>> = ArcRwSignal::new(None);
     static CURRENT: RefCell<Option<Rc<Action>>> = const { RefCell::new(None) };
     static GESTURE: RefCell<Option<Gesture>> = const { RefCell::new(None) };
 }
@@ -57,6 +59,9 @@ pub fn observe_gestures() {
 }
 
 fn remember_gesture(event: web_sys::Event) {
+    if on_trace_view() {
+        return;
+    }
     let name = if event.type_() == "submit" {
         "submit"
     } else {
@@ -137,6 +142,22 @@ fn xpath_of(target: &web_sys::Element) -> String {
     format!("//{}", steps.join("/"))
 }
 
+/// The trace id of the last user action that finished, as it changes.
+pub fn last_action_trace() -> ArcRwSignal<Option<String>> {
+    LAST_ACTION_TRACE.with(Clone::clone)
+}
+
+/// The trace view does not trace itself: looking at traces would make more of them.
+pub fn is_trace_view(path: &str) -> bool {
+    path == "/traces" || path.starts_with("/traces/")
+}
+
+fn on_trace_view() -> bool {
+    web_sys::window()
+        .and_then(|window| window.location().pathname().ok())
+        .is_some_and(|path| is_trace_view(&path))
+}
+
 /// The action that work starting now belongs to, if any: a gesture of this task becomes one.
 pub fn current() -> Option<Rc<Action>> {
     if let Some(gesture) = GESTURE.take() {
@@ -153,6 +174,9 @@ pub fn current() -> Option<Rc<Action>> {
 /// A page change in the app: a child of the action that caused it (a click on a link), or the
 /// root of its own trace (back and forward buttons).
 pub fn route_changed(from: &str, to: &str) {
+    if is_trace_view(to) {
+        return;
+    }
     let builder = tracer()
         .span_builder("routeChange")
         .with_kind(SpanKind::Internal)
@@ -219,11 +243,13 @@ impl Action {
         }
     }
 
-    /// Tells the developer at the console which trace this action made.
+    /// Tells the developer which trace this action made: at the console, and in the page's
+    /// indicator.
     fn announce(&self) {
         let trace_id = trace_id_of(&self.cx);
         web_sys::console::info_1(
             &format!("Cruddur traced {}: trace {trace_id}", self.describe).into(),
         );
+        LAST_ACTION_TRACE.with(|last| last.set(Some(trace_id)));
     }
 }

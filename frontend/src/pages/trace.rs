@@ -1,0 +1,189 @@
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+use shared::traces::{Attribute, SpanView, TraceDetail};
+
+use crate::api;
+use crate::components::query_view::QueryView;
+use crate::pages::traces::service_class;
+
+/// `/traces/{trace_id}`: one trace as a waterfall, browser and server spans on one time axis,
+/// each nested under its parent; a span's attributes and events open on click.
+#[component]
+pub fn TracePage() -> impl IntoView {
+    let params = use_params_map();
+    let trace_id = move || params.read().get("trace_id").unwrap_or_default();
+    let trace = LocalResource::new(move || api::trace(&trace_id()));
+    view! {
+        <header class="page-header">
+            <h1>"Trace"</h1>
+            <a href="/traces">"All traces"</a>
+        </header>
+        <QueryView resource=trace render=|trace| view! { <Waterfall trace/> }/>
+    }
+}
+
+#[component]
+fn Waterfall(trace: TraceDetail) -> impl IntoView {
+    let start = trace
+        .spans
+        .iter()
+        .map(|span| span.start_unix_micros)
+        .min()
+        .unwrap_or_default();
+    let end = trace
+        .spans
+        .iter()
+        .map(|span| span.start_unix_micros + span.duration_micros)
+        .max()
+        .unwrap_or_default();
+    let total = end.saturating_sub(start).max(1) as f64;
+    let rows = nested(&trace.spans)
+        .into_iter()
+        .map(|(depth, span)| {
+            let left = (span.start_unix_micros - start) as f64 / total * 100.0;
+            let width = (span.duration_micros as f64 / total * 100.0).max(0.3);
+            view! { <SpanRow span depth left width/> }
+        })
+        .collect_view();
+    view! {
+        <dl class="trace-ids">
+            <dt>"Trace id"</dt>
+            <dd><code>{trace.trace_id.clone()}</code></dd>
+            <dt>"X-Ray"</dt>
+            <dd><code>{trace.xray_trace_id.clone()}</code></dd>
+            {trace
+                .honeycomb_url
+                .map(|url| {
+                    view! {
+                        <dt>"Honeycomb"</dt>
+                        <dd><a href=url target="_blank" rel="noopener">"Open in Honeycomb"</a></dd>
+                    }
+                })}
+        </dl>
+        <p class="legend">
+            <span class="service browser">"cruddur-frontend"</span>
+            <span class="service server">"cruddur-backend"</span>
+            <span class="muted">{format!("{} in all", micros_as_text(end - start))}</span>
+        </p>
+        <div class="waterfall">{rows}</div>
+    }
+}
+
+/// Depth-first from the roots (spans whose parent is not in the trace), children by start.
+fn nested(spans: &[SpanView]) -> Vec<(usize, SpanView)> {
+    let in_trace = |id: &str| spans.iter().any(|span| span.span_id == id);
+    let mut ordered = Vec::with_capacity(spans.len());
+    let mut stack: Vec<(usize, &SpanView)> = spans
+        .iter()
+        .filter(|span| {
+            span.parent_span_id
+                .as_deref()
+                .is_none_or(|parent| !in_trace(parent))
+        })
+        .rev()
+        .map(|span| (0, span))
+        .collect();
+    while let Some((depth, span)) = stack.pop() {
+        ordered.push((depth, span.clone()));
+        // `spans` is ordered by start; pushed in reverse, the earliest child comes out first.
+        stack.extend(
+            spans
+                .iter()
+                .filter(|child| child.parent_span_id.as_deref() == Some(span.span_id.as_str()))
+                .rev()
+                .map(|child| (depth + 1, child)),
+        );
+    }
+    ordered
+}
+
+#[component]
+fn SpanRow(span: SpanView, depth: usize, left: f64, width: f64) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let class = format!("span-row {}", service_class(&span.service));
+    let details = span.clone();
+    view! {
+        <div class=class class:error=span.status == "error">
+            <button
+                class="span-label"
+                style=format!("padding-left: {}rem", depth as f64 * 1.1 + 0.4)
+                on:click=move |_| open.update(|open| *open = !*open)
+            >
+                <span class="span-service">{span.service.clone()}</span>
+                " "
+                {span.name.clone()}
+            </button>
+            <div class="span-track">
+                <div class="span-bar" style=format!("left: {left:.3}%; width: {width:.3}%")></div>
+                <span class="span-duration">{micros_as_text(span.duration_micros)}</span>
+            </div>
+            <Show when=move || open.get()>
+                <SpanDetails span=details.clone()/>
+            </Show>
+        </div>
+    }
+}
+
+#[component]
+fn SpanDetails(span: SpanView) -> impl IntoView {
+    let events = span
+        .events
+        .into_iter()
+        .map(|event| {
+            let offset = event
+                .time_unix_micros
+                .saturating_sub(span.start_unix_micros);
+            view! {
+                <li>
+                    <strong>{event.name}</strong>
+                    " +"
+                    {micros_as_text(offset)}
+                    <Attributes attributes=event.attributes/>
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="span-details">
+            <p class="muted">
+                {format!("{} span {} · status {}", span.kind, span.span_id, span.status)}
+                {(!span.status_message.is_empty()).then(|| format!(": {}", span.status_message))}
+            </p>
+            <Attributes attributes=span.attributes/>
+            <ul class="events">{events}</ul>
+            <Attributes attributes=span.resource/>
+        </div>
+    }
+}
+
+#[component]
+fn Attributes(attributes: Vec<Attribute>) -> impl IntoView {
+    view! {
+        <dl class="attributes">
+            {attributes
+                .into_iter()
+                .map(|attribute| view! { <dt>{attribute.key}</dt><dd>{attribute.value}</dd> })
+                .collect_view()}
+        </dl>
+    }
+}
+
+/// `850 µs`, `12.3 ms`, `1.24 s`.
+pub fn micros_as_text(micros: u64) -> String {
+    match micros {
+        0..1_000 => format!("{micros} µs"),
+        1_000..1_000_000 => format!("{:.1} ms", micros as f64 / 1_000.0),
+        _ => format!("{:.2} s", micros as f64 / 1_000_000.0),
+    }
+}
+
+/// `14:03:27` in the browser's time zone.
+pub fn time_of_day(unix_micros: u64) -> String {
+    let date = js_sys::Date::new(&((unix_micros / 1000) as f64).into());
+    format!(
+        "{:02}:{:02}:{:02}",
+        date.get_hours(),
+        date.get_minutes(),
+        date.get_seconds()
+    )
+}
