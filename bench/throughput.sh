@@ -35,9 +35,10 @@ run() {
 
 all='{"version":2,"default":{"fixed_target":0,"rate":1}}'
 echo "GET /api/activities/home, wrk ${connections} connections, ${duration}s per run, $(nproc) cores"
-run "OTLP export on, X-Ray off" OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" AWS_XRAY_SDK_ENABLED=false
-run "OTEL_SDK_DISABLED=true" OTEL_SDK_DISABLED=true
-run "OTLP endpoint down, X-Ray off" OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9" AWS_XRAY_SDK_ENABLED=false
-run "no OTLP, X-Ray off" AWS_XRAY_SDK_ENABLED=false
-run "no OTLP, X-Ray at 100%" AWS_XRAY_SAMPLING_RULES="$all"
+run "OTLP export on, X-Ray off" OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" AWS_XRAY_SDK_ENABLED=false CRUDDUR_LOCAL_TRACES=off
+run "OTEL_SDK_DISABLED=true" OTEL_SDK_DISABLED=true CRUDDUR_LOCAL_TRACES=off
+run "OTLP endpoint down, X-Ray off" OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9" AWS_XRAY_SDK_ENABLED=false CRUDDUR_LOCAL_TRACES=off
+run "no OTLP, X-Ray off, trace store off" AWS_XRAY_SDK_ENABLED=false CRUDDUR_LOCAL_TRACES=off
+run "no OTLP, X-Ray off, trace store on" AWS_XRAY_SDK_ENABLED=false
+run "no OTLP, X-Ray at 100%, trace store off" AWS_XRAY_SAMPLING_RULES="$all" CRUDDUR_LOCAL_TRACES=off
 kill -TERM $sink && wait $sink || true

@@ -13,7 +13,8 @@ trap 'kill $backend 2>/dev/null || true' EXIT INT TERM
 echo
 echo "Cruddur:      http://localhost:3000  (the first build of the frontend takes a few minutes)"
 echo "Cruddur API:  http://localhost:${PORT:-4567}/api/activities/home"
-echo "Spans go where OTEL_EXPORTER_OTLP_ENDPOINT points (see README); Ctrl-C stops."
+echo "Traces:       http://localhost:3000/traces  (kept in memory; no account needed)"
+echo "Spans also go where OTEL_EXPORTER_OTLP_ENDPOINT points, if set (see README). Ctrl-C stops."
 echo
 cd frontend
 trunk serve --offline

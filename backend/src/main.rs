@@ -23,6 +23,18 @@ async fn main() -> ExitCode {
         .enabled
         .then(|| Arc::new(TraceStore::new(settings.local_traces.limits)));
     let telemetry = telemetry::init(&settings.telemetry, local_traces.clone());
+    if local_traces.is_some() {
+        let limits = settings.local_traces.limits;
+        tracing::info!(
+            max_traces = limits.max_traces,
+            max_bytes = limits.max_bytes,
+            "the local trace view keeps recent traces: open {}/traces",
+            settings
+                .frontend_origin
+                .to_str()
+                .unwrap_or("http://localhost:3000")
+        );
+    }
     match serve(&settings, telemetry.xray(), local_traces).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
