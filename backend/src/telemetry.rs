@@ -4,6 +4,7 @@
 
 use std::io::IsTerminal;
 use std::sync::Arc;
+use std::time::Duration;
 
 use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::trace::TracerProvider as _;
@@ -11,7 +12,7 @@ use opentelemetry::{KeyValue, global};
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
 use opentelemetry_semantic_conventions::resource::SERVICE_NAME;
 use tracing::Level;
 use tracing::level_filters::LevelFilter;
@@ -140,7 +141,15 @@ fn tracer_provider(
         builder = builder.with_batch_exporter(exporter);
     }
     if let Some(store) = local_traces {
-        builder = builder.with_batch_exporter(StoreExporter::new(store));
+        // Someone is watching the trace view: half a second, not the OTLP default of five.
+        let config = BatchConfigBuilder::default()
+            .with_scheduled_delay(Duration::from_millis(500))
+            .build();
+        builder = builder.with_span_processor(
+            BatchSpanProcessor::builder(StoreExporter::new(store))
+                .with_batch_config(config)
+                .build(),
+        );
     }
     let xray = match xray::build(&settings.xray, &service_name) {
         Some((recorder, exporter)) => {

@@ -18,7 +18,8 @@ fn ago(then: OffsetDateTime) -> String {
     }
 }
 
-fn plural(count: u32, one: &str, many: &str) -> String {
+/// `1 reply`, `3 replies`.
+pub fn plural(count: u32, one: &str, many: &str) -> String {
     format!("{count} {}", if count == 1 { one } else { many })
 }
 

@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use shared::traces::{TraceFilter, TraceSummary};
 
 use crate::api;
+use crate::components::activity_item::plural;
 use crate::components::query_view::{QueryView, list_or};
 use crate::pages::trace::{micros_as_text, time_of_day};
 
@@ -79,7 +80,7 @@ fn TraceRow(trace: TraceSummary) -> impl IntoView {
         <a class="trace-row" class:error=trace.error href=page>
             <span class="root-name">{trace.root_name}</span>
             <span class="services">{services}</span>
-            <span class="muted">{format!("{} spans", trace.span_count)}</span>
+            <span class="muted">{plural(trace.span_count as u32, "span", "spans")}</span>
             <span class="muted">{micros_as_text(trace.duration_micros)}</span>
             <span class="muted">{time_of_day(trace.start_unix_micros)}</span>
             <code class="muted">{trace.trace_id[..8].to_owned()}</code>
