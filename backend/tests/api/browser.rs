@@ -17,7 +17,7 @@ use tower_http::services::{ServeDir, ServeFile};
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 
 use crate::helpers::{
-    OtlpReceiver, ReceivedSpan, closed_port, hex, spawn_backend, string_attribute,
+    BackendProcess, OtlpReceiver, ReceivedSpan, closed_port, hex, spawn_backend, string_attribute,
 };
 
 /// The Honeycomb key the backend holds: it must reach the receiver and nothing the browser gets.
@@ -44,6 +44,21 @@ fn serve_frontend(listener: TcpListener, api_url: String) {
         // Client-side routes get the app itself.
         .fallback_service(ServeDir::new(&dist).fallback(ServeFile::new(dist.join("index.html"))));
     tokio::spawn(async move { axum::serve(listener, app).await });
+}
+
+/// The backend (with `envs`, X-Ray off) and the bundle served beside it; returns the app's origin.
+async fn serve_app(envs: &[(&str, &str)]) -> (String, BackendProcess) {
+    // The backend allows only the frontend's origin, so the frontend's port comes first.
+    let frontend = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://127.0.0.1:{}", frontend.local_addr().unwrap().port());
+    let mut all = vec![
+        ("FRONTEND_URL", origin.as_str()),
+        ("AWS_XRAY_SDK_ENABLED", "false"),
+    ];
+    all.extend_from_slice(envs);
+    let backend = spawn_backend(&all).await;
+    serve_frontend(frontend, backend.address.clone());
+    (origin, backend)
 }
 
 struct Browser {
@@ -188,19 +203,13 @@ fn assert_xray_shaped(trace_id: &[u8]) {
 #[tokio::test]
 async fn a_person_reads_the_feed_posts_a_crud_and_opens_notifications_in_one_trace_per_click() {
     let receiver = OtlpReceiver::start().await;
-    // The backend allows only the frontend's origin, so the frontend's port comes first.
-    let frontend = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin = format!("http://127.0.0.1:{}", frontend.local_addr().unwrap().port());
     let headers = format!("x-honeycomb-team={KEY}");
-    let backend = spawn_backend(&[
-        ("FRONTEND_URL", origin.as_str()),
+    let (origin, _backend) = serve_app(&[
         ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str()),
         ("OTEL_EXPORTER_OTLP_HEADERS", headers.as_str()),
         ("OTEL_BSP_SCHEDULE_DELAY", "50"),
-        ("AWS_XRAY_SDK_ENABLED", "false"),
     ])
     .await;
-    serve_frontend(frontend, backend.address.clone());
     let browser = start_browser().await;
     let client = &browser.client;
 
@@ -432,19 +441,13 @@ async fn screenshot(client: &Client, name: &str) {
 
 #[tokio::test]
 async fn a_person_replies_to_a_crud_searches_and_sends_a_message() {
-    let frontend = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin = format!("http://127.0.0.1:{}", frontend.local_addr().unwrap().port());
-    let backend = spawn_backend(&[
-        ("FRONTEND_URL", origin.as_str()),
-        ("AWS_XRAY_SDK_ENABLED", "false"),
-    ])
-    .await;
-    serve_frontend(frontend, backend.address.clone());
+    let (origin, _backend) = serve_app(&[]).await;
     let browser = start_browser().await;
     let client = &browser.client;
 
     // A crud's page: its replies, an empty reply refused in words, then a reply.
     client.goto(&origin).await.unwrap();
+    wait_for_text(client, ".activity .message", "Cloud is very fun!").await;
     click(client, Locator::LinkText("Cloud is very fun!")).await;
     wait_for_text(client, ".reply .message", "This post has no honor!").await;
     click(client, Locator::Css(".reply-form button[type=submit]")).await;
@@ -467,6 +470,7 @@ async fn a_person_replies_to_a_crud_searches_and_sends_a_message() {
 
     // Search, from the navigation.
     click(client, Locator::LinkText("Search")).await;
+    wait_for_text(client, ".page-header h1", "Search").await;
     let term = client
         .find(Locator::Css(".search-form input"))
         .await
@@ -484,6 +488,13 @@ async fn a_person_replies_to_a_crud_searches_and_sends_a_message() {
 
     // Messages: the groups, a conversation, and a message sent in it.
     click(client, Locator::LinkText("Messages")).await;
+    wait_for(
+        client,
+        ".message-group a.message",
+        "the conversations",
+        |found| !found.is_empty(),
+    )
+    .await;
     click(client, Locator::Css(".message-group a.message")).await;
     wait_for(
         client,

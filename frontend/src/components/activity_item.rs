@@ -56,17 +56,33 @@ pub fn ActivityItem(activity: Activity) -> impl IntoView {
     }
 }
 
+/// A text someone wrote, with its author: a reply, a direct message.
+#[component]
+pub fn Note(
+    class: &'static str,
+    display_name: String,
+    handle: String,
+    created_at: OffsetDateTime,
+    message: String,
+) -> impl IntoView {
+    view! {
+        <article class=format!("activity {class}")>
+            <Author display_name handle created_at/>
+            <p class="message">{message}</p>
+        </article>
+    }
+}
+
 /// A reply under its crud.
 #[component]
 pub fn ReplyItem(reply: Reply) -> impl IntoView {
     view! {
-        <article class="activity reply">
-            <Author
-                display_name=reply.display_name
-                handle=reply.handle
-                created_at=reply.created_at
-            />
-            <p class="message">{reply.message}</p>
-        </article>
+        <Note
+            class="reply"
+            display_name=reply.display_name
+            handle=reply.handle
+            created_at=reply.created_at
+            message=reply.message
+        />
     }
 }

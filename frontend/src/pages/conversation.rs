@@ -4,7 +4,7 @@ use shared::CreateMessage;
 use shared::messages::MESSAGE_MAX_CHARS;
 
 use crate::api;
-use crate::components::activity_item::Author;
+use crate::components::activity_item::Note;
 use crate::components::compose_form::ComposeForm;
 use crate::components::query_view::{QueryView, list_or};
 
@@ -36,14 +36,13 @@ pub fn ConversationPage() -> impl IntoView {
                     "No messages yet: say hello.",
                     |message| {
                         view! {
-                            <article class="activity message-item">
-                                <Author
-                                    display_name=message.display_name
-                                    handle=message.handle
-                                    created_at=message.created_at
-                                />
-                                <p class="message">{message.message}</p>
-                            </article>
+                            <Note
+                                class="message-item"
+                                display_name=message.display_name
+                                handle=message.handle
+                                created_at=message.created_at
+                                message=message.message
+                            />
                         }
                     },
                 )
