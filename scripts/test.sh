@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up and runs every check and test: formatting, lints, the wasm32 builds (shared/ and the
-# frontend's release bundle), and the workspace's tests (unit, API over HTTP, telemetry against
-# a real OTLP receiver and a UDP X-Ray daemon).
+# frontend's release bundle), the frontend's unit tests in headless Chromium, and the
+# workspace's tests (unit, API over HTTP, telemetry against a real OTLP receiver and a UDP X-Ray
+# daemon, the app in Chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
@@ -10,9 +11,12 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy -p frontend --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
 echo "== shared/ builds for wasm32"
 cargo build -p shared --target wasm32-unknown-unknown --locked
 echo "== the frontend's release bundle builds"
 (cd frontend && trunk build --release --offline)
+echo "== the frontend's unit tests, in headless Chromium"
+(cd frontend && CHROMEDRIVER="$(command -v chromedriver)" cargo test --target wasm32-unknown-unknown --locked)
 echo "== cargo test"
 cargo test --workspace --locked

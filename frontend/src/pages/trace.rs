@@ -187,3 +187,57 @@ pub fn time_of_day(unix_micros: u64) -> String {
         date.get_seconds()
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    fn span(id: &str, parent: Option<&str>, start: u64) -> SpanView {
+        SpanView {
+            span_id: id.into(),
+            parent_span_id: parent.map(Into::into),
+            name: id.into(),
+            kind: "internal".into(),
+            service: "cruddur-frontend".into(),
+            start_unix_micros: start,
+            duration_micros: 1,
+            status: "unset".into(),
+            status_message: String::new(),
+            attributes: Vec::new(),
+            events: Vec::new(),
+            resource: Vec::new(),
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn the_waterfall_nests_children_under_parents_in_start_order() {
+        // Ordered by start, as the API sends them; "orphan"'s parent is not in the trace.
+        let spans = [
+            span("click", None, 0),
+            span("post", Some("click"), 1),
+            span("server", Some("post"), 2),
+            span("route", Some("click"), 3),
+            span("orphan", Some("elsewhere"), 4),
+        ];
+        let rows: Vec<(usize, String)> = nested(&spans)
+            .into_iter()
+            .map(|(depth, span)| (depth, span.span_id))
+            .collect();
+        let expected = [
+            (0, "click"),
+            (1, "post"),
+            (2, "server"),
+            (1, "route"),
+            (0, "orphan"),
+        ];
+        assert_eq!(rows, expected.map(|(depth, id)| (depth, id.to_owned())));
+    }
+
+    #[wasm_bindgen_test]
+    fn durations_read_in_the_unit_that_suits_them() {
+        assert_eq!(micros_as_text(850), "850 µs");
+        assert_eq!(micros_as_text(12_340), "12.3 ms");
+        assert_eq!(micros_as_text(1_240_000), "1.24 s");
+    }
+}

@@ -253,3 +253,49 @@ impl Action {
         LAST_ACTION_TRACE.with(|last| last.set(Some(trace_id)));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+    wasm_bindgen_test_configure!(run_in_browser);
+
+    /// `html` in a fresh container of its own: the test harness reports into the body.
+    fn element(html: &str, selector: &str) -> web_sys::Element {
+        let document = web_sys::window().unwrap().document().unwrap();
+        let container = document.create_element("section").unwrap();
+        container.set_inner_html(html);
+        document.body().unwrap().append_child(&container).unwrap();
+        container.query_selector(selector).unwrap().unwrap()
+    }
+
+    #[wasm_bindgen_test]
+    fn an_element_is_located_by_position_under_the_nearest_id() {
+        let button = element(
+            r#"<main><header><h1>Home</h1><button>A</button><button class="b">B</button></header></main>"#,
+            ".b",
+        );
+        assert!(xpath_of(&button).ends_with("/section/main/header/button[2]"));
+        let inside = element(r#"<div id="feed"><p><a href="/x">x</a></p></div>"#, "a");
+        assert_eq!(xpath_of(&inside), r#"//*[@id="feed"]/p/a"#);
+    }
+
+    #[wasm_bindgen_test]
+    fn a_label_is_the_text_a_person_reads_shortened() {
+        let button = element("<button>  Crud \n </button>", "button");
+        assert_eq!(label_of(&button), "Crud");
+        let named = element(r#"<button aria-label="Close">×</button>"#, "button");
+        assert_eq!(label_of(&named), "Close");
+        let long = element(&format!("<p>{}</p>", "word ".repeat(20)), "p");
+        assert_eq!(label_of(&long).chars().count(), 40);
+    }
+
+    #[wasm_bindgen_test]
+    fn the_trace_view_is_not_traced() {
+        assert!(is_trace_view("/traces"));
+        assert!(is_trace_view("/traces/6b02"));
+        assert!(!is_trace_view("/tracesandmore"));
+        assert!(!is_trace_view("/"));
+    }
+}

@@ -181,3 +181,36 @@ fn number(entry: &web_sys::PerformanceEntry, field: &str) -> f64 {
         .and_then(|value| value.as_f64().or(value.as_bool().map(f64::from)))
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[wasm_bindgen_test]
+    fn inp_is_the_longest_interaction_until_fifty_then_one_outlier_is_ignored() {
+        let few: HashMap<u64, f64> = [(1, 40.0), (2, 320.0), (3, 90.0)].into();
+        assert_eq!(interaction_to_next_paint(&few), Some(320.0));
+        let mut many: HashMap<u64, f64> = (0..60).map(|id| (id, 50.0)).collect();
+        many.insert(100, 900.0);
+        many.insert(101, 400.0);
+        assert_eq!(interaction_to_next_paint(&many), Some(400.0));
+        assert_eq!(interaction_to_next_paint(&HashMap::new()), None);
+    }
+
+    #[wasm_bindgen_test]
+    fn cls_is_the_largest_session_window_of_shifts() {
+        let mut shifts = LayoutShift::default();
+        // One window: shifts under a second apart, within five seconds.
+        shifts.add(0.05, 100.0);
+        shifts.add(0.05, 900.0);
+        // A gap of over a second starts a new, smaller window.
+        shifts.add(0.02, 2500.0);
+        assert!((shifts.largest - 0.10).abs() < 1e-9);
+        // A window never spans more than five seconds: the one from 2,500 ms ends at 7,500.
+        for at in [3000.0, 3800.0, 4600.0, 5400.0, 6200.0, 7000.0, 7800.0] {
+            shifts.add(0.03, at);
+        }
+        assert!((shifts.largest - 0.20).abs() < 1e-9, "{}", shifts.largest);
+    }
+}
