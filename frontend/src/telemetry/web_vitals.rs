@@ -102,11 +102,18 @@ pub fn report_final() {
 
 /// The 98th percentile of interaction latencies: one outlier is ignored per 50 interactions.
 fn interaction_to_next_paint(interactions: &HashMap<u64, f64>) -> Option<f64> {
-    let mut longest_first: Vec<f64> = interactions.values().copied().collect();
-    longest_first.sort_by(|a, b| b.total_cmp(a));
-    longest_first
-        .get((longest_first.len() / 50).min(longest_first.len().saturating_sub(1)))
-        .copied()
+    let mut latencies: Vec<f64> = interactions.values().copied().collect();
+    let outliers_ignored = latencies.len() / 50;
+    // The longest after the ignored ones, without sorting them all.
+    for _ in 0..outliers_ignored {
+        let longest = latencies
+            .iter()
+            .enumerate()
+            .max_by(|(_, a), (_, b)| a.total_cmp(b))
+            .map(|(index, _)| index)?;
+        latencies.swap_remove(longest);
+    }
+    latencies.into_iter().max_by(f64::total_cmp)
 }
 
 fn report_time_to_first_byte() {
