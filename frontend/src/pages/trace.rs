@@ -188,7 +188,8 @@ pub fn time_of_day(unix_micros: u64) -> String {
     )
 }
 
-#[cfg(test)]
+// They need a browser: `cargo test --target wasm32-unknown-unknown` runs them in Chromium.
+#[cfg(all(test, target_arch = "wasm32"))]
 mod tests {
     use super::*;
     use wasm_bindgen_test::wasm_bindgen_test;

@@ -255,7 +255,8 @@ impl Action {
     }
 }
 
-#[cfg(test)]
+// They need a browser: `cargo test --target wasm32-unknown-unknown` runs them in Chromium.
+#[cfg(all(test, target_arch = "wasm32"))]
 mod tests {
     use super::*;
     use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};

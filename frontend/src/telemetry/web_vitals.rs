@@ -189,7 +189,8 @@ fn number(entry: &web_sys::PerformanceEntry, field: &str) -> f64 {
         .unwrap_or_default()
 }
 
-#[cfg(test)]
+// They need a browser: `cargo test --target wasm32-unknown-unknown` runs them in Chromium.
+#[cfg(all(test, target_arch = "wasm32"))]
 mod tests {
     use super::*;
     use wasm_bindgen_test::wasm_bindgen_test;
