@@ -108,16 +108,14 @@ fn read<T: DeserializeOwned>(answer: Result<Answer, Unanswered>) -> Result<T, Ap
 // made them (see `telemetry::fetch`).
 
 fn get<T: DeserializeOwned>(path: &str) -> impl Future<Output = Result<T, ApiError>> + use<T> {
-    let call = fetch::traced("GET", api_url(path), None);
-    async move { read(call.await) }
+    decoded(fetch::traced("GET", api_url(path), None))
 }
 
 /// For the trace view: not traced, or watching traces would make traces.
 fn get_untraced<T: DeserializeOwned>(
     path: &str,
 ) -> impl Future<Output = Result<T, ApiError>> + use<T> {
-    let call = fetch::untraced(api_url(path));
-    async move { read(call.await) }
+    decoded(fetch::untraced(api_url(path)))
 }
 
 fn post<B: Serialize, T: DeserializeOwned>(
@@ -126,13 +124,20 @@ fn post<B: Serialize, T: DeserializeOwned>(
 ) -> impl Future<Output = Result<T, ApiError>> + use<B, T> {
     let call = serde_json::to_string(body)
         .ok()
-        .map(|json| fetch::traced("POST", api_url(path), Some(json)));
+        .map(|json| decoded(fetch::traced("POST", api_url(path), Some(json))));
     async move {
         match call {
-            Some(call) => read(call.await),
+            Some(call) => call.await,
             None => Err(ApiError::Unexpected(0)),
         }
     }
+}
+
+/// The answer of a call already started, read as `T` or as the API's error.
+async fn decoded<T: DeserializeOwned>(
+    call: impl Future<Output = Result<Answer, Unanswered>>,
+) -> Result<T, ApiError> {
+    read(call.await)
 }
 
 pub fn home_activities() -> impl Future<Output = Result<Vec<Activity>, ApiError>> + use<> {

@@ -12,6 +12,7 @@ pub mod fetch;
 pub mod interaction;
 mod web_vitals;
 
+use leptos::prelude::window_event_listener;
 use opentelemetry::trace::{Span as _, TraceContextExt as _};
 use opentelemetry::{Context, KeyValue, global};
 use opentelemetry_aws::trace::XrayIdGenerator;
@@ -20,6 +21,7 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
     IdGenerator as _, RandomIdGenerator, SdkTracerProvider, Span, SpanData, SpanProcessor,
 };
+use web_sys::VisibilityState;
 
 pub const SERVICE_NAME: &str = "cruddur-frontend";
 
@@ -38,9 +40,36 @@ pub fn init(api_url: &str) {
         .build();
     global::set_tracer_provider(provider);
     export::start(format!("{api_url}/v1/traces"), &resource);
+    report_when_hidden();
     interaction::observe_gestures();
     document_load::record_when_loaded();
     web_vitals::observe();
+}
+
+/// The vitals that are final only now, and every buffered span, whenever the page is hidden or
+/// left: after `pagehide` it may never run again.
+fn report_when_hidden() {
+    let report = || {
+        web_vitals::report_final();
+        export::flush();
+    };
+    std::mem::forget(window_event_listener(leptos::ev::pagehide, move |_| {
+        report()
+    }));
+    std::mem::forget(window_event_listener(
+        leptos::ev::visibilitychange,
+        move |_| {
+            if document_hidden() {
+                report();
+            }
+        },
+    ));
+}
+
+fn document_hidden() -> bool {
+    web_sys::window()
+        .and_then(|window| window.document())
+        .is_some_and(|document| document.visibility_state() == VisibilityState::Hidden)
 }
 
 fn tracer() -> global::BoxedTracer {

@@ -134,6 +134,11 @@ async fn click(client: &Client, target: Locator<'_>) {
     client.find(target).await.unwrap().click().await.unwrap();
 }
 
+async fn type_into(client: &Client, selector: &str, text: &str) {
+    let field = client.find(Locator::Css(selector)).await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
 /// Waits until the texts of `selector` satisfy `done`.
 async fn wait_for(client: &Client, selector: &str, what: &str, done: impl Fn(&[String]) -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -217,11 +222,7 @@ async fn a_person_reads_the_feed_posts_a_crud_and_opens_notifications_in_one_tra
     wait_for_text(client, ".activity .message", "Cloud is very fun!").await;
 
     click(client, Locator::Css(".crud-button")).await;
-    let message = client
-        .find(Locator::Css("textarea[name=message]"))
-        .await
-        .unwrap();
-    message.send_keys("Hello from Chromium").await.unwrap();
+    type_into(client, ".crud-form textarea", "Hello from Chromium").await;
     wait_for_text(client, ".countdown", "261").await;
     click(client, Locator::Css(".crud-form button[type=submit]")).await;
     wait_for(
@@ -452,11 +453,7 @@ async fn a_person_replies_to_a_crud_searches_and_sends_a_message() {
     wait_for_text(client, ".reply .message", "This post has no honor!").await;
     click(client, Locator::Css(".reply-form button[type=submit]")).await;
     wait_for_text(client, ".reply-form .error", "Write something first.").await;
-    let reply = client
-        .find(Locator::Css(".reply-form textarea"))
-        .await
-        .unwrap();
-    reply.send_keys("Agreed, it is").await.unwrap();
+    type_into(client, ".reply-form textarea", "Agreed, it is").await;
     click(client, Locator::Css(".reply-form button[type=submit]")).await;
     wait_for_text(client, ".reply .message", "Agreed, it is").await;
     wait_for(
@@ -471,11 +468,7 @@ async fn a_person_replies_to_a_crud_searches_and_sends_a_message() {
     // Search, from the navigation.
     click(client, Locator::LinkText("Search")).await;
     wait_for_text(client, ".page-header h1", "Search").await;
-    let term = client
-        .find(Locator::Css(".search-form input"))
-        .await
-        .unwrap();
-    term.send_keys("prune").await.unwrap();
+    type_into(client, ".search-form input", "prune").await;
     click(client, Locator::Css(".search-form button")).await;
     wait_for(client, ".activity .message", "only the match", |found| {
         found == ["I am out of prune juice"]
@@ -505,11 +498,7 @@ async fn a_person_replies_to_a_crud_searches_and_sends_a_message() {
     .await;
     let conversation = client.current_url().await.unwrap();
     assert!(conversation.path().starts_with("/messages/@"));
-    let message = client
-        .find(Locator::Css(".message-form textarea"))
-        .await
-        .unwrap();
-    message.send_keys("See you on the holodeck").await.unwrap();
+    type_into(client, ".message-form textarea", "See you on the holodeck").await;
     click(client, Locator::Css(".message-form button[type=submit]")).await;
     wait_for(
         client,

@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use leptos::prelude::{set_interval, window_event_listener};
+use leptos::prelude::set_interval;
 use opentelemetry::Context;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
@@ -16,7 +16,7 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 use prost::Message as _;
 use wasm_bindgen::JsValue;
-use web_sys::{RequestInit, VisibilityState};
+use web_sys::RequestInit;
 
 /// Spans kept while the relay cannot be reached; past this, new ones are dropped.
 const MAX_BUFFERED_SPANS: usize = 2048;
@@ -54,7 +54,7 @@ impl SpanProcessor for RelayBuffer {
         }
     }
 
-    // Flushing is the page's: on its timer and when it is hidden (`start`).
+    // Flushing is the page's: on its timer (`start`) and when it is hidden (`telemetry::init`).
     fn force_flush(&self) -> OTelSdkResult {
         Ok(())
     }
@@ -73,23 +73,6 @@ pub fn start(url: String, resource: &Resource) {
         })
     });
     set_interval(flush, FLUSH_EVERY);
-    // The last chance: after `pagehide` the page may never run again.
-    std::mem::forget(window_event_listener(leptos::ev::pagehide, |_| {
-        super::web_vitals::report_final();
-        flush();
-    }));
-    std::mem::forget(window_event_listener(leptos::ev::visibilitychange, |_| {
-        if document_hidden() {
-            super::web_vitals::report_final();
-            flush();
-        }
-    }));
-}
-
-fn document_hidden() -> bool {
-    web_sys::window()
-        .and_then(|window| window.document())
-        .is_some_and(|document| document.visibility_state() == VisibilityState::Hidden)
 }
 
 /// Sends every buffered span now. The `fetch` calls start before this returns, so a page
