@@ -1,55 +1,57 @@
 use leptos::prelude::*;
-use leptos_router::components::{A, Route, Router, Routes};
-use leptos_router::hooks::use_location;
-use leptos_router::path;
 
 use crate::pages::{
     activity::ActivityPage, conversation::ConversationPage, home::HomePage, messages::MessagesPage,
     notifications::NotificationsPage, search::SearchPage, trace::TracePage, traces::TracesPage,
     user::UserPage,
 };
+use crate::router::{self, NavLink, Route};
 use crate::telemetry::interaction;
 
 #[component]
 pub fn App() -> impl IntoView {
+    router::follow_the_address_bar();
+    let address = router::address();
+    let route = Memo::new(move |_| Route::of(&address.get()));
     view! {
-        <Router>
-            <RouteChangeSpans/>
-            <div class="layout">
-                <nav class="sidebar">
-                    <A href="/" attr:class="brand">"Cruddur"</A>
-                    <A href="/">"Home"</A>
-                    <A href="/notifications">"Notifications"</A>
-                    <A href="/search">"Search"</A>
-                    <A href="/messages">"Messages"</A>
-                    <A href="/traces">"Traces"</A>
-                    <A href="/@andrewbrown">"Profile"</A>
-                </nav>
-                <main class="content">
-                    <Routes fallback=|| view! { <p class="empty">"There is nothing here."</p> }>
-                        <Route path=path!("/") view=HomePage/>
-                        <Route path=path!("/notifications") view=NotificationsPage/>
-                        <Route path=path!("/search") view=SearchPage/>
-                        <Route path=path!("/messages") view=MessagesPage/>
-                        <Route path=path!("/messages/:handle") view=ConversationPage/>
-                        <Route path=path!("/traces") view=TracesPage/>
-                        <Route path=path!("/traces/:trace_id") view=TracePage/>
-                        <Route path=path!("/:handle") view=UserPage/>
-                        <Route path=path!("/:handle/status/:uuid") view=ActivityPage/>
-                    </Routes>
-                </main>
-            </div>
-            <LastActionTrace/>
-        </Router>
+        <RouteChangeSpans/>
+        <div class="layout">
+            <nav class="sidebar">
+                <a href="/" class="brand">"Cruddur"</a>
+                <NavLink href="/">"Home"</NavLink>
+                <NavLink href="/notifications">"Notifications"</NavLink>
+                <NavLink href="/search">"Search"</NavLink>
+                <NavLink href="/messages">"Messages"</NavLink>
+                <NavLink href="/traces">"Traces"</NavLink>
+                <NavLink href="/@andrewbrown">"Profile"</NavLink>
+            </nav>
+            <main class="content">{move || page(route.get())}</main>
+        </div>
+        <LastActionTrace/>
+    }
+}
+
+fn page(route: Route) -> AnyView {
+    match route {
+        Route::Home => view! { <HomePage/> }.into_any(),
+        Route::Notifications => view! { <NotificationsPage/> }.into_any(),
+        Route::Search { term } => view! { <SearchPage term/> }.into_any(),
+        Route::Messages => view! { <MessagesPage/> }.into_any(),
+        Route::Conversation { handle } => view! { <ConversationPage handle/> }.into_any(),
+        Route::Traces => view! { <TracesPage/> }.into_any(),
+        Route::Trace { trace_id } => view! { <TracePage trace_id/> }.into_any(),
+        Route::User { handle } => view! { <UserPage handle/> }.into_any(),
+        Route::Activity { uuid } => view! { <ActivityPage uuid/> }.into_any(),
+        Route::NotFound => view! { <p class="empty">"There is nothing here."</p> }.into_any(),
     }
 }
 
 /// A `routeChange` span for each page change, child of the click that caused it.
 #[component]
 fn RouteChangeSpans() -> impl IntoView {
-    let location = use_location();
+    let address = router::address();
     Effect::new(move |previous: Option<String>| {
-        let path = location.pathname.get();
+        let path = address.with(|address| router::path(address).to_owned());
         if let Some(previous) = previous.filter(|previous| *previous != path) {
             interaction::route_changed(&previous, &path);
         }

@@ -5,6 +5,7 @@ mod app;
 mod clock;
 mod components;
 mod pages;
+mod router;
 mod telemetry;
 
 fn main() {

@@ -1,19 +1,19 @@
 use leptos::prelude::*;
 use shared::activities::ACTIVITY_MAX_CHARS;
-use shared::{Activity, CreateActivity, Ttl};
+use shared::{CreateActivity, Ttl};
 
 use crate::api;
-use crate::components::compose_form::ComposeForm;
+use crate::components::compose_form::{ComposeForm, sending};
 
 /// Posts a crud: the message, and how long it lives.
 #[component]
-pub fn CrudForm(on_created: impl Fn(Activity) + 'static) -> impl IntoView {
+pub fn CrudForm(#[prop(into)] on_created: Callback<()>) -> impl IntoView {
     let ttl = RwSignal::new(Ttl::DEFAULT.code().to_owned());
     let send = move |message| {
-        api::create_activity(&CreateActivity {
+        sending(api::create_activity(&CreateActivity {
             message,
             ttl: ttl.get_untracked(),
-        })
+        }))
     };
     view! {
         <ComposeForm

@@ -1,19 +1,72 @@
+use std::cell::Cell;
+use std::rc::Rc;
+
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
 use crate::api::ApiError;
 
-/// What a page asked the API for, as it loads: a loading line, the error in words, or `render`
-/// of the answer.
+/// What a page asks the API for: asked when the page opens, again when a signal the question
+/// reads changes or on [`Query::ask_again`]; the newest question's answer is the one kept.
+///
+/// A signal and a task rather than Leptos' `LocalResource`, whose async machinery (built again
+/// for every answer type) weighed about 20 KB gzipped of the bundle's 135 KB budget; the pages
+/// need none of its suspense or hydration support.
+pub struct Query<T: Send + Sync + 'static> {
+    answer: RwSignal<Option<Result<T, ApiError>>>,
+    again: Trigger,
+}
+
+impl<T: Send + Sync + 'static> Clone for Query<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: Send + Sync + 'static> Copy for Query<T> {}
+
+impl<T: Send + Sync + 'static> Query<T> {
+    pub fn new<Asked>(ask: impl Fn() -> Asked + 'static) -> Self
+    where
+        Asked: Future<Output = Result<T, ApiError>> + 'static,
+    {
+        let answer = RwSignal::new(None);
+        let again = Trigger::new();
+        let newest = Rc::new(Cell::new(0_u32));
+        Effect::new(move |_| {
+            again.track();
+            // Started here, not in the task: the call belongs to the action that caused it.
+            let asked = ask();
+            let question = newest.get().wrapping_add(1);
+            newest.set(question);
+            let newest = Rc::clone(&newest);
+            spawn_local(async move {
+                let result = asked.await;
+                if newest.get() == question {
+                    // The page may be gone by now; then nobody wants the answer.
+                    answer.try_set(Some(result));
+                }
+            });
+        });
+        Query { answer, again }
+    }
+
+    pub fn ask_again(&self) {
+        self.again.notify();
+    }
+}
+
+/// A query as it loads: a loading line, the error in words, or `render` of the answer.
 #[component]
 pub fn QueryView<T, V>(
-    resource: LocalResource<Result<T, ApiError>>,
+    query: Query<T>,
     render: impl Fn(T) -> V + Send + Sync + 'static,
 ) -> impl IntoView
 where
-    T: Clone + 'static,
+    T: Clone + Send + Sync + 'static,
     V: IntoView + 'static,
 {
-    move || match resource.get() {
+    move || match query.answer.get() {
         None => view! { <p class="loading">"Loading…"</p> }.into_any(),
         Some(Err(error)) => view! { <p class="error page-error">{error.describe()}</p> }.into_any(),
         Some(Ok(answer)) => render(answer).into_any(),

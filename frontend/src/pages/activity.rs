@@ -1,24 +1,24 @@
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 use shared::CreateReply;
 use shared::activities::REPLY_MAX_CHARS;
 
 use crate::api;
 use crate::components::activity_item::{ActivityItem, ReplyItem};
-use crate::components::compose_form::ComposeForm;
-use crate::components::query_view::{QueryView, list_or};
+use crate::components::compose_form::{ComposeForm, sending};
+use crate::components::query_view::{Query, QueryView, list_or};
 
 /// `/@{handle}/status/{uuid}`: a crud, its replies, and a form to reply.
 #[component]
-pub fn ActivityPage() -> impl IntoView {
-    let params = use_params_map();
-    let uuid = move || params.read().get("uuid").unwrap_or_default();
-    let crud = LocalResource::new(move || api::activity(&uuid()));
-    let send = move |message| api::reply(&uuid(), &CreateReply { message });
+pub fn ActivityPage(uuid: String) -> impl IntoView {
+    let crud = Query::new({
+        let uuid = uuid.clone();
+        move || api::activity(&uuid)
+    });
+    let send = move |message| sending(api::reply(&uuid, &CreateReply { message }));
     view! {
         <header class="page-header"><h1>"Crud"</h1></header>
         <QueryView
-            resource=crud
+            query=crud
             render=move |activity| {
                 let replies = activity.replies.clone();
                 view! {
@@ -28,8 +28,8 @@ pub fn ActivityPage() -> impl IntoView {
                         placeholder="Reply…"
                         max_chars=REPLY_MAX_CHARS
                         submit_label="Reply"
-                        send
-                        on_sent=move |_| crud.refetch()
+                        send=send.clone()
+                        on_sent=move |()| crud.ask_again()
                     />
                     {list_or(replies, "No replies yet.", |reply| view! { <ReplyItem reply/> })}
                 }

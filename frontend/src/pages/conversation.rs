@@ -1,35 +1,30 @@
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 use shared::CreateMessage;
 use shared::messages::MESSAGE_MAX_CHARS;
 
 use crate::api;
 use crate::components::activity_item::Note;
-use crate::components::compose_form::ComposeForm;
-use crate::components::query_view::{QueryView, list_or};
+use crate::components::compose_form::{ComposeForm, sending};
+use crate::components::query_view::{Query, QueryView, list_or};
 
 /// `/messages/@{handle}`: the conversation with one person, oldest first, and a form to write.
 #[component]
-pub fn ConversationPage() -> impl IntoView {
-    let params = use_params_map();
-    let handle = move || {
-        params
-            .read()
-            .get("handle")
-            .map(|segment| segment.trim_start_matches('@').to_owned())
-            .unwrap_or_default()
-    };
-    let messages = LocalResource::new(move || api::conversation(&handle()));
+pub fn ConversationPage(handle: String) -> impl IntoView {
+    let title = format!("@{handle}");
+    let messages = Query::new({
+        let handle = handle.clone();
+        move || api::conversation(&handle)
+    });
     let send = move |message| {
-        api::send_message(&CreateMessage {
+        sending(api::send_message(&CreateMessage {
             message,
-            user_receiver_handle: handle(),
-        })
+            user_receiver_handle: handle.clone(),
+        }))
     };
     view! {
-        <header class="page-header"><h1>{move || format!("@{}", handle())}</h1></header>
+        <header class="page-header"><h1>{title}</h1></header>
         <QueryView
-            resource=messages
+            query=messages
             render=|messages| {
                 list_or(
                     messages,
@@ -54,7 +49,7 @@ pub fn ConversationPage() -> impl IntoView {
             max_chars=MESSAGE_MAX_CHARS
             submit_label="Send"
             send
-            on_sent=move |_| messages.refetch()
+            on_sent=move |()| messages.ask_again()
         />
     }
 }

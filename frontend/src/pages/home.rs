@@ -3,15 +3,16 @@ use leptos::prelude::*;
 use crate::api;
 use crate::components::activity_feed::ActivityFeed;
 use crate::components::crud_form::CrudForm;
+use crate::components::query_view::Query;
 
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let feed = LocalResource::new(api::home_activities);
+    let feed = Query::new(api::home_activities);
     let composing = RwSignal::new(false);
     // A new crud tops the feed without a reload: the feed is asked again.
-    let on_created = move |_| {
+    let on_created = move |()| {
         composing.set(false);
-        feed.refetch();
+        feed.ask_again();
     };
     view! {
         <header class="page-header">
@@ -20,9 +21,7 @@ pub fn HomePage() -> impl IntoView {
                 "Crud"
             </button>
         </header>
-        <Show when=move || composing.get()>
-            <CrudForm on_created/>
-        </Show>
+        {move || composing.get().then(|| view! { <CrudForm on_created/> })}
         <ActivityFeed feed empty="No cruds yet: be the first."/>
     }
 }

@@ -3,16 +3,16 @@ use shared::MessageGroup;
 
 use crate::api;
 use crate::components::activity_item::Author;
-use crate::components::query_view::{QueryView, list_or};
+use crate::components::query_view::{Query, QueryView, list_or};
 
 /// `/messages`: one line per person you talk with, newest first.
 #[component]
 pub fn MessagesPage() -> impl IntoView {
-    let groups = LocalResource::new(api::message_groups);
+    let groups = Query::new(api::message_groups);
     view! {
         <header class="page-header"><h1>"Messages"</h1></header>
         <QueryView
-            resource=groups
+            query=groups
             render=|groups| {
                 list_or(groups, "No conversations yet.", |group| view! { <GroupItem group/> })
             }

@@ -1,18 +1,16 @@
 use leptos::prelude::*;
-use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api::{self, ApiError};
 use crate::components::activity_feed::ActivityFeed;
+use crate::components::query_view::Query;
+use crate::router;
 
 /// `/search?term=…`: cruds that say something. The term lives in the address, so a search can
 /// be shared and the back button works.
 #[component]
-pub fn SearchPage() -> impl IntoView {
-    let query = use_query_map();
-    let term = move || query.read().get("term").unwrap_or_default();
-    let typed = RwSignal::new(term());
-    let results = LocalResource::new(move || {
-        let term = term();
+pub fn SearchPage(term: String) -> impl IntoView {
+    let typed = RwSignal::new(term.clone());
+    let results = Query::new(move || {
         let call = (!term.trim().is_empty()).then(|| api::search_activities(&term));
         async move {
             match call {
@@ -21,11 +19,10 @@ pub fn SearchPage() -> impl IntoView {
             }
         }
     });
-    let navigate = use_navigate();
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         let term = js_sys::encode_uri_component(typed.get_untracked().trim());
-        navigate(&format!("/search?term={term}"), Default::default());
+        router::navigate(&format!("/search?term={term}"));
     };
     view! {
         <header class="page-header"><h1>"Search"</h1></header>

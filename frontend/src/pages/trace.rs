@@ -1,24 +1,21 @@
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 use shared::traces::{Attribute, SpanView, TraceDetail};
 
 use crate::api;
-use crate::components::query_view::QueryView;
+use crate::components::query_view::{Query, QueryView};
 use crate::pages::traces::service_class;
 
 /// `/traces/{trace_id}`: one trace as a waterfall, browser and server spans on one time axis,
 /// each nested under its parent; a span's attributes and events open on click.
 #[component]
-pub fn TracePage() -> impl IntoView {
-    let params = use_params_map();
-    let trace_id = move || params.read().get("trace_id").unwrap_or_default();
-    let trace = LocalResource::new(move || api::trace(&trace_id()));
+pub fn TracePage(trace_id: String) -> impl IntoView {
+    let trace = Query::new(move || api::trace(&trace_id));
     view! {
         <header class="page-header">
             <h1>"Trace"</h1>
             <a href="/traces">"All traces"</a>
         </header>
-        <QueryView resource=trace render=|trace| view! { <Waterfall trace/> }/>
+        <QueryView query=trace render=|trace| view! { <Waterfall trace/> }/>
     }
 }
 
@@ -36,12 +33,14 @@ fn Waterfall(trace: TraceDetail) -> impl IntoView {
         .map(|span| span.start_unix_micros + span.duration_micros)
         .max()
         .unwrap_or_default();
-    let total = end.saturating_sub(start).max(1) as f64;
+    let total = end.saturating_sub(start).max(1);
+    // In hundredths of a percent: integers, so the bundle needs no float formatting.
+    let share = move |micros: u64| micros.saturating_mul(10_000) / total;
     let rows = nested(&trace.spans)
         .into_iter()
         .map(|(depth, span)| {
-            let left = (span.start_unix_micros - start) as f64 / total * 100.0;
-            let width = (span.duration_micros as f64 / total * 100.0).max(0.3);
+            let left = share(span.start_unix_micros - start);
+            let width = share(span.duration_micros).max(30);
             view! { <SpanRow span depth left width/> }
         })
         .collect_view();
@@ -98,7 +97,7 @@ fn nested(spans: &[SpanView]) -> Vec<(usize, SpanView)> {
 }
 
 #[component]
-fn SpanRow(span: SpanView, depth: usize, left: f64, width: f64) -> impl IntoView {
+fn SpanRow(span: SpanView, depth: usize, left: u64, width: u64) -> impl IntoView {
     let open = RwSignal::new(false);
     let class = format!("span-row {}", service_class(&span.service));
     let details = span.clone();
@@ -106,7 +105,7 @@ fn SpanRow(span: SpanView, depth: usize, left: f64, width: f64) -> impl IntoView
         <div class=class class:error=span.status == "error">
             <button
                 class="span-label"
-                style=format!("padding-left: {}rem", depth as f64 * 1.1 + 0.4)
+                style=format!("padding-left: {}rem", decimal(depth as u64 * 11 + 4, 10))
                 on:click=move |_| open.update(|open| *open = !*open)
             >
                 <span class="span-service">{span.service.clone()}</span>
@@ -114,7 +113,7 @@ fn SpanRow(span: SpanView, depth: usize, left: f64, width: f64) -> impl IntoView
                 {span.name.clone()}
             </button>
             <div class="span-track">
-                <div class="span-bar" style=format!("left: {left:.3}%; width: {width:.3}%")></div>
+                <div class="span-bar" style=format!("left: {}%; width: {}%", decimal(left, 100), decimal(width, 100))></div>
                 <span class="span-duration">{micros_as_text(span.duration_micros)}</span>
             </div>
             <Show when=move || open.get()>
@@ -172,9 +171,15 @@ fn Attributes(attributes: Vec<Attribute>) -> impl IntoView {
 pub fn micros_as_text(micros: u64) -> String {
     match micros {
         0..1_000 => format!("{micros} µs"),
-        1_000..1_000_000 => format!("{:.1} ms", micros as f64 / 1_000.0),
-        _ => format!("{:.2} s", micros as f64 / 1_000_000.0),
+        1_000..1_000_000 => format!("{} ms", decimal((micros + 50) / 100, 10)),
+        _ => format!("{} s", decimal((micros + 5_000) / 10_000, 100)),
     }
+}
+
+/// `parts` in units of 1/`per`, written as a decimal: `decimal(1234, 100)` is `12.34`.
+fn decimal(parts: u64, per: u64) -> String {
+    let width = per.ilog10() as usize;
+    format!("{}.{:0width$}", parts / per, parts % per)
 }
 
 /// `14:03:27` in the browser's time zone.
@@ -240,5 +245,7 @@ mod tests {
         assert_eq!(micros_as_text(850), "850 µs");
         assert_eq!(micros_as_text(12_340), "12.3 ms");
         assert_eq!(micros_as_text(1_240_000), "1.24 s");
+        assert_eq!(micros_as_text(2_005_000), "2.01 s");
+        assert_eq!(micros_as_text(1_050), "1.1 ms");
     }
 }

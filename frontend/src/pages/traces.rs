@@ -5,7 +5,7 @@ use shared::traces::{TraceFilter, TraceSummary};
 
 use crate::api;
 use crate::components::activity_item::plural;
-use crate::components::query_view::{QueryView, list_or};
+use crate::components::query_view::{Query, QueryView, list_or};
 use crate::pages::trace::{micros_as_text, time_of_day};
 
 /// How often the list asks again: it is live while you click around in another tab.
@@ -18,14 +18,14 @@ pub fn TracesPage() -> impl IntoView {
     let service = RwSignal::new(String::new());
     let errors_only = RwSignal::new(false);
     let min_duration = RwSignal::new(String::new());
-    let traces = LocalResource::new(move || {
+    let traces = Query::new(move || {
         api::traces(&TraceFilter {
             service: Some(service.get()).filter(|service| !service.is_empty()),
             errors: errors_only.get(),
             min_duration_ms: min_duration.get().trim().parse().ok(),
         })
     });
-    if let Ok(refresh) = set_interval_with_handle(move || traces.refetch(), REFRESH_EVERY) {
+    if let Ok(refresh) = set_interval_with_handle(move || traces.ask_again(), REFRESH_EVERY) {
         on_cleanup(move || refresh.clear());
     }
     view! {
@@ -56,7 +56,7 @@ pub fn TracesPage() -> impl IntoView {
             </label>
         </form>
         <QueryView
-            resource=traces
+            query=traces
             render=|traces| {
                 list_or(
                     traces,
