@@ -18,12 +18,12 @@ pub fn App() -> impl IntoView {
         <div class="layout">
             <nav class="sidebar">
                 <a href="/" class="brand">"Cruddur"</a>
-                <NavLink href="/">"Home"</NavLink>
-                <NavLink href="/notifications">"Notifications"</NavLink>
-                <NavLink href="/search">"Search"</NavLink>
-                <NavLink href="/messages">"Messages"</NavLink>
-                <NavLink href="/traces">"Traces"</NavLink>
-                <NavLink href="/@andrewbrown">"Profile"</NavLink>
+                <NavLink href="/" label="Home"/>
+                <NavLink href="/notifications" label="Notifications"/>
+                <NavLink href="/search" label="Search"/>
+                <NavLink href="/messages" label="Messages"/>
+                <NavLink href="/traces" label="Traces"/>
+                <NavLink href="/@andrewbrown" label="Profile"/>
             </nav>
             <main class="content">{move || page(route.get())}</main>
         </div>

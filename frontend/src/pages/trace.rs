@@ -116,9 +116,7 @@ fn SpanRow(span: SpanView, depth: usize, left: u64, width: u64) -> impl IntoView
                 <div class="span-bar" style=format!("left: {}%; width: {}%", decimal(left, 100), decimal(width, 100))></div>
                 <span class="span-duration">{micros_as_text(span.duration_micros)}</span>
             </div>
-            <Show when=move || open.get()>
-                <SpanDetails span=details.clone()/>
-            </Show>
+            {move || open.get().then(|| view! { <SpanDetails span=details.clone()/> })}
         </div>
     }
 }
