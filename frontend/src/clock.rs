@@ -1,7 +1,6 @@
 //! Wall-clock time in the browser. `SystemTime::now()` panics on wasm32-unknown-unknown, and
-//! `Date.now()` has millisecond steps; the Performance clock has sub-millisecond ones.
-
-use std::time::{Duration, SystemTime};
+//! `Date.now()` has millisecond steps; the Performance clock has sub-millisecond ones. Spans
+//! take Unix nanoseconds as plain integers, as OTLP carries them.
 
 /// Milliseconds since the Unix epoch, now.
 pub fn epoch_millis() -> f64 {
@@ -10,20 +9,23 @@ pub fn epoch_millis() -> f64 {
         .unwrap_or_else(js_sys::Date::now)
 }
 
-/// A moment the Performance APIs give in milliseconds since the page's time origin.
-pub fn from_page_time(page_millis: f64) -> SystemTime {
+/// Nanoseconds since the Unix epoch, now.
+pub fn now() -> u64 {
+    nanos(epoch_millis())
+}
+
+/// In Unix nanoseconds, a moment the Performance APIs give in milliseconds since the page's
+/// time origin.
+pub fn from_page_time(page_millis: f64) -> u64 {
     let origin = performance()
         .map(|performance| performance.time_origin())
         .unwrap_or_else(js_sys::Date::now);
-    at_epoch_millis(origin + page_millis)
+    nanos(origin + page_millis)
 }
 
-pub fn now() -> SystemTime {
-    at_epoch_millis(epoch_millis())
-}
-
-fn at_epoch_millis(millis: f64) -> SystemTime {
-    SystemTime::UNIX_EPOCH + Duration::from_secs_f64(millis.max(0.0) / 1000.0)
+/// Casting saturates: a moment before the epoch becomes the epoch.
+fn nanos(epoch_millis: f64) -> u64 {
+    (epoch_millis * 1_000_000.0) as u64
 }
 
 fn performance() -> Option<web_sys::Performance> {

@@ -5,12 +5,11 @@
 use std::time::Duration;
 
 use leptos::prelude::{set_timeout, window_event_listener};
-use opentelemetry::trace::{Span as _, SpanKind, TraceContextExt as _, Tracer as _};
-use opentelemetry::{Context, KeyValue};
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use wasm_bindgen::JsCast as _;
 use web_sys::{PerformanceNavigationTiming, PerformanceResourceTiming};
 
-use super::tracer;
+use super::span::{self, Span, SpanContext};
 use crate::clock::from_page_time;
 
 /// Records the load once the `load` event has finished: only then is `loadEventEnd` known.
@@ -39,16 +38,16 @@ fn record() {
     else {
         return;
     };
-    let tracer = tracer();
     let url = web_sys::window()
         .and_then(|window| window.location().href().ok())
         .unwrap_or_default();
-    let mut document_load = tracer
-        .span_builder("documentLoad")
-        .with_kind(SpanKind::Internal)
-        .with_start_time(from_page_time(navigation.fetch_start()))
-        .with_attributes([KeyValue::new("url.full", url.clone())])
-        .start_with_context(&tracer, &Context::new());
+    let mut document_load = Span::start(
+        "documentLoad",
+        SpanKind::Internal,
+        None,
+        from_page_time(navigation.fetch_start()),
+        vec![span::string("url.full", &url)],
+    );
     for (name, at) in [
         ("fetchStart", navigation.fetch_start()),
         ("unloadEventStart", navigation.unload_event_start()),
@@ -70,19 +69,17 @@ fn record() {
     .chain(paint_events(&performance))
     {
         if at > 0.0 || name == "fetchStart" {
-            document_load.add_event_with_timestamp(name, from_page_time(at), vec![]);
+            document_load.event(name, from_page_time(at));
         }
     }
-    let cx = Context::new().with_span(document_load);
-    record_fetch(&cx, "documentFetch", &navigation, url);
+    let parent = document_load.context();
+    record_fetch(&parent, "documentFetch", &navigation, &url);
     for entry in performance.get_entries_by_type("resource").iter() {
         if let Ok(resource) = entry.dyn_into::<PerformanceResourceTiming>() {
-            let url = resource.name();
-            record_fetch(&cx, "resourceFetch", &resource, url);
+            record_fetch(&parent, "resourceFetch", &resource, &resource.name());
         }
     }
-    cx.span()
-        .end_with_timestamp(from_page_time(navigation.load_event_end()));
+    document_load.end(from_page_time(navigation.load_event_end()));
 }
 
 /// First paint and first contentful paint, as events of `documentLoad`.
@@ -101,22 +98,22 @@ fn paint_events(performance: &web_sys::Performance) -> Vec<(&'static str, f64)> 
 
 /// One fetch of the page load, with its network timings as events.
 fn record_fetch(
-    parent: &Context,
+    parent: &SpanContext,
     name: &'static str,
     timing: &PerformanceResourceTiming,
-    url: String,
+    url: &str,
 ) {
-    let tracer = tracer();
-    let mut span = tracer
-        .span_builder(name)
-        .with_kind(SpanKind::Client)
-        .with_start_time(from_page_time(timing.fetch_start()))
-        .with_attributes([
-            KeyValue::new("url.full", url),
-            KeyValue::new("http.response.body.size", timing.encoded_body_size() as i64),
-            KeyValue::new("initiator_type", timing.initiator_type()),
-        ])
-        .start_with_context(&tracer, parent);
+    let mut span = Span::start(
+        name,
+        SpanKind::Client,
+        Some(parent),
+        from_page_time(timing.fetch_start()),
+        vec![
+            span::string("url.full", url),
+            span::int("http.response.body.size", timing.encoded_body_size() as i64),
+            span::string("initiator_type", &timing.initiator_type()),
+        ],
+    );
     for (event, at) in [
         ("fetchStart", timing.fetch_start()),
         ("domainLookupStart", timing.domain_lookup_start()),
@@ -130,8 +127,8 @@ fn record_fetch(
     ] {
         // Zero means the step did not happen (a reused connection) or is hidden cross-origin.
         if at > 0.0 {
-            span.add_event_with_timestamp(event, from_page_time(at), vec![]);
+            span.event(event, from_page_time(at));
         }
     }
-    span.end_with_timestamp(from_page_time(timing.response_end()));
+    span.end(from_page_time(timing.response_end()));
 }

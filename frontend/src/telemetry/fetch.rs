@@ -1,22 +1,18 @@
 //! Every API call as a CLIENT span (stable HTTP semantic conventions) whose context travels in
 //! `traceparent`, so the backend's SERVER span is its child, inside the action that caused it.
 
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
 use leptos::prelude::set_timeout;
-
-use opentelemetry::propagation::TextMapPropagator as _;
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _, Tracer as _};
-use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use wasm_bindgen::{JsCast as _, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::RequestInit;
 
 use super::interaction::{self, Action};
-use super::tracer;
+use super::span::{self, Span};
 use crate::clock;
 
 /// The answer to a call: its status and body, whatever the status.
@@ -36,41 +32,35 @@ pub fn traced(
     json_body: Option<String>,
 ) -> impl Future<Output = Result<Answer, Unanswered>> + 'static {
     let action = interaction::current();
-    let parent = action
-        .as_ref()
-        .map(|action| action.context().clone())
-        .unwrap_or_else(Context::current);
+    // Without an action, the call starts a trace of its own.
+    let mut span = Span::start(
+        method,
+        SpanKind::Client,
+        action.as_ref().map(|action| action.context()),
+        clock::now(),
+        request_attributes(method, &url),
+    );
     let held = action.map(Held::new);
-    let tracer = tracer();
-    let span = tracer
-        .span_builder(method)
-        .with_kind(SpanKind::Client)
-        .with_start_time(clock::now())
-        .with_attributes(request_attributes(method, &url))
-        .start_with_context(&tracer, &parent);
-    let cx = parent.with_span(span);
-    let mut trace_headers = HashMap::new();
-    TraceContextPropagator::new().inject_context(&cx, &mut trace_headers);
+    let traceparent = span.context().traceparent();
     async move {
-        let answer = send(method, &url, json_body, trace_headers).await;
-        let span = cx.span();
+        let answer = send(method, &url, json_body, Some(&traceparent)).await;
         match &answer {
             Ok(answer) => {
-                span.set_attribute(KeyValue::new(
+                span.set(span::int(
                     "http.response.status_code",
                     i64::from(answer.status),
                 ));
                 if answer.status >= 400 {
-                    span.set_attribute(KeyValue::new("error.type", answer.status.to_string()));
-                    span.set_status(Status::error(""));
+                    span.set(span::string("error.type", &answer.status.to_string()));
+                    span.fail("");
                 }
             }
             Err(Unanswered) => {
-                span.set_attribute(KeyValue::new("error.type", "fetch_failed"));
-                span.set_status(Status::error("the request got no answer"));
+                span.set(span::string("error.type", "fetch_failed"));
+                span.fail("the request got no answer");
             }
         }
-        span.end_with_timestamp(clock::now());
+        span.end(clock::now());
         // What the answer sets off (a feed refreshed after a post) runs in the microtasks
         // after this one, and belongs to the same action: it is released after them.
         set_timeout(move || drop(held), Duration::ZERO);
@@ -80,22 +70,22 @@ pub fn traced(
 
 /// A call that makes no span: the trace view's own polling would otherwise fill it.
 pub async fn untraced(url: String) -> Result<Answer, Unanswered> {
-    send("GET", &url, None, HashMap::new()).await
+    send("GET", &url, None, None).await
 }
 
 fn request_attributes(method: &'static str, url: &str) -> Vec<KeyValue> {
     let mut attributes = vec![
-        KeyValue::new("http.request.method", method),
-        KeyValue::new("url.full", url.to_owned()),
+        span::string("http.request.method", method),
+        span::string("url.full", url),
     ];
     if let Ok(parsed) = web_sys::Url::new(url) {
-        attributes.push(KeyValue::new("server.address", parsed.hostname()));
+        attributes.push(span::string("server.address", &parsed.hostname()));
         let port = match parsed.port().parse::<i64>() {
             Ok(port) => port,
             Err(_) if parsed.protocol() == "https:" => 443,
             Err(_) => 80,
         };
-        attributes.push(KeyValue::new("server.port", port));
+        attributes.push(span::int("server.port", port));
     }
     attributes
 }
@@ -104,7 +94,7 @@ async fn send(
     method: &str,
     url: &str,
     json_body: Option<String>,
-    trace_headers: HashMap<String, String>,
+    traceparent: Option<&str>,
 ) -> Result<Answer, Unanswered> {
     let window = web_sys::window().ok_or(Unanswered)?;
     let init = RequestInit::new();
@@ -117,8 +107,8 @@ async fn send(
         set_header("content-type", "application/json");
         init.set_body(&JsValue::from_str(body));
     }
-    for (name, value) in &trace_headers {
-        set_header(name, value);
+    if let Some(traceparent) = traceparent {
+        set_header("traceparent", traceparent);
     }
     init.set_headers(&headers);
     let response = JsFuture::from(window.fetch_with_str_and_init(url, &init))

@@ -6,20 +6,22 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use leptos::prelude::{ArcRwSignal, Set as _, set_timeout};
-use opentelemetry::trace::{SpanKind, TraceContextExt as _, Tracer as _};
-use opentelemetry::{Context, KeyValue};
+use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use wasm_bindgen::JsCast as _;
 use wasm_bindgen::closure::Closure;
 
-use super::{trace_id_of, tracer};
+use super::span::{self, Span, SpanContext};
 use crate::clock;
 
 /// A user action whose span is open while work it caused is in flight.
 pub struct Action {
-    cx: Context,
+    context: SpanContext,
+    /// Until the action ends.
+    span: RefCell<Option<Span>>,
     pending: Cell<u32>,
     parent: Option<Rc<Action>>,
     describe: String,
@@ -30,7 +32,8 @@ struct Gesture {
     name: &'static str,
     attributes: Vec<KeyValue>,
     describe: String,
-    at: SystemTime,
+    /// Unix nanoseconds.
+    at: u64,
 }
 
 thread_local! {
@@ -74,15 +77,15 @@ fn remember_gesture(event: web_sys::Event) {
     let target = event
         .target()
         .and_then(|target| target.dyn_into::<web_sys::Element>().ok());
-    let mut attributes = vec![KeyValue::new("event_type", name)];
+    let mut attributes = vec![span::string("event_type", name)];
     let mut describe = name.to_owned();
     if let Some(target) = target {
         let label = label_of(&target);
-        attributes.push(KeyValue::new("target_element", target.tag_name()));
-        attributes.push(KeyValue::new("target_xpath", xpath_of(&target)));
+        attributes.push(span::string("target_element", &target.tag_name()));
+        attributes.push(span::string("target_xpath", &xpath_of(&target)));
         if !label.is_empty() {
             describe = format!("{name} \"{label}\"");
-            attributes.push(KeyValue::new("app.target.label", label));
+            attributes.push(span::string("app.target.label", &label));
         }
     }
     CURRENT.set(None);
@@ -162,12 +165,13 @@ fn on_trace_view() -> bool {
 /// The action that work starting now belongs to, if any: a gesture of this task becomes one.
 pub fn current() -> Option<Rc<Action>> {
     if let Some(gesture) = GESTURE.take() {
-        let builder = tracer()
-            .span_builder(gesture.name)
-            .with_kind(SpanKind::Internal)
-            .with_start_time(gesture.at)
-            .with_attributes(gesture.attributes);
-        return Some(Action::begin(builder, None, gesture.describe));
+        return Some(Action::begin(
+            gesture.name,
+            gesture.at,
+            gesture.attributes,
+            None,
+            gesture.describe,
+        ));
     }
     CURRENT.with_borrow(Clone::clone)
 }
@@ -178,33 +182,40 @@ pub fn route_changed(from: &str, to: &str) {
     if is_trace_view(to) {
         return;
     }
-    let builder = tracer()
-        .span_builder("routeChange")
-        .with_kind(SpanKind::Internal)
-        .with_start_time(clock::now())
-        .with_attributes([
-            KeyValue::new("app.route.from", from.to_owned()),
-            KeyValue::new("app.route.to", to.to_owned()),
-        ]);
-    Action::begin(builder, current(), format!("route change to {to}"));
+    Action::begin(
+        "routeChange",
+        clock::now(),
+        vec![
+            span::string("app.route.from", from),
+            span::string("app.route.to", to),
+        ],
+        current(),
+        format!("route change to {to}"),
+    );
 }
 
 impl Action {
+    /// Starts the action's span, `name`, at `at` (Unix nanoseconds).
     fn begin(
-        builder: opentelemetry::trace::SpanBuilder,
+        name: &'static str,
+        at: u64,
+        attributes: Vec<KeyValue>,
         parent: Option<Rc<Action>>,
         describe: String,
     ) -> Rc<Action> {
-        let parent_cx = parent
-            .as_ref()
-            .map(|parent| parent.cx.clone())
-            .unwrap_or_default();
-        let span = tracer().build_with_context(builder, &parent_cx);
+        let span = Span::start(
+            name,
+            SpanKind::Internal,
+            parent.as_ref().map(|parent| &parent.context),
+            at,
+            attributes,
+        );
         if let Some(parent) = &parent {
             parent.hold();
         }
         let action = Rc::new(Action {
-            cx: parent_cx.with_span(span),
+            context: span.context(),
+            span: RefCell::new(Some(span)),
             // The task that began it holds it until it yields.
             pending: Cell::new(1),
             parent,
@@ -216,9 +227,9 @@ impl Action {
         action
     }
 
-    /// The context work caused by this action runs in.
-    pub fn context(&self) -> &Context {
-        &self.cx
+    /// The span that work caused by this action is a child of.
+    pub fn context(&self) -> &SpanContext {
+        &self.context
     }
 
     /// Keeps the action open until the matching [`release`](Self::release).
@@ -232,7 +243,9 @@ impl Action {
         if pending > 0 {
             return;
         }
-        self.cx.span().end_with_timestamp(clock::now());
+        if let Some(span) = self.span.take() {
+            span.end(clock::now());
+        }
         CURRENT.with_borrow_mut(|current| {
             if current.as_ref().is_some_and(|open| Rc::ptr_eq(open, self)) {
                 *current = None;
@@ -247,7 +260,7 @@ impl Action {
     /// Tells the developer which trace this action made: at the console, and in the page's
     /// indicator.
     fn announce(&self) {
-        let trace_id = trace_id_of(&self.cx);
+        let trace_id = self.context.trace_id_hex();
         web_sys::console::info_1(
             &format!("Cruddur traced {}: trace {trace_id}", self.describe).into(),
         );

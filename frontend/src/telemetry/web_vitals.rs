@@ -6,13 +6,12 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
-use opentelemetry::KeyValue;
-use opentelemetry::trace::{Span as _, SpanKind, Tracer as _};
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use wasm_bindgen::JsCast as _;
 use wasm_bindgen::closure::Closure;
 use web_sys::{PerformanceObserver, PerformanceObserverEntryList, PerformanceObserverInit};
 
-use super::tracer;
+use super::span::{self, Span};
 use crate::clock;
 
 /// What the page has measured so far, until it is hidden.
@@ -140,18 +139,18 @@ fn report(name: &'static str, value: f64, [good, poor]: &[f64; 2]) {
     } else {
         "poor"
     };
-    let tracer = tracer();
     let now = clock::now();
-    tracer
-        .span_builder(name)
-        .with_kind(SpanKind::Internal)
-        .with_start_time(now)
-        .with_attributes([
-            KeyValue::new(format!("{name}.value"), value),
-            KeyValue::new(format!("{name}.rating"), rating),
-        ])
-        .start(&tracer)
-        .end_with_timestamp(now);
+    Span::start(
+        name,
+        SpanKind::Internal,
+        None,
+        now,
+        vec![
+            span::double(&format!("{name}.value"), value),
+            span::string(&format!("{name}.rating"), rating),
+        ],
+    )
+    .end(now);
 }
 
 /// Calls `on_entry` for each entry of `entry_type`, those before this call included.
