@@ -19,8 +19,9 @@ use crate::clock;
 
 /// A user action whose span is open while work it caused is in flight.
 pub struct Action {
+    /// Outlives the span: the trace id is announced after the span has ended.
     context: SpanContext,
-    /// Until the action ends.
+    /// Recorded when the last work the action caused is done.
     span: RefCell<Option<Span>>,
     pending: Cell<u32>,
     parent: Option<Rc<Action>>,
