@@ -10,6 +10,8 @@ TRUNK_VERSION=0.21.14
 WASM_BINDGEN_VERSION=0.2.130
 # Debian's binaryen (108) makes modules Chromium rejects; npm's 132 works.
 BINARYEN_VERSION=132
+# Minifies wasm-bindgen's JS glue in release builds (frontend/minify-js.sh).
+TERSER_VERSION=5.51.2
 TOOLS_DIR="${HOME}/.cache/cruddur-tools"
 
 step() { printf '\n== setup: %s\n' "$*"; }
@@ -39,6 +41,12 @@ if [ "$("$TOOLS_DIR/node_modules/.bin/wasm-opt" --version 2>/dev/null | awk '{pr
   step "wasm-opt (binaryen $BINARYEN_VERSION from npm)"
   mkdir -p "$TOOLS_DIR"
   npm install --prefix "$TOOLS_DIR" --no-audit --no-fund --silent "binaryen@$BINARYEN_VERSION"
+fi
+
+if [ "$("$TOOLS_DIR/node_modules/.bin/terser" --version 2>/dev/null)" != "terser $TERSER_VERSION" ]; then
+  step "terser $TERSER_VERSION (npm)"
+  mkdir -p "$TOOLS_DIR"
+  npm install --prefix "$TOOLS_DIR" --no-audit --no-fund --silent "terser@$TERSER_VERSION"
 fi
 
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then

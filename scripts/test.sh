@@ -12,6 +12,8 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p frontend --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
+# The users' bundle: the frontend without the local trace view (bench/bundle-size.sh).
+cargo clippy -p frontend --target wasm32-unknown-unknown --all-targets --no-default-features --locked -- -D warnings
 echo "== shared/ builds for wasm32"
 cargo build -p shared --target wasm32-unknown-unknown --locked
 echo "== the frontend's release bundle builds"

@@ -12,7 +12,6 @@ use crate::telemetry::interaction;
 pub fn App() -> impl IntoView {
     router::follow_the_address_bar();
     let address = router::address();
-    let route = Memo::new(move |_| Route::of(&address.get()));
     view! {
         <RouteChangeSpans/>
         <div class="layout">
@@ -22,14 +21,18 @@ pub fn App() -> impl IntoView {
                 <NavLink href="/notifications" label="Notifications"/>
                 <NavLink href="/search" label="Search"/>
                 <NavLink href="/messages" label="Messages"/>
-                <NavLink href="/traces" label="Traces"/>
                 <NavLink href="/@andrewbrown" label="Profile"/>
+                {TRACE_VIEW.then(|| view! { <NavLink href="/traces" label="Traces"/> })}
             </nav>
-            <main class="content">{move || page(route.get())}</main>
+            <main class="content">{move || page(Route::of(&address.get()))}</main>
         </div>
-        <LastActionTrace/>
+        {TRACE_VIEW.then(|| view! { <LastActionTrace/> })}
     }
 }
+
+/// Whether this build has the local trace view (the `trace-view` feature). A constant rather than
+/// `#[cfg]`: both builds compile every page, and the optimizer drops what this one cannot reach.
+const TRACE_VIEW: bool = cfg!(feature = "trace-view");
 
 fn page(route: Route) -> AnyView {
     match route {
@@ -38,11 +41,13 @@ fn page(route: Route) -> AnyView {
         Route::Search { term } => view! { <SearchPage term/> }.into_any(),
         Route::Messages => view! { <MessagesPage/> }.into_any(),
         Route::Conversation { handle } => view! { <ConversationPage handle/> }.into_any(),
-        Route::Traces => view! { <TracesPage/> }.into_any(),
-        Route::Trace { trace_id } => view! { <TracePage trace_id/> }.into_any(),
+        Route::Traces if TRACE_VIEW => view! { <TracesPage/> }.into_any(),
+        Route::Trace { trace_id } if TRACE_VIEW => view! { <TracePage trace_id/> }.into_any(),
         Route::User { handle } => view! { <UserPage handle/> }.into_any(),
         Route::Activity { uuid } => view! { <ActivityPage uuid/> }.into_any(),
-        Route::NotFound => view! { <p class="empty">"There is nothing here."</p> }.into_any(),
+        Route::Traces | Route::Trace { .. } | Route::NotFound => {
+            view! { <p class="empty">"There is nothing here."</p> }.into_any()
+        }
     }
 }
 

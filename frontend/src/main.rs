@@ -8,6 +8,11 @@ mod pages;
 mod router;
 mod telemetry;
 
+// Talc instead of Rust's default dlmalloc: about 0.8 KB less of the bundle, and faster in the browser.
+#[cfg(all(not(target_feature = "atomics"), target_family = "wasm"))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 fn main() {
     console_error_panic_hook::set_once();
     // The configuration is read before mounting, so before Leptos' own executor exists.

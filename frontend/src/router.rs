@@ -67,7 +67,7 @@ impl Route {
             },
             // Only `@` makes a user's address: any other path is not a user lookup.
             [user] if user.len() > 1 && user.starts_with('@') => Route::User {
-                handle: user[1..].to_owned(),
+                handle: user.trim_start_matches('@').to_owned(),
             },
             [user, "status", uuid] if user.starts_with('@') => Route::Activity {
                 uuid: (*uuid).to_owned(),

@@ -6,15 +6,11 @@ use crate::clock;
 
 /// "3h", "2d": how long ago, as feeds say it.
 fn ago(then: OffsetDateTime) -> String {
-    let now = OffsetDateTime::from_unix_timestamp((clock::epoch_millis() / 1000.0) as i64)
-        .unwrap_or(then);
-    let elapsed = now - then;
-    if elapsed.whole_days() > 0 {
-        format!("{}d", elapsed.whole_days())
-    } else if elapsed.whole_hours() > 0 {
-        format!("{}h", elapsed.whole_hours())
-    } else {
-        format!("{}m", elapsed.whole_minutes().max(1))
+    let minutes = ((clock::epoch_millis() / 1000.0) as i64 - then.unix_timestamp()) / 60;
+    match minutes {
+        ..60 => format!("{}m", minutes.max(1)),
+        60..1440 => format!("{}h", minutes / 60),
+        _ => format!("{}d", minutes / 1440),
     }
 }
 

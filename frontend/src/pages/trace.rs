@@ -3,7 +3,7 @@ use shared::traces::{Attribute, SpanView, TraceDetail};
 
 use crate::api;
 use crate::components::query_view::{Query, QueryView};
-use crate::pages::traces::service_class;
+use crate::pages::traces::{TRACE_VIEW_STYLE, service_class};
 
 /// `/traces/{trace_id}`: one trace as a waterfall, browser and server spans on one time axis,
 /// each nested under its parent; a span's attributes and events open on click.
@@ -11,6 +11,7 @@ use crate::pages::traces::service_class;
 pub fn TracePage(trace_id: String) -> impl IntoView {
     let trace = Query::new(move || api::trace(&trace_id));
     view! {
+        <style>{TRACE_VIEW_STYLE}</style>
         <header class="page-header">
             <h1>"Trace"</h1>
             <a href="/traces">"All traces"</a>

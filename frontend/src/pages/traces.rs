@@ -8,6 +8,9 @@ use crate::components::activity_item::plural;
 use crate::components::query_view::{Query, QueryView, list_or};
 use crate::pages::trace::{micros_as_text, time_of_day};
 
+/// The trace view's styles travel with its pages, so builds without them leave them out too.
+pub const TRACE_VIEW_STYLE: &str = include_str!("../../style/traces.css");
+
 /// How often the list asks again: it is live while you click around in another tab.
 const REFRESH_EVERY: Duration = Duration::from_secs(2);
 
@@ -29,6 +32,7 @@ pub fn TracesPage() -> impl IntoView {
         on_cleanup(move || refresh.clear());
     }
     view! {
+        <style>{TRACE_VIEW_STYLE}</style>
         <header class="page-header"><h1>"Traces"</h1></header>
         <form class="trace-filters" on:submit=|event| event.prevent_default()>
             <select name="service" on:change=move |event| service.set(event_target_value(&event))>
