@@ -18,6 +18,8 @@ echo "== shared/ builds for wasm32"
 cargo build -p shared --target wasm32-unknown-unknown --locked
 echo "== the frontend's release bundle builds"
 (cd frontend && trunk build --release --offline)
+echo "== the users' bundle (no local trace view) builds"
+(cd frontend && trunk build --release --offline --no-default-features --dist dist-users)
 echo "== the frontend's unit tests, in headless Chromium"
 (cd frontend && CHROMEDRIVER="$(command -v chromedriver)" cargo test --target wasm32-unknown-unknown --locked)
 echo "== cargo test"

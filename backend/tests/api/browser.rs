@@ -23,18 +23,26 @@ use crate::helpers::{
 /// The Honeycomb key the backend holds: it must reach the receiver and nothing the browser gets.
 const KEY: &str = "e2e-honeycomb-key-0123456789";
 
-fn frontend_dist() -> PathBuf {
-    let dist = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../frontend/dist");
+/// The developers' build, with the local trace view.
+const DEVELOPERS_BUILD: &str = "dist";
+/// The bundle users download: `--no-default-features`, without the trace view.
+const USERS_BUNDLE: &str = "dist-users";
+
+fn frontend_dist(build: &str) -> PathBuf {
+    let dist = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../frontend")
+        .join(build);
     assert!(
         dist.join("index.html").exists(),
-        "build the frontend first: (cd frontend && trunk build --release --offline); scripts/test.sh does"
+        "build the frontend first: (cd frontend && trunk build --release --offline) for dist/, \
+         with --no-default-features --dist dist-users for dist-users/; scripts/test.sh does both"
     );
     dist
 }
 
-/// Serves the bundle on `listener` as a static host would, pointing it at `api_url`.
-fn serve_frontend(listener: TcpListener, api_url: String) {
-    let dist = frontend_dist();
+/// Serves the bundle in `build` on `listener` as a static host would, pointing it at `api_url`.
+fn serve_frontend(listener: TcpListener, build: &str, api_url: String) {
+    let dist = frontend_dist(build);
     let config = json!({ "api_url": api_url });
     let app = Router::new()
         .route(
@@ -46,8 +54,9 @@ fn serve_frontend(listener: TcpListener, api_url: String) {
     tokio::spawn(async move { axum::serve(listener, app).await });
 }
 
-/// The backend (with `envs`, X-Ray off) and the bundle served beside it; returns the app's origin.
-async fn serve_app(envs: &[(&str, &str)]) -> (String, BackendProcess) {
+/// The backend (with `envs`, X-Ray off) and the bundle in `build` served beside it; returns the
+/// app's origin.
+async fn serve_app(build: &str, envs: &[(&str, &str)]) -> (String, BackendProcess) {
     // The backend allows only the frontend's origin, so the frontend's port comes first.
     let frontend = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://127.0.0.1:{}", frontend.local_addr().unwrap().port());
@@ -57,7 +66,7 @@ async fn serve_app(envs: &[(&str, &str)]) -> (String, BackendProcess) {
     ];
     all.extend_from_slice(envs);
     let backend = spawn_backend(&all).await;
-    serve_frontend(frontend, backend.address.clone());
+    serve_frontend(frontend, build, backend.address.clone());
     (origin, backend)
 }
 
@@ -209,11 +218,14 @@ fn assert_xray_shaped(trace_id: &[u8]) {
 async fn a_person_reads_the_feed_posts_a_crud_and_opens_notifications_in_one_trace_per_click() {
     let receiver = OtlpReceiver::start().await;
     let headers = format!("x-honeycomb-team={KEY}");
-    let (origin, _backend) = serve_app(&[
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str()),
-        ("OTEL_EXPORTER_OTLP_HEADERS", headers.as_str()),
-        ("OTEL_BSP_SCHEDULE_DELAY", "50"),
-    ])
+    let (origin, _backend) = serve_app(
+        DEVELOPERS_BUILD,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str()),
+            ("OTEL_EXPORTER_OTLP_HEADERS", headers.as_str()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "50"),
+        ],
+    )
     .await;
     let browser = start_browser().await;
     let client = &browser.client;
@@ -416,7 +428,7 @@ async fn a_person_reads_the_feed_posts_a_crud_and_opens_notifications_in_one_tra
     browser.client.clone().close().await.unwrap();
 
     // Nothing the browser was served holds the key.
-    for file in std::fs::read_dir(frontend_dist()).unwrap() {
+    for file in std::fs::read_dir(frontend_dist(DEVELOPERS_BUILD)).unwrap() {
         let served = std::fs::read(file.unwrap().path()).unwrap();
         assert!(
             !served
@@ -442,7 +454,7 @@ async fn screenshot(client: &Client, name: &str) {
 
 #[tokio::test]
 async fn a_person_replies_to_a_crud_searches_and_sends_a_message() {
-    let (origin, _backend) = serve_app(&[]).await;
+    let (origin, _backend) = serve_app(DEVELOPERS_BUILD, &[]).await;
     let browser = start_browser().await;
     let client = &browser.client;
 
@@ -512,5 +524,44 @@ async fn a_person_replies_to_a_crud_searches_and_sends_a_message() {
     )
     .await;
     screenshot(client, "conversation").await;
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_users_bundle_posts_cruds_and_leaves_the_trace_view_out() {
+    let (origin, _backend) = serve_app(USERS_BUNDLE, &[]).await;
+    let browser = start_browser().await;
+    let client = &browser.client;
+
+    client.goto(&origin).await.unwrap();
+    wait_for_text(client, ".activity .message", "Cloud is very fun!").await;
+    click(client, Locator::Css(".crud-button")).await;
+    type_into(
+        client,
+        ".crud-form textarea",
+        "Shipped without the trace view",
+    )
+    .await;
+    click(client, Locator::Css(".crud-form button[type=submit]")).await;
+    wait_for(
+        client,
+        ".activity .message",
+        "the new crud on top",
+        |found| {
+            found
+                .first()
+                .is_some_and(|first| first == "Shipped without the trace view")
+        },
+    )
+    .await;
+
+    let navigation = texts(client, ".sidebar a").await;
+    assert!(
+        navigation.contains(&"Notifications".to_owned()),
+        "{navigation:?}"
+    );
+    assert!(!navigation.contains(&"Traces".to_owned()), "{navigation:?}");
+    client.goto(&format!("{origin}/traces")).await.unwrap();
+    wait_for_text(client, ".empty", "There is nothing here.").await;
     browser.client.clone().close().await.unwrap();
 }
