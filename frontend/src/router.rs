@@ -75,6 +75,11 @@ impl Route {
             _ => Route::NotFound,
         }
     }
+
+    /// The local trace view's pages, which the browser's tracing leaves untraced.
+    pub fn is_trace_view(&self) -> bool {
+        matches!(self, Route::Traces | Route::Trace { .. })
+    }
 }
 
 /// An address without its query.
@@ -223,5 +228,13 @@ mod tests {
         for (address, page) in cases {
             assert_eq!(Route::of(address), page, "{address}");
         }
+    }
+
+    #[wasm_bindgen_test]
+    fn the_trace_view_is_not_traced() {
+        assert!(Route::of("/traces").is_trace_view());
+        assert!(Route::of("/traces/6b02").is_trace_view());
+        assert!(!Route::of("/tracesandmore").is_trace_view());
+        assert!(!Route::of("/").is_trace_view());
     }
 }

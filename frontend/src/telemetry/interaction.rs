@@ -8,7 +8,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
-use leptos::prelude::{ArcRwSignal, Set as _, set_timeout};
+use leptos::prelude::{ArcRwSignal, Set as _, WithUntracked as _, set_timeout};
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use wasm_bindgen::JsCast as _;
@@ -16,6 +16,7 @@ use wasm_bindgen::closure::Closure;
 
 use super::span::{self, Span, SpanContext};
 use crate::clock;
+use crate::router::{self, Route};
 
 /// A user action whose span is open while work it caused is in flight.
 pub struct Action {
@@ -153,14 +154,8 @@ pub fn last_action_trace() -> ArcRwSignal<Option<String>> {
 }
 
 /// The trace view does not trace itself: looking at traces would make more of them.
-pub fn is_trace_view(path: &str) -> bool {
-    path == "/traces" || path.starts_with("/traces/")
-}
-
 fn on_trace_view() -> bool {
-    web_sys::window()
-        .and_then(|window| window.location().pathname().ok())
-        .is_some_and(|path| is_trace_view(&path))
+    router::address().with_untracked(|address| Route::of(address).is_trace_view())
 }
 
 /// The action that work starting now belongs to, if any: a gesture of this task becomes one.
@@ -180,7 +175,7 @@ pub fn current() -> Option<Rc<Action>> {
 /// A page change in the app: a child of the action that caused it (a click on a link), or the
 /// root of its own trace (back and forward buttons).
 pub fn route_changed(from: &str, to: &str) {
-    if is_trace_view(to) {
+    if Route::of(to).is_trace_view() {
         return;
     }
     Action::begin(
@@ -305,13 +300,5 @@ mod tests {
         assert_eq!(label_of(&named), "Close");
         let long = element(&format!("<p>{}</p>", "word ".repeat(20)), "p");
         assert_eq!(label_of(&long).chars().count(), 40);
-    }
-
-    #[wasm_bindgen_test]
-    fn the_trace_view_is_not_traced() {
-        assert!(is_trace_view("/traces"));
-        assert!(is_trace_view("/traces/6b02"));
-        assert!(!is_trace_view("/tracesandmore"));
-        assert!(!is_trace_view("/"));
     }
 }
