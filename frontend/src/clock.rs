@@ -28,6 +28,6 @@ fn nanos(epoch_millis: f64) -> u64 {
     (epoch_millis * 1_000_000.0) as u64
 }
 
-fn performance() -> Option<web_sys::Performance> {
+pub fn performance() -> Option<web_sys::Performance> {
     web_sys::window().and_then(|window| window.performance())
 }

@@ -15,7 +15,8 @@ mod web_vitals;
 use leptos::prelude::window_event_listener;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use web_sys::VisibilityState;
+use wasm_bindgen::JsCast as _;
+use web_sys::{PerformanceNavigationTiming, VisibilityState};
 
 pub const SERVICE_NAME: &str = "cruddur-frontend";
 
@@ -97,6 +98,15 @@ fn session_id() -> String {
         let _ = storage.set_item(KEY, &fresh);
     }
     fresh
+}
+
+/// The page's navigation entry: the document's own fetch and load timings.
+fn navigation_timing(performance: &web_sys::Performance) -> Option<PerformanceNavigationTiming> {
+    performance
+        .get_entries_by_type("navigation")
+        .get(0)
+        .dyn_into::<PerformanceNavigationTiming>()
+        .ok()
 }
 
 /// Where the page was and how large the screen, when a span began: on every span.

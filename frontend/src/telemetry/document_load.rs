@@ -7,10 +7,10 @@ use std::time::Duration;
 use leptos::prelude::{set_timeout, window_event_listener};
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use wasm_bindgen::JsCast as _;
-use web_sys::{PerformanceNavigationTiming, PerformanceResourceTiming};
+use web_sys::PerformanceResourceTiming;
 
 use super::span::{self, Span, SpanContext};
-use crate::clock::from_page_time;
+use crate::clock::{self, from_page_time};
 
 /// Records the load once the `load` event has finished: only then is `loadEventEnd` known.
 pub fn record_when_loaded() {
@@ -27,15 +27,10 @@ pub fn record_when_loaded() {
 }
 
 fn record() {
-    let Some(performance) = web_sys::window().and_then(|window| window.performance()) else {
+    let Some(performance) = clock::performance() else {
         return;
     };
-    let Some(navigation) = performance
-        .get_entries_by_type("navigation")
-        .get(0)
-        .dyn_into::<PerformanceNavigationTiming>()
-        .ok()
-    else {
+    let Some(navigation) = super::navigation_timing(&performance) else {
         return;
     };
     let url = web_sys::window()

@@ -12,7 +12,6 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message as _;
 use wasm_bindgen::JsValue;
-use web_sys::RequestInit;
 
 use super::SERVICE_NAME;
 
@@ -84,16 +83,11 @@ fn post(url: &str, body: &[u8]) {
     let Some(window) = web_sys::window() else {
         return;
     };
-    let init = RequestInit::new();
-    init.set_method("POST");
-    init.set_body(&js_sys::Uint8Array::from(body));
-    let headers = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(
-        &headers,
-        &"content-type".into(),
-        &"application/x-protobuf".into(),
+    let init = super::fetch::request(
+        "POST",
+        &[("content-type", "application/x-protobuf")],
+        Some(&js_sys::Uint8Array::from(body)),
     );
-    init.set_headers(&headers);
     // web-sys has no setter for `keepalive` yet.
     let _ = js_sys::Reflect::set(
         &init,

@@ -97,20 +97,15 @@ async fn send(
     traceparent: Option<&str>,
 ) -> Result<Answer, Unanswered> {
     let window = web_sys::window().ok_or(Unanswered)?;
-    let init = RequestInit::new();
-    init.set_method(method);
-    let headers = js_sys::Object::new();
-    let set_header = |name: &str, value: &str| {
-        let _ = js_sys::Reflect::set(&headers, &name.into(), &value.into());
-    };
-    if let Some(body) = &json_body {
-        set_header("content-type", "application/json");
-        init.set_body(&JsValue::from_str(body));
+    let mut headers = Vec::new();
+    if json_body.is_some() {
+        headers.push(("content-type", "application/json"));
     }
     if let Some(traceparent) = traceparent {
-        set_header("traceparent", traceparent);
+        headers.push(("traceparent", traceparent));
     }
-    init.set_headers(&headers);
+    let body = json_body.map(|body| JsValue::from_str(&body));
+    let init = request(method, &headers, body.as_ref());
     let response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
         .await
         .map_err(|_| Unanswered)?
@@ -122,6 +117,25 @@ async fn send(
         status: response.status(),
         body: body.as_string().unwrap_or_default(),
     })
+}
+
+/// A `fetch` call's options: its method, headers, and body if it has one.
+pub(super) fn request(
+    method: &str,
+    headers: &[(&str, &str)],
+    body: Option<&JsValue>,
+) -> RequestInit {
+    let init = RequestInit::new();
+    init.set_method(method);
+    let header_object = js_sys::Object::new();
+    for (name, value) in headers {
+        let _ = js_sys::Reflect::set(&header_object, &(*name).into(), &(*value).into());
+    }
+    init.set_headers(&header_object);
+    if let Some(body) = body {
+        init.set_body(body);
+    }
+    init
 }
 
 /// Keeps an action open while its call is in flight, however the call ends.

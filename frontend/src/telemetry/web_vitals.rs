@@ -119,15 +119,8 @@ fn interaction_to_next_paint(interactions: &[(u64, f64)]) -> Option<f64> {
 }
 
 fn report_time_to_first_byte() {
-    let navigation = web_sys::window()
-        .and_then(|window| window.performance())
-        .and_then(|performance| {
-            performance
-                .get_entries_by_type("navigation")
-                .get(0)
-                .dyn_into::<web_sys::PerformanceNavigationTiming>()
-                .ok()
-        });
+    let navigation =
+        clock::performance().and_then(|performance| super::navigation_timing(&performance));
     if let Some(navigation) = navigation {
         report("ttfb", navigation.response_start(), &[800.0, 1800.0]);
     }
