@@ -6,11 +6,11 @@ use std::env;
 
 use axum::http::HeaderValue;
 
-use crate::trace_store::StoreLimits;
+use crate::telemetry::trace_store::StoreLimits;
 
 pub const DEFAULT_PORT: u16 = 4567;
 pub const DEFAULT_FRONTEND_URL: &str = "http://localhost:3000";
-pub const DEFAULT_SERVICE_NAME: &str = "cruddur-backend";
+pub const DEFAULT_SERVICE_NAME: &str = shared::BACKEND_SERVICE_NAME;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigurationError {
@@ -201,38 +201,49 @@ impl OtlpProtocol {
 }
 
 impl Settings {
+    /// The process's environment.
     pub fn from_env() -> Result<Self, ConfigurationError> {
+        Settings::from_lookup(|name| env::var(name).ok())
+    }
+
+    /// The variables `lookup` gives, as if they were the environment: tests build their
+    /// settings with it, without touching the process's environment.
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigurationError> {
+        let env = Env(&lookup);
         Ok(Settings {
-            port: port_from(env_var("PORT"))?,
-            frontend_origin: frontend_origin_from(env_var("FRONTEND_URL"))?,
-            telemetry: TelemetrySettings::from_env()?,
-            local_traces: LocalTracesSettings::from_env()?,
+            port: port_from(env.var("PORT"))?,
+            frontend_origin: frontend_origin_from(env.var("FRONTEND_URL"))?,
+            telemetry: TelemetrySettings::read(&env)?,
+            local_traces: LocalTracesSettings::read(&env)?,
         })
     }
 }
 
 impl LocalTracesSettings {
-    pub fn from_env() -> Result<Self, ConfigurationError> {
+    fn read(env: &Env) -> Result<Self, ConfigurationError> {
         let defaults = StoreLimits::default();
         Ok(LocalTracesSettings {
             enabled: local_traces_enabled(
-                env_var("CRUDDUR_LOCAL_TRACES"),
-                env_var("OTEL_RESOURCE_ATTRIBUTES"),
+                env.var("CRUDDUR_LOCAL_TRACES"),
+                env.var("OTEL_RESOURCE_ATTRIBUTES"),
             )?,
             limits: StoreLimits {
                 max_traces: positive(
                     "CRUDDUR_LOCAL_TRACES_MAX_TRACES",
-                    env_var("CRUDDUR_LOCAL_TRACES_MAX_TRACES"),
+                    env.var("CRUDDUR_LOCAL_TRACES_MAX_TRACES"),
                     defaults.max_traces,
                 )?,
                 max_bytes: positive(
                     "CRUDDUR_LOCAL_TRACES_MAX_MB",
-                    env_var("CRUDDUR_LOCAL_TRACES_MAX_MB"),
+                    env.var("CRUDDUR_LOCAL_TRACES_MAX_MB"),
                     defaults.max_bytes / (1024 * 1024),
                 )? * 1024
                     * 1024,
             },
-            honeycomb_trace_url: env_var("HONEYCOMB_TRACE_URL")
+            honeycomb_trace_url: env
+                .var("HONEYCOMB_TRACE_URL")
                 .filter(|template| template.contains("{trace_id}")),
         })
     }
@@ -290,31 +301,32 @@ fn positive(
 }
 
 impl TelemetrySettings {
-    pub fn from_env() -> Result<Self, ConfigurationError> {
+    fn read(env: &Env) -> Result<Self, ConfigurationError> {
         Ok(TelemetrySettings {
-            sdk_disabled: env_var("OTEL_SDK_DISABLED")
+            sdk_disabled: env
+                .var("OTEL_SDK_DISABLED")
                 .is_some_and(|value| value.trim().eq_ignore_ascii_case("true")),
             traces_endpoint: traces_endpoint_from(
-                env_var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
-                env_var("OTEL_EXPORTER_OTLP_ENDPOINT"),
+                env.var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+                env.var("OTEL_EXPORTER_OTLP_ENDPOINT"),
             ),
             protocol: OtlpProtocol::from_value(
-                env_var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-                    .or_else(|| env_var("OTEL_EXPORTER_OTLP_PROTOCOL")),
+                env.var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+                    .or_else(|| env.var("OTEL_EXPORTER_OTLP_PROTOCOL")),
             ),
             headers: OtlpHeaders::parse(
-                &env_var("OTEL_EXPORTER_OTLP_TRACES_HEADERS")
-                    .or_else(|| env_var("OTEL_EXPORTER_OTLP_HEADERS"))
+                &env.var("OTEL_EXPORTER_OTLP_TRACES_HEADERS")
+                    .or_else(|| env.var("OTEL_EXPORTER_OTLP_HEADERS"))
                     .unwrap_or_default(),
             ),
-            xray: XraySettings::from_env()?,
+            xray: XraySettings::read(env)?,
         })
     }
 }
 
 impl XraySettings {
-    pub fn from_env() -> Result<Self, ConfigurationError> {
-        let daemon = match env_var("AWS_XRAY_DAEMON_ADDRESS") {
+    fn read(env: &Env) -> Result<Self, ConfigurationError> {
+        let daemon = match env.var("AWS_XRAY_DAEMON_ADDRESS") {
             None => DaemonAddress::parse(DaemonAddress::DEFAULT).expect("the default parses"),
             Some(value) => DaemonAddress::parse(&value).ok_or(ConfigurationError::Invalid {
                 name: "AWS_XRAY_DAEMON_ADDRESS",
@@ -323,13 +335,14 @@ impl XraySettings {
             })?,
         };
         Ok(XraySettings {
-            enabled: !env_var("AWS_XRAY_SDK_ENABLED")
+            enabled: !env
+                .var("AWS_XRAY_SDK_ENABLED")
                 .is_some_and(|value| value.trim().eq_ignore_ascii_case("false")),
             daemon,
-            tracing_name: env_var("AWS_XRAY_TRACING_NAME"),
-            dynamic_naming: env_var("AWS_XRAY_URL"),
-            sampling_rules: env_var("AWS_XRAY_SAMPLING_RULES"),
-            context_missing: match env_var("AWS_XRAY_CONTEXT_MISSING").as_deref() {
+            tracing_name: env.var("AWS_XRAY_TRACING_NAME"),
+            dynamic_naming: env.var("AWS_XRAY_URL"),
+            sampling_rules: env.var("AWS_XRAY_SAMPLING_RULES"),
+            context_missing: match env.var("AWS_XRAY_CONTEXT_MISSING").as_deref() {
                 Some(value) if value.trim().eq_ignore_ascii_case("IGNORE_ERROR") => {
                     ContextMissing::IgnoreError
                 }
@@ -339,9 +352,14 @@ impl XraySettings {
     }
 }
 
-/// A variable that is set to something other than blanks.
-fn env_var(name: &str) -> Option<String> {
-    env::var(name).ok().filter(|value| !value.trim().is_empty())
+/// Where the variables come from: the environment, or a test's own values.
+struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Env<'_> {
+    /// A variable that is set to something other than blanks.
+    fn var(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|value| !value.trim().is_empty())
+    }
 }
 
 fn port_from(value: Option<String>) -> Result<u16, ConfigurationError> {

@@ -1,11 +1,8 @@
 pub mod configuration;
 pub mod error;
-pub mod outbound;
-pub mod relay;
 pub mod repository;
-pub mod request_tracing;
 pub mod routes;
 pub mod startup;
+pub mod state;
+pub mod sync;
 pub mod telemetry;
-pub mod trace_store;
-pub mod xray;

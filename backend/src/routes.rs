@@ -3,7 +3,6 @@
 pub mod activities;
 pub mod health;
 pub mod messages;
-pub mod traces;
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;

@@ -3,76 +3,33 @@
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Router, middleware};
-use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::CorsLayer;
 
+use crate::configuration::{DEFAULT_FRONTEND_URL, Settings};
 use crate::error::ApiError;
-use crate::outbound::TracedClient;
-use crate::relay::{self, Relay};
-use crate::repository::{InMemoryRepository, Repository};
-use crate::request_tracing::{TRACERESPONSE, trace_request};
-use crate::routes::{self, activities, health, messages, traces};
-use crate::trace_store::TraceStore;
-use crate::xray::{X_AMZN_TRACE_ID, XrayRecorder};
+use crate::routes::{self, activities, health, messages};
+use crate::state::AppState;
+use crate::telemetry::TelemetryHandles;
+use crate::telemetry::relay::{self, Relay};
+use crate::telemetry::request_tracing::{TRACERESPONSE, trace_request};
+use crate::telemetry::trace_view::{self, TraceView};
+use crate::telemetry::xray::X_AMZN_TRACE_ID;
 
 /// The largest API request body; the longest valid one (a 1024-character message) is far smaller.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
-#[derive(Clone)]
-pub struct AppState {
-    pub repository: Arc<dyn Repository>,
-    /// For every call to another service, so that it joins the request's trace.
-    pub http_client: TracedClient,
-    /// Decides X-Ray sampling per request; None when X-Ray is off.
-    pub xray: Option<XrayRecorder>,
-    /// Forwards the browser's spans.
-    pub relay: Relay,
-    /// Recent traces for the local trace view; None when it is off.
-    pub traces: Option<Arc<TraceStore>>,
-    /// `HONEYCOMB_TRACE_URL`, for the view's link to the same trace in Honeycomb.
-    pub honeycomb_trace_url: Option<String>,
-}
-
-impl AppState {
-    /// Cruddur's week-2 data in memory. Call inside the runtime: the relay forwards on it.
-    pub fn with_seed_data(xray: Option<XrayRecorder>, relay: Relay) -> Result<Self, StartupError> {
-        Ok(AppState {
-            repository: Arc::new(InMemoryRepository::seeded(OffsetDateTime::now_utc())),
-            http_client: TracedClient::new().map_err(StartupError::HttpClient)?,
-            xray,
-            relay,
-            traces: None,
-            honeycomb_trace_url: None,
-        })
-    }
-
-    /// Keeps the browser's relayed spans in `store` too, and serves it at `/api/traces`.
-    pub fn with_local_traces(
-        self,
-        store: Option<Arc<TraceStore>>,
-        honeycomb_trace_url: Option<String>,
-    ) -> Self {
-        AppState {
-            traces: store,
-            honeycomb_trace_url,
-            ..self
-        }
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error("cannot build the outbound HTTP client: {0}")]
-    HttpClient(reqwest::Error),
+    HttpClient(#[from] reqwest::Error),
     #[error("cannot serve: {0}")]
     Serve(#[from] std::io::Error),
 }
@@ -87,13 +44,16 @@ pub fn app(state: AppState, frontend_origin: HeaderValue) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // Inside the request span, so a panic is recorded as the 500 it becomes.
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(middleware::from_fn_with_state(state.clone(), trace_request));
+        .layer(middleware::from_fn_with_state(
+            state.xray.clone(),
+            trace_request,
+        ));
     // None makes spans: health checks are noise, relaying spans must not make more, and the
     // trace view would fill itself with its own polling.
     traced
         .route("/api/health", get(health::health))
         .merge(relay::router())
-        .merge(traces::router())
+        .merge(trace_view::router())
         .with_state(state)
         // Outermost: preflights are answered here and make no spans of their own.
         .layer(cors(frontend_origin))
@@ -133,14 +93,38 @@ pub struct Application {
 }
 
 impl Application {
-    /// Binds every interface on `port` (0: any free one).
+    /// Wires the application to what telemetry made (`telemetry`: X-Ray's request side and the
+    /// local trace store) and binds every interface on `settings.port` (0: any free one).
+    /// Call inside the runtime: the relay forwards on it.
     pub async fn build(
-        port: u16,
-        frontend_origin: HeaderValue,
-        state: AppState,
-    ) -> std::io::Result<Self> {
-        let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)).await?;
-        let router = app(state, frontend_origin);
+        settings: &Settings,
+        telemetry: TelemetryHandles,
+    ) -> Result<Self, StartupError> {
+        let otlp = &settings.telemetry;
+        let relay = Relay::start(
+            otlp.traces_endpoint.clone().filter(|_| !otlp.sdk_disabled),
+            otlp.headers.clone(),
+            telemetry.local_traces.clone(),
+        );
+        if telemetry.local_traces.is_some() {
+            let limits = settings.local_traces.limits;
+            tracing::info!(
+                max_traces = limits.max_traces,
+                max_bytes = limits.max_bytes,
+                "the local trace view keeps recent traces: open {}/traces",
+                settings
+                    .frontend_origin
+                    .to_str()
+                    .unwrap_or(DEFAULT_FRONTEND_URL)
+            );
+        }
+        let trace_view = TraceView {
+            store: telemetry.local_traces,
+            honeycomb_trace_url: settings.local_traces.honeycomb_trace_url.clone(),
+        };
+        let state = AppState::with_seed_data(telemetry.xray, relay, trace_view)?;
+        let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, settings.port)).await?;
+        let router = app(state, settings.frontend_origin.clone());
         Ok(Application { listener, router })
     }
 
@@ -196,6 +180,7 @@ pub async fn shutdown_signal() {
 mod tests {
     use super::*;
     use crate::telemetry::testing::capture_spans;
+    use crate::telemetry::xray::XrayRecorder;
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
     use tower::ServiceExt;
@@ -203,7 +188,6 @@ mod tests {
     #[tokio::test]
     async fn a_panicking_handler_answers_500_and_records_the_panic_on_its_span() {
         let (exporter, _default) = capture_spans();
-        let state = AppState::with_seed_data(None, Relay::start(None, Default::default())).unwrap();
         let router = Router::new()
             .route(
                 "/api/boom",
@@ -215,7 +199,10 @@ mod tests {
                 }),
             )
             .layer(CatchPanicLayer::custom(panic_response))
-            .layer(middleware::from_fn_with_state(state, trace_request));
+            .layer(middleware::from_fn_with_state(
+                None::<XrayRecorder>,
+                trace_request,
+            ));
         let request = Request::get("/api/boom").body(Body::empty()).unwrap();
         let response = router.oneshot(request).await.unwrap();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);

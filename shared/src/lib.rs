@@ -13,6 +13,10 @@ pub use messages::{CreateMessage, Message, MessageGroup};
 /// The user every request acts as until sign-in arrives (as in Cruddur week 2).
 pub const ACTING_USER_HANDLE: &str = "andrewbrown";
 
+/// The services' default names (`service.name`), by which the trace view tells them apart.
+pub const BACKEND_SERVICE_NAME: &str = "cruddur-backend";
+pub const FRONTEND_SERVICE_NAME: &str = "cruddur-frontend";
+
 /// Length in characters as a person counts them (Unicode scalar values), not in bytes.
 fn char_count(text: &str) -> usize {
     text.chars().count()

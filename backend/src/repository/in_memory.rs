@@ -4,11 +4,12 @@
 use std::sync::RwLock;
 
 use async_trait::async_trait;
-use shared::{Activity, Message, MessageGroup, Reply};
+use shared::{ACTING_USER_HANDLE, Activity, Message, MessageGroup, Reply};
 use time::{Duration, OffsetDateTime};
 use uuid::{Uuid, uuid};
 
 use super::{Repository, RepositoryError, RepositoryResult};
+use crate::sync;
 
 struct User {
     handle: &'static str,
@@ -17,7 +18,7 @@ struct User {
 
 const USERS: [User; 4] = [
     User {
-        handle: "andrewbrown",
+        handle: ACTING_USER_HANDLE,
         display_name: "Andrew Brown",
     },
     User {
@@ -106,7 +107,7 @@ impl InMemoryRepository {
             Duration::days(5),
             5,
         );
-        unicorn.notifies.push("andrewbrown");
+        unicorn.notifies.push(ACTING_USER_HANDLE);
         let worf_conversation = uuid!("24b95582-9e7b-4e0a-9ad1-639773ab7552");
         let garek_conversation = uuid!("417c360e-c4e6-4fce-873b-d2d71469b4ac");
         let message = |uuid, conversation_uuid, sender, message: &str, age| StoredMessage {
@@ -120,7 +121,7 @@ impl InMemoryRepository {
             activities: vec![
                 activity(
                     cloud_is_fun,
-                    "andrewbrown",
+                    ACTING_USER_HANDLE,
                     "Cloud is very fun!",
                     Duration::days(2),
                     Duration::days(5),
@@ -154,25 +155,25 @@ impl InMemoryRepository {
             conversations: vec![
                 Conversation {
                     uuid: worf_conversation,
-                    members: ["andrewbrown", "worf"],
+                    members: [ACTING_USER_HANDLE, "worf"],
                 },
                 Conversation {
                     uuid: garek_conversation,
-                    members: ["andrewbrown", "garek"],
+                    members: [ACTING_USER_HANDLE, "garek"],
                 },
             ],
             messages: vec![
                 message(
                     uuid!("4e81c06a-db0f-4281-b4cc-98208537772a"),
                     worf_conversation,
-                    "andrewbrown",
+                    ACTING_USER_HANDLE,
                     "Cloud is fun!",
                     Duration::minutes(30),
                 ),
                 message(
                     uuid!("66e12864-8c26-4c3a-9658-95a10f8fea68"),
                     worf_conversation,
-                    "andrewbrown",
+                    ACTING_USER_HANDLE,
                     "This platform is great!",
                     Duration::minutes(29),
                 ),
@@ -193,15 +194,11 @@ impl InMemoryRepository {
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Store> {
         // A panic while holding the lock cannot leave the store half-written: every write is
         // a single push, so the data behind a poisoned lock is still whole.
-        self.store
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        sync::read(&self.store)
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Store> {
-        self.store
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        sync::write(&self.store)
     }
 }
 
@@ -483,13 +480,16 @@ mod tests {
     async fn a_first_message_starts_a_conversation() {
         let repository = InMemoryRepository::seeded(now());
         repository
-            .create_message("andrewbrown", "coco", "Hello unicorn", now())
+            .create_message(ACTING_USER_HANDLE, "coco", "Hello unicorn", now())
             .await
             .unwrap();
-        let groups = repository.message_groups("andrewbrown").await.unwrap();
+        let groups = repository.message_groups(ACTING_USER_HANDLE).await.unwrap();
         assert_eq!(groups[0].handle, "coco");
         assert_eq!(groups[0].message, "Hello unicorn");
-        let from_coco = repository.messages("coco", "andrewbrown").await.unwrap();
+        let from_coco = repository
+            .messages("coco", ACTING_USER_HANDLE)
+            .await
+            .unwrap();
         assert_eq!(from_coco.len(), 1);
     }
 }

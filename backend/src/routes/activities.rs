@@ -1,16 +1,19 @@
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use shared::{ACTING_USER_HANDLE, Activity, CreateActivity, CreateReply, ErrorCode, Reply};
 use time::OffsetDateTime;
-use tracing::Instrument;
-use tracing::field::Empty;
+use tracing::field::{Empty, display};
+use tracing::{Instrument, Span};
 use uuid::Uuid;
 
 use super::{count, rfc3339};
 use crate::error::{ApiError, ApiJson, ApiQuery};
-use crate::startup::AppState;
+use crate::repository::Repository;
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -23,54 +26,51 @@ pub fn router() -> Router<AppState> {
         .route("/api/activities/{uuid}/reply", post(reply))
 }
 
-async fn home(State(state): State<AppState>) -> Result<Json<Vec<Activity>>, ApiError> {
+#[tracing::instrument(
+    name = "home-activities-mock-data",
+    skip_all,
+    fields(app.now = Empty, app.result_length = Empty)
+)]
+async fn home(
+    State(repository): State<Arc<dyn Repository>>,
+) -> Result<Json<Vec<Activity>>, ApiError> {
     let now = OffsetDateTime::now_utc();
-    let span = tracing::info_span!(
-        "home-activities-mock-data",
-        app.now = %rfc3339(now),
-        app.result_length = Empty,
-    );
-    let activities = state
-        .repository
-        .home_activities(now)
-        .instrument(span.clone())
-        .await?;
-    span.record("app.result_length", count(&activities));
+    Span::current().record("app.now", display(rfc3339(now)));
+    let activities = repository.home_activities(now).await?;
+    Span::current().record("app.result_length", count(&activities));
     Ok(Json(activities))
 }
 
-async fn notifications(State(state): State<AppState>) -> Result<Json<Vec<Activity>>, ApiError> {
+#[tracing::instrument(
+    name = "notifications-activities",
+    skip_all,
+    fields(app.user_handle = ACTING_USER_HANDLE, app.now = Empty, app.result_length = Empty)
+)]
+async fn notifications(
+    State(repository): State<Arc<dyn Repository>>,
+) -> Result<Json<Vec<Activity>>, ApiError> {
     let now = OffsetDateTime::now_utc();
-    let span = tracing::info_span!(
-        "notifications-activities",
-        app.user_handle = ACTING_USER_HANDLE,
-        app.now = %rfc3339(now),
-        app.result_length = Empty,
-    );
-    let activities = state
-        .repository
+    Span::current().record("app.now", display(rfc3339(now)));
+    let activities = repository
         .notification_activities(ACTING_USER_HANDLE, now)
-        .instrument(span.clone())
         .await?;
-    span.record("app.result_length", count(&activities));
+    Span::current().record("app.result_length", count(&activities));
     Ok(Json(activities))
 }
 
+#[tracing::instrument(
+    name = "user-activities",
+    skip_all,
+    fields(app.user_handle = %handle, app.result_length = Empty)
+)]
 async fn user_feed(
-    State(state): State<AppState>,
+    State(repository): State<Arc<dyn Repository>>,
     Path(handle): Path<String>,
 ) -> Result<Json<Vec<Activity>>, ApiError> {
-    let span = tracing::info_span!(
-        "user-activities",
-        app.user_handle = %handle,
-        app.result_length = Empty,
-    );
-    let activities = state
-        .repository
+    let activities = repository
         .user_activities(&handle, OffsetDateTime::now_utc())
-        .instrument(span.clone())
         .await?;
-    span.record("app.result_length", count(&activities));
+    Span::current().record("app.result_length", count(&activities));
     Ok(Json(activities))
 }
 
@@ -79,8 +79,9 @@ struct SearchParams {
     term: Option<String>,
 }
 
+/// A blank term is refused before any search, so it makes no search span.
 async fn search(
-    State(state): State<AppState>,
+    State(repository): State<Arc<dyn Repository>>,
     ApiQuery(params): ApiQuery<SearchParams>,
 ) -> Result<Json<Vec<Activity>>, ApiError> {
     let term = params.term.unwrap_or_default();
@@ -88,18 +89,23 @@ async fn search(
     if term.is_empty() {
         return Err(ApiError::Invalid(vec![ErrorCode::SearchTermBlank]));
     }
-    let span = tracing::info_span!(
-        "search-activities",
-        app.search_term = %term,
-        app.result_length = Empty,
-    );
-    let activities = state
-        .repository
+    Ok(Json(search_activities(repository.as_ref(), term).await?))
+}
+
+#[tracing::instrument(
+    name = "search-activities",
+    skip_all,
+    fields(app.search_term = %term, app.result_length = Empty)
+)]
+async fn search_activities(
+    repository: &dyn Repository,
+    term: &str,
+) -> Result<Vec<Activity>, ApiError> {
+    let activities = repository
         .search_activities(term, OffsetDateTime::now_utc())
-        .instrument(span.clone())
         .await?;
-    span.record("app.result_length", count(&activities));
-    Ok(Json(activities))
+    Span::current().record("app.result_length", count(&activities));
+    Ok(activities)
 }
 
 /// Any path segment that is not an activity's uuid names no activity.
@@ -107,74 +113,59 @@ fn activity_uuid(segment: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(segment).map_err(|_| ApiError::NotFound(ErrorCode::ActivityNotFound))
 }
 
+#[tracing::instrument(name = "show-activity", skip_all, fields(app.activity_uuid = %uuid))]
 async fn show(
-    State(state): State<AppState>,
+    State(repository): State<Arc<dyn Repository>>,
     Path(uuid): Path<String>,
 ) -> Result<Json<Activity>, ApiError> {
-    let span = tracing::info_span!("show-activity", app.activity_uuid = %uuid);
     let uuid = activity_uuid(&uuid)?;
-    let activity = state
-        .repository
-        .activity(uuid, OffsetDateTime::now_utc())
-        .instrument(span)
-        .await?;
+    let activity = repository.activity(uuid, OffsetDateTime::now_utc()).await?;
     Ok(Json(activity))
 }
 
+#[tracing::instrument(
+    name = "create-activity",
+    skip_all,
+    fields(app.user_handle = ACTING_USER_HANDLE, app.activity_uuid = Empty)
+)]
 async fn create(
-    State(state): State<AppState>,
+    State(repository): State<Arc<dyn Repository>>,
     ApiJson(body): ApiJson<CreateActivity>,
 ) -> Result<Json<Activity>, ApiError> {
-    let span = tracing::info_span!(
-        "create-activity",
-        app.user_handle = ACTING_USER_HANDLE,
-        app.activity_uuid = Empty,
-    );
-    async {
-        let ttl = tracing::info_span!("validate-activity")
-            .in_scope(|| body.validate())
-            .map_err(ApiError::Invalid)?;
-        let now = OffsetDateTime::now_utc();
-        let activity = state
-            .repository
-            .create_activity(ACTING_USER_HANDLE, &body.message, now, now + ttl.duration())
-            .instrument(tracing::info_span!("store-activity"))
-            .await?;
-        tracing::Span::current()
-            .record("app.activity_uuid", tracing::field::display(activity.uuid));
-        Ok(Json(activity))
-    }
-    .instrument(span)
-    .await
+    let ttl = tracing::info_span!("validate-activity")
+        .in_scope(|| body.validate())
+        .map_err(ApiError::Invalid)?;
+    let now = OffsetDateTime::now_utc();
+    let activity = repository
+        .create_activity(ACTING_USER_HANDLE, &body.message, now, now + ttl.duration())
+        .instrument(tracing::info_span!("store-activity"))
+        .await?;
+    Span::current().record("app.activity_uuid", display(activity.uuid));
+    Ok(Json(activity))
 }
 
+#[tracing::instrument(
+    name = "create-reply",
+    skip_all,
+    fields(app.user_handle = ACTING_USER_HANDLE, app.activity_uuid = %uuid)
+)]
 async fn reply(
-    State(state): State<AppState>,
+    State(repository): State<Arc<dyn Repository>>,
     Path(uuid): Path<String>,
     ApiJson(body): ApiJson<CreateReply>,
 ) -> Result<Json<Reply>, ApiError> {
-    let span = tracing::info_span!(
-        "create-reply",
-        app.user_handle = ACTING_USER_HANDLE,
-        app.activity_uuid = %uuid,
-    );
-    async {
-        let uuid = activity_uuid(&uuid)?;
-        tracing::info_span!("validate-reply")
-            .in_scope(|| body.validate())
-            .map_err(ApiError::Invalid)?;
-        let reply = state
-            .repository
-            .create_reply(
-                uuid,
-                ACTING_USER_HANDLE,
-                &body.message,
-                OffsetDateTime::now_utc(),
-            )
-            .instrument(tracing::info_span!("store-reply"))
-            .await?;
-        Ok(Json(reply))
-    }
-    .instrument(span)
-    .await
+    let uuid = activity_uuid(&uuid)?;
+    tracing::info_span!("validate-reply")
+        .in_scope(|| body.validate())
+        .map_err(ApiError::Invalid)?;
+    let reply = repository
+        .create_reply(
+            uuid,
+            ACTING_USER_HANDLE,
+            &body.message,
+            OffsetDateTime::now_utc(),
+        )
+        .instrument(tracing::info_span!("store-reply"))
+        .await?;
+    Ok(Json(reply))
 }

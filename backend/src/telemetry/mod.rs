@@ -1,6 +1,17 @@
 //! Logs and traces: `tracing` spans everywhere in the code, shown on stderr as readable logs
 //! and, through tracing-opentelemetry, exported as OpenTelemetry spans over OTLP/HTTP from a
 //! batch processor that runs on its own thread, never on the request path.
+//!
+//! Everything that makes or ships a span lives below: the request (server) spans, the traced
+//! outbound client, the relay for the browser's spans, the local trace store and its view, and
+//! X-Ray.
+
+pub mod outbound;
+pub mod relay;
+pub mod request_tracing;
+pub mod trace_store;
+pub mod trace_view;
+pub mod xray;
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -23,23 +34,34 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-use crate::configuration::{DEFAULT_SERVICE_NAME, OtlpProtocol, TelemetrySettings};
-use crate::outbound::without_credentials;
-use crate::trace_store::{StoreExporter, TraceStore};
-use crate::xray::{self, XrayRecorder};
 use opentelemetry_aws::trace::XrayIdGenerator;
+
+use crate::configuration::{
+    DEFAULT_SERVICE_NAME, LocalTracesSettings, OtlpProtocol, TelemetrySettings,
+};
+use outbound::without_credentials;
+use trace_store::{StoreExporter, TraceStore};
+use xray::XrayRecorder;
+
+/// What the application needs from telemetry to serve requests; all off by default.
+#[derive(Clone, Default)]
+pub struct TelemetryHandles {
+    /// The request side of X-Ray, unless X-Ray or the SDK is disabled.
+    pub xray: Option<XrayRecorder>,
+    /// The local trace view's store, fed by the backend's exporter, when the view is on.
+    pub local_traces: Option<Arc<TraceStore>>,
+}
 
 /// Keeps the tracer provider alive; dropping it flushes every queued span and stops the exporters.
 #[must_use = "dropping the guard shuts telemetry down"]
 pub struct TelemetryGuard {
     provider: Option<SdkTracerProvider>,
-    xray: Option<XrayRecorder>,
+    handles: TelemetryHandles,
 }
 
 impl TelemetryGuard {
-    /// The request side of X-Ray, unless X-Ray or the SDK is disabled.
-    pub fn xray(&self) -> Option<XrayRecorder> {
-        self.xray.clone()
+    pub fn handles(&self) -> TelemetryHandles {
+        self.handles.clone()
     }
 }
 
@@ -53,21 +75,24 @@ impl Drop for TelemetryGuard {
     }
 }
 
-/// Installs the global subscriber and propagator. Call once, inside the tokio runtime (X-Ray's
-/// sampling poller runs on it), before anything logs.
-/// `local_traces`: where the local trace view keeps the backend's spans, when it is on.
-pub fn init(settings: &TelemetrySettings, local_traces: Option<Arc<TraceStore>>) -> TelemetryGuard {
+/// Installs the global subscriber and propagator, and makes the local trace view's store when
+/// it is on. Call once, inside the tokio runtime (X-Ray's sampling poller runs on it), before
+/// anything logs.
+pub fn init(settings: &TelemetrySettings, local: &LocalTracesSettings) -> TelemetryGuard {
     install_propagator();
+    let local_traces = local
+        .enabled
+        .then(|| Arc::new(TraceStore::new(local.limits)));
 
     let (provider, xray) = if settings.sdk_disabled {
         (None, None)
     } else {
-        let (provider, xray) = tracer_provider(settings, local_traces);
+        let (provider, xray) = tracer_provider(settings, local_traces.clone());
         (Some(provider), xray)
     };
     let otel_layer = provider.as_ref().map(|provider| {
         tracing_opentelemetry::layer()
-            .with_tracer(provider.tracer("cruddur-backend"))
+            .with_tracer(provider.tracer(DEFAULT_SERVICE_NAME))
             .with_threads(false)
             .with_tracked_inactivity(false)
             .with_filter(exported_spans())
@@ -90,7 +115,15 @@ pub fn init(settings: &TelemetrySettings, local_traces: Option<Arc<TraceStore>>)
         let daemon = &settings.xray.daemon;
         tracing::info!(udp = %daemon.udp, tcp = %daemon.tcp, "X-Ray segments of sampled traces go to the daemon");
     }
-    TelemetryGuard { provider, xray }
+    TelemetryGuard {
+        provider,
+        handles: TelemetryHandles { xray, local_traces },
+    }
+}
+
+/// Lowercase hex, the way trace and span ids are written.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// W3C Trace Context and Baggage, in and out.
@@ -175,7 +208,9 @@ fn otlp_exporter(
         .with_endpoint(endpoint)
         .with_protocol(protocol)
         .build()
-        .inspect_err(|error| eprintln!("cruddur-backend: spans will not be exported: {error}"))
+        .inspect_err(|error| {
+            eprintln!("{DEFAULT_SERVICE_NAME}: spans will not be exported: {error}")
+        })
         .ok()
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, FromRef, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -20,9 +20,9 @@ use prost::Message;
 use shared::ErrorCode;
 use tokio::sync::mpsc;
 
+use super::trace_store::TraceStore;
 use crate::configuration::OtlpHeaders;
 use crate::error::ApiError;
-use crate::startup::AppState;
 
 /// A browser's batch is a few KB; anything this large is not one.
 pub const MAX_BODY_BYTES: usize = 512 * 1024;
@@ -41,11 +41,17 @@ pub struct Relay {
     /// None: no OTLP endpoint is configured, so relayed spans are accepted and dropped.
     queue: Option<mpsc::Sender<Vec<u8>>>,
     limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    /// The local trace view's store, which keeps the browser's spans beside the backend's.
+    local_traces: Option<Arc<TraceStore>>,
 }
 
 impl Relay {
     /// Starts forwarding to `endpoint` (the backend's own traces endpoint) on the runtime.
-    pub fn start(endpoint: Option<String>, headers: OtlpHeaders) -> Relay {
+    pub fn start(
+        endpoint: Option<String>,
+        headers: OtlpHeaders,
+        local_traces: Option<Arc<TraceStore>>,
+    ) -> Relay {
         let quota = Quota::per_second(NonZeroU32::new(REQUESTS_PER_SECOND).expect("non-zero"))
             .allow_burst(NonZeroU32::new(BURST).expect("non-zero"));
         let limiter = Arc::new(RateLimiter::keyed(quota));
@@ -62,11 +68,19 @@ impl Relay {
                 forgetting.retain_recent();
             }
         });
-        Relay { queue, limiter }
+        Relay {
+            queue,
+            limiter,
+            local_traces,
+        }
     }
 }
 
-pub fn router() -> Router<AppState> {
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Relay: FromRef<S>,
+{
     Router::new().route("/v1/traces", post(relay))
 }
 
@@ -75,8 +89,7 @@ enum Encoding {
     Json,
 }
 
-async fn relay(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
-    let relay = &state.relay;
+async fn relay(State(relay): State<Relay>, request: Request) -> Result<Response, ApiError> {
     let client = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -101,7 +114,7 @@ async fn relay(State(state): State<AppState>, request: Request) -> Result<Respon
         .await
         .map_err(|_| ApiError::PayloadTooLarge)?;
     let export = decode(&encoding, &body).ok_or(ApiError::BadRequest(ErrorCode::MalformedOtlp))?;
-    if let Some(store) = &state.traces {
+    if let Some(store) = &relay.local_traces {
         store.insert(&export.resource_spans);
     }
     if let Some(queue) = &relay.queue {

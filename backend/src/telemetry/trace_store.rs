@@ -19,6 +19,9 @@ use shared::traces::{
     Attribute, SpanEvent, SpanView, TraceDetail, TraceFilter, TraceSummary, xray_trace_id,
 };
 
+use super::hex;
+use crate::sync;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreLimits {
     pub max_traces: usize,
@@ -85,10 +88,7 @@ impl TraceStore {
                 .filter(|span| span.trace_id.len() == 16 && span.span_id.len() == 8)
                 .map(move |span| (hex(&span.trace_id), view(span, &service, &resource)))
         });
-        let mut held = self
-            .held
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut held = sync::lock(&self.held);
         for (trace_id, span) in views {
             let bytes = estimated_bytes(&span);
             let trace = held
@@ -124,10 +124,7 @@ impl TraceStore {
 
     /// The traces that match, newest first.
     pub fn list(&self, filter: &TraceFilter) -> Vec<TraceSummary> {
-        let held = self
-            .held
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let held = sync::lock(&self.held);
         let mut summaries: Vec<TraceSummary> = held
             .traces
             .iter()
@@ -140,10 +137,7 @@ impl TraceStore {
 
     pub fn get(&self, trace_id: &str) -> Option<TraceDetail> {
         let trace_id = trace_id.to_ascii_lowercase();
-        let held = self
-            .held
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let held = sync::lock(&self.held);
         let trace = held.traces.get(&trace_id)?;
         let mut spans = trace.spans.clone();
         spans.sort_by_key(|span| span.start_unix_micros);
@@ -157,10 +151,7 @@ impl TraceStore {
 
     /// What the store holds: traces, and its estimate of their bytes.
     pub fn usage(&self) -> (usize, usize) {
-        let held = self
-            .held
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let held = sync::lock(&self.held);
         (held.traces.len(), held.bytes)
     }
 }
@@ -327,10 +318,6 @@ fn text(value: Option<&AnyValue>) -> String {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
 /// What an allocation costs beyond its bytes: the allocator's header and size-class rounding,
 /// and the spare capacity of vectors. Measured with bench/trace-store.sh: without it, resident
 /// memory at the byte cap came to about twice the cap.
@@ -373,6 +360,7 @@ mod tests {
     use super::*;
     use opentelemetry_proto::tonic::resource::v1::Resource;
     use opentelemetry_proto::tonic::trace::v1::{ScopeSpans, Status};
+    use shared::{BACKEND_SERVICE_NAME, FRONTEND_SERVICE_NAME};
 
     fn string(key: &str, value: &str) -> KeyValue {
         KeyValue {
@@ -429,7 +417,7 @@ mod tests {
 
     fn one_span_trace(trace: u8) -> Vec<ResourceSpans> {
         export(
-            "cruddur-backend",
+            BACKEND_SERVICE_NAME,
             vec![span(Made {
                 trace,
                 id: 1,
@@ -445,7 +433,7 @@ mod tests {
     fn browser_and_server_spans_of_one_trace_are_joined() {
         let store = TraceStore::new(StoreLimits::default());
         store.insert(&export(
-            "cruddur-frontend",
+            FRONTEND_SERVICE_NAME,
             vec![
                 span(Made {
                     trace: 7,
@@ -478,14 +466,17 @@ mod tests {
             code: StatusCode::Error as i32,
             message: "boom".into(),
         });
-        store.insert(&export("cruddur-backend", vec![server]));
+        store.insert(&export(BACKEND_SERVICE_NAME, vec![server]));
 
         let listed = store.list(&TraceFilter::default());
         assert_eq!(listed.len(), 1);
         let summary = &listed[0];
         assert_eq!(summary.trace_id, trace_id(7));
         assert_eq!(summary.root_name, "click");
-        assert_eq!(summary.services, ["cruddur-frontend", "cruddur-backend"]);
+        assert_eq!(
+            summary.services,
+            [FRONTEND_SERVICE_NAME, BACKEND_SERVICE_NAME]
+        );
         assert_eq!(summary.span_count, 3);
         assert_eq!(summary.duration_micros, 40_000);
         assert!(summary.error);
@@ -550,7 +541,7 @@ mod tests {
         let store = TraceStore::new(StoreLimits::default());
         store.insert(&one_span_trace(1));
         store.insert(&export(
-            "cruddur-frontend",
+            FRONTEND_SERVICE_NAME,
             vec![span(Made {
                 trace: 2,
                 id: 1,
@@ -569,7 +560,7 @@ mod tests {
         };
         assert_eq!(
             only(TraceFilter {
-                service: Some("cruddur-frontend".into()),
+                service: Some(FRONTEND_SERVICE_NAME.into()),
                 ..Default::default()
             }),
             ["lcp"]

@@ -20,7 +20,8 @@ pub use exporter::XrayExporter;
 use sampling::{LocalRules, PollIntervals, SamplingRequest, XraySampler};
 use segment::Translator;
 
-use crate::configuration::XraySettings;
+use crate::configuration::{DEFAULT_SERVICE_NAME, XraySettings};
+use crate::sync;
 
 pub const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
 
@@ -65,10 +66,7 @@ impl TraceDecisions {
     }
 
     pub fn get(&self, trace_id: TraceId) -> Option<bool> {
-        let inner = self
-            .inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let inner = sync::lock(&self.inner);
         inner.0.get(&trace_id).copied()
     }
 
@@ -78,10 +76,7 @@ impl TraceDecisions {
             return decided;
         }
         let sampled = decide();
-        let mut inner = self
-            .inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut inner = sync::lock(&self.inner);
         let (decisions, order) = &mut *inner;
         if decisions.insert(trace_id, sampled).is_none() {
             order.push_back(trace_id);
@@ -180,7 +175,7 @@ pub fn build(settings: &XraySettings, service_name: &str) -> Option<(XrayRecorde
         Some(Err(error)) => {
             // Logging is not installed yet: it needs the tracer this is part of.
             eprintln!(
-                "cruddur-backend: AWS_XRAY_SAMPLING_RULES ignored ({error}): the default rule applies"
+                "{DEFAULT_SERVICE_NAME}: AWS_XRAY_SAMPLING_RULES ignored ({error}): the default rule applies"
             );
             LocalRules::default_rules()
         }

@@ -5,8 +5,9 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Uri};
-use backend::relay::Relay;
-use backend::startup::{AppState, Application};
+use backend::configuration::Settings;
+use backend::startup::Application;
+use backend::telemetry::TelemetryHandles;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
@@ -29,8 +30,18 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
-    let state = AppState::with_seed_data(None, Relay::start(None, Default::default())).unwrap();
-    let application = Application::build(0, FRONTEND_ORIGIN.parse().unwrap(), state)
+    let settings = Settings::from_lookup(|name| {
+        let value = match name {
+            "PORT" => "0",
+            "FRONTEND_URL" => FRONTEND_ORIGIN,
+            "OTEL_SDK_DISABLED" => "true",
+            "CRUDDUR_LOCAL_TRACES" => "off",
+            _ => return None,
+        };
+        Some(value.to_owned())
+    })
+    .expect("the test settings are valid");
+    let application = Application::build(&settings, TelemetryHandles::default())
         .await
         .expect("the application binds a free port");
     let address = format!("http://127.0.0.1:{}", application.port());

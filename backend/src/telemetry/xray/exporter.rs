@@ -16,6 +16,7 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use super::TraceDecisions;
 use super::segment::{DAEMON_HEADER, Translator};
 use crate::configuration::ContextMissing;
+use crate::sync;
 
 #[derive(Debug)]
 pub struct XrayExporter {
@@ -59,10 +60,7 @@ impl XrayExporter {
     }
 
     fn send(&self, document: &str) -> std::io::Result<()> {
-        let mut socket = self
-            .socket
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut socket = sync::lock(&self.socket);
         if socket.is_none() {
             *socket = Some(self.connect()?);
         }
@@ -128,9 +126,10 @@ impl SpanExporter for XrayExporter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::xray::SegmentNaming;
-    use crate::xray::segment::MAX_DATAGRAM_BYTES;
-    use crate::xray::test_spans::{TRACE, span};
+    use crate::configuration::DEFAULT_SERVICE_NAME;
+    use crate::telemetry::xray::SegmentNaming;
+    use crate::telemetry::xray::segment::MAX_DATAGRAM_BYTES;
+    use crate::telemetry::xray::test_spans::{TRACE, span};
     use opentelemetry::KeyValue;
     use opentelemetry::trace::TraceId;
     use std::collections::HashSet;
@@ -154,7 +153,7 @@ mod tests {
         let decisions = Arc::new(TraceDecisions::new(16));
         decisions.get_or_decide(TraceId::from_hex(TRACE).unwrap(), || true);
         let exporter = XrayExporter::new(
-            Translator::new(SegmentNaming::new("cruddur-backend".into(), None)),
+            Translator::new(SegmentNaming::new(DEFAULT_SERVICE_NAME.into(), None)),
             decisions,
             daemon_address,
             ContextMissing::LogError,

@@ -27,10 +27,10 @@ const METADATA_NAMESPACE: &str = "otel";
 /// X-Ray indexes at most this many annotations per document.
 const MAX_ANNOTATIONS: usize = 50;
 
-/// `1-{8 hex digits of seconds}-{24 hex digits}`: the OTel trace id in X-Ray's form.
+/// `1-{8 hex digits of seconds}-{24 hex digits}`: the OTel trace id in X-Ray's form. A `TraceId`
+/// is always 32 hex digits, so shared's formatter always accepts it.
 pub fn xray_trace_id(trace_id: TraceId) -> String {
-    let hex = trace_id.to_string();
-    format!("1-{}-{}", &hex[..8], &hex[8..])
+    shared::traces::xray_trace_id(&trace_id.to_string()).unwrap_or_default()
 }
 
 fn seconds(time: SystemTime) -> f64 {
@@ -404,8 +404,10 @@ fn split_to_fit(mut document: Map<String, Value>, trace_id: TraceId, out: &mut V
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::xray::test_spans;
+    use crate::configuration::DEFAULT_SERVICE_NAME;
+    use crate::telemetry::xray::test_spans;
     use opentelemetry::trace::Event;
+    use shared::ACTING_USER_HANDLE;
 
     fn span(kind: SpanKind, attributes: Vec<KeyValue>, status: Status) -> SpanData {
         let mut span = test_spans::span(7, 0, kind, attributes);
@@ -415,7 +417,7 @@ mod tests {
     }
 
     fn translate(span: &SpanData) -> Value {
-        let translator = Translator::new(SegmentNaming::new("cruddur-backend".into(), None));
+        let translator = Translator::new(SegmentNaming::new(DEFAULT_SERVICE_NAME.into(), None));
         let documents = translator.documents(&[span]);
         serde_json::from_str(&documents[0]).unwrap()
     }
@@ -513,14 +515,17 @@ mod tests {
         let step = span(
             SpanKind::Internal,
             vec![
-                KeyValue::new("app.user_handle", "andrewbrown"),
+                KeyValue::new("app.user_handle", ACTING_USER_HANDLE),
                 KeyValue::new("app.result-length", 4),
                 KeyValue::new("code.lineno", 12),
             ],
             Status::Unset,
         );
         let document = translate(&step);
-        assert_eq!(document["annotations"]["app_user_handle"], "andrewbrown");
+        assert_eq!(
+            document["annotations"]["app_user_handle"],
+            ACTING_USER_HANDLE
+        );
         assert_eq!(document["annotations"]["app_result_length"], 4);
         assert_eq!(document["metadata"]["otel"]["code.lineno"], 12);
     }
@@ -532,7 +537,7 @@ mod tests {
             vec![KeyValue::new("db.statement", "x".repeat(70_000))],
             Status::Unset,
         );
-        let translator = Translator::new(SegmentNaming::new("cruddur-backend".into(), None));
+        let translator = Translator::new(SegmentNaming::new(DEFAULT_SERVICE_NAME.into(), None));
         let documents = translator.documents(&[&huge]);
         assert_eq!(documents.len(), 1);
         assert!(documents[0].len() < MAX_DATAGRAM_BYTES);

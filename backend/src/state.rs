@@ -1,0 +1,44 @@
+//! What the handlers and middleware share. Each takes only its part, through `FromRef`: the
+//! routes the repository, request tracing X-Ray's request side, the relay and the trace view
+//! their own.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use time::OffsetDateTime;
+
+use crate::repository::{InMemoryRepository, Repository};
+use crate::telemetry::outbound::TracedClient;
+use crate::telemetry::relay::Relay;
+use crate::telemetry::trace_view::TraceView;
+use crate::telemetry::xray::XrayRecorder;
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub repository: Arc<dyn Repository>,
+    /// For every call to another service, so that it joins the request's trace.
+    pub http_client: TracedClient,
+    /// Decides X-Ray sampling per request; None when X-Ray is off.
+    pub xray: Option<XrayRecorder>,
+    /// Forwards the browser's spans.
+    pub relay: Relay,
+    /// Serves the local trace view's API.
+    pub trace_view: TraceView,
+}
+
+impl AppState {
+    /// Cruddur's week-2 data in memory. Fails only when the outbound HTTP client cannot be built.
+    pub fn with_seed_data(
+        xray: Option<XrayRecorder>,
+        relay: Relay,
+        trace_view: TraceView,
+    ) -> reqwest::Result<Self> {
+        Ok(AppState {
+            repository: Arc::new(InMemoryRepository::seeded(OffsetDateTime::now_utc())),
+            http_client: TracedClient::new()?,
+            xray,
+            relay,
+            trace_view,
+        })
+    }
+}

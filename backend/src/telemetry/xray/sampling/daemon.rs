@@ -1,0 +1,376 @@
+//! The daemon's TCP proxy to the X-Ray service: GetSamplingRules every few minutes, and
+//! SamplingTargets (each rule's statistics out, its quota and rate back) every few seconds.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use super::centralized::{CentralizedRule, CentralizedRules, SamplingRuleSpec};
+use super::{XraySampler, unix_seconds};
+use crate::sync;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetSamplingRulesResponse {
+    #[serde(default)]
+    sampling_rule_records: Vec<SamplingRuleRecord>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SamplingRuleRecord {
+    sampling_rule: SamplingRuleSpec,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct SamplingStatisticsDocument {
+    rule_name: String,
+    #[serde(rename = "ClientID")]
+    client_id: String,
+    timestamp: f64,
+    request_count: u64,
+    sampled_count: u64,
+    borrow_count: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SamplingTargetsResponse {
+    #[serde(default)]
+    sampling_target_documents: Vec<SamplingTargetDocument>,
+    last_rule_modification: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SamplingTargetDocument {
+    rule_name: String,
+    fixed_rate: Option<f64>,
+    reservoir_quota: Option<u64>,
+    #[serde(rename = "ReservoirQuotaTTL")]
+    reservoir_quota_ttl: Option<f64>,
+}
+
+/// How often the daemon is asked for rules and for targets (the SDKs' intervals).
+#[derive(Debug, Clone, Copy)]
+pub struct PollIntervals {
+    pub rules: Duration,
+    pub targets: Duration,
+}
+
+impl PollIntervals {
+    pub const SDK: PollIntervals = PollIntervals {
+        rules: Duration::from_secs(300),
+        targets: Duration::from_secs(10),
+    };
+}
+
+impl XraySampler {
+    /// Keeps the centralized rules fresh through the daemon's TCP proxy at `daemon`
+    /// (`host:port`), for as long as the returned task runs.
+    pub fn poll_daemon(
+        self: &Arc<Self>,
+        daemon: &str,
+        intervals: PollIntervals,
+    ) -> tokio::task::JoinHandle<()> {
+        let sampler = self.clone();
+        let base = format!("http://{daemon}");
+        tokio::spawn(async move {
+            // Not the traced client: sampling traffic is telemetry, and must not make spans.
+            let client = match reqwest::Client::builder()
+                .timeout(Duration::from_secs(2))
+                .build()
+            {
+                Ok(client) => client,
+                Err(error) => {
+                    tracing::warn!(%error, "X-Ray centralized sampling is off");
+                    return;
+                }
+            };
+            let mut reported_failure = false;
+            let mut next_rules = Instant::now();
+            loop {
+                if Instant::now() >= next_rules {
+                    match sampler.refresh_rules(&client, &base).await {
+                        Ok(count) => {
+                            tracing::debug!(count, "X-Ray sampling rules fetched");
+                            reported_failure = false;
+                        }
+                        Err(error) if !reported_failure => {
+                            tracing::warn!(%error, "X-Ray sampling rules unavailable from the daemon: local rules apply");
+                            reported_failure = true;
+                        }
+                        Err(_) => {}
+                    }
+                    next_rules = Instant::now() + intervals.rules;
+                }
+                tokio::time::sleep(intervals.targets).await;
+                match sampler.report_and_refresh_targets(&client, &base).await {
+                    Ok(rules_changed) if rules_changed => next_rules = Instant::now(),
+                    Ok(_) => {}
+                    Err(error) => tracing::debug!(%error, "X-Ray sampling targets unavailable"),
+                }
+            }
+        })
+    }
+
+    async fn refresh_rules(&self, client: &reqwest::Client, base: &str) -> Result<usize, String> {
+        let response: GetSamplingRulesResponse =
+            post(client, base, "/GetSamplingRules", &serde_json::json!({})).await?;
+        let mut specs: Vec<SamplingRuleSpec> = response
+            .sampling_rule_records
+            .into_iter()
+            .map(|record| record.sampling_rule)
+            // The SDKs keep only the rules they can apply.
+            .filter(|rule| rule.version == 1 && rule.resource_arn == "*")
+            .collect();
+        specs.sort_by(|a, b| (a.priority, &a.rule_name).cmp(&(b.priority, &b.rule_name)));
+        let mut centralized = sync::write(&self.centralized);
+        // A rule that is still there keeps its reservoir and statistics.
+        let previous: HashMap<String, Arc<CentralizedRule>> = centralized
+            .take()
+            .map(|old| {
+                old.rules
+                    .into_iter()
+                    .map(|rule| (rule.spec.rule_name.clone(), rule))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let rules: Vec<Arc<CentralizedRule>> = specs
+            .into_iter()
+            .map(|spec| match previous.get(&spec.rule_name) {
+                Some(kept)
+                    if kept.spec.fixed_rate == spec.fixed_rate
+                        && kept.spec.reservoir_size == spec.reservoir_size =>
+                {
+                    let rule = CentralizedRule::new(spec);
+                    let mut kept_state = kept.state();
+                    let mut state = rule.state();
+                    state.rate = kept_state.rate;
+                    state.reservoir = std::mem::take(&mut kept_state.reservoir);
+                    state.statistics = kept_state.statistics;
+                    drop(state);
+                    Arc::new(rule)
+                }
+                _ => Arc::new(CentralizedRule::new(spec)),
+            })
+            .collect();
+        let count = rules.len();
+        *centralized = Some(CentralizedRules {
+            rules,
+            fetched: Instant::now(),
+            fetched_at: SystemTime::now(),
+        });
+        Ok(count)
+    }
+
+    /// Sends each rule's statistics and applies the targets that come back. True when the
+    /// service says the rules changed since they were fetched.
+    async fn report_and_refresh_targets(
+        &self,
+        client: &reqwest::Client,
+        base: &str,
+    ) -> Result<bool, String> {
+        let (rules, fetched_at) = {
+            let centralized = sync::read(&self.centralized);
+            match centralized.as_ref() {
+                Some(centralized) => (centralized.rules.clone(), centralized.fetched_at),
+                None => return Ok(false),
+            }
+        };
+        let timestamp = unix_seconds(SystemTime::now());
+        let documents: Vec<SamplingStatisticsDocument> = rules
+            .iter()
+            .map(|rule| {
+                let statistics = std::mem::take(&mut rule.state().statistics);
+                SamplingStatisticsDocument {
+                    rule_name: rule.spec.rule_name.clone(),
+                    client_id: self.client_id.clone(),
+                    timestamp,
+                    request_count: statistics.requests,
+                    sampled_count: statistics.sampled,
+                    borrow_count: statistics.borrowed,
+                }
+            })
+            .collect();
+        let body = serde_json::json!({ "SamplingStatisticsDocuments": documents });
+        let response: SamplingTargetsResponse =
+            post(client, base, "/SamplingTargets", &body).await?;
+        for target in response.sampling_target_documents {
+            if let Some(rule) = rules
+                .iter()
+                .find(|rule| rule.spec.rule_name == target.rule_name)
+            {
+                let mut state = rule.state();
+                if let Some(rate) = target.fixed_rate {
+                    state.rate = rate;
+                }
+                if let Some(quota) = target.reservoir_quota {
+                    state.reservoir.quota = Some(quota);
+                    state.reservoir.quota_expires = target.reservoir_quota_ttl.unwrap_or(0.0);
+                }
+            }
+        }
+        Ok(response
+            .last_rule_modification
+            .is_some_and(|modified| modified > unix_seconds(fetched_at)))
+    }
+}
+
+async fn post<T: for<'de> Deserialize<'de>>(
+    client: &reqwest::Client,
+    base: &str,
+    path: &str,
+    body: &serde_json::Value,
+) -> Result<T, String> {
+    let response = client
+        .post(format!("{base}{path}"))
+        .json(body)
+        .send()
+        .await
+        .map_err(|error| error.to_string())?;
+    if !response.status().is_success() {
+        return Err(format!("{path} answered {}", response.status()));
+    }
+    response.json().await.map_err(|error| error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::telemetry::xray::sampling::LocalRules;
+    use crate::telemetry::xray::sampling::SamplingRequest;
+    use crate::telemetry::xray::sampling::testing::{HOME, at, count_sampled};
+    use axum::Json;
+    use axum::routing::post;
+    use serde_json::{Value, json};
+
+    /// The daemon's TCP proxy: serves the given rules and quota, keeps the statistics it gets.
+    async fn fake_daemon(rules: Value, quota: u64) -> (String, Arc<Mutex<Vec<Value>>>) {
+        let reports = Arc::new(Mutex::new(Vec::new()));
+        let store = reports.clone();
+        let router = axum::Router::new()
+            .route(
+                "/GetSamplingRules",
+                post(move || async move { Json(json!({ "SamplingRuleRecords": rules })) }),
+            )
+            .route(
+                "/SamplingTargets",
+                post(move |Json(body): Json<Value>| async move {
+                    store.lock().unwrap().push(body);
+                    let ttl = unix_seconds(SystemTime::now()) + 3600.0;
+                    Json(json!({
+                        "SamplingTargetDocuments": [{
+                            "RuleName": "Cruddur", "FixedRate": 0.0,
+                            "ReservoirQuota": quota, "ReservoirQuotaTTL": ttl, "Interval": 10
+                        }],
+                        "LastRuleModification": 0
+                    }))
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        (address, reports)
+    }
+
+    fn rule(name: &str, priority: i64, path: &str, reservoir: u64, rate: f64) -> Value {
+        json!({"SamplingRule": {
+            "RuleName": name, "Priority": priority, "FixedRate": rate, "ReservoirSize": reservoir,
+            "ServiceName": "cruddur-*", "ServiceType": "*", "Host": "*", "HTTPMethod": "*",
+            "URLPath": path, "ResourceARN": "*", "Version": 1
+        }})
+    }
+
+    async fn wait_until(condition: impl Fn() -> bool) {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while !condition() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("the condition came true");
+    }
+
+    #[tokio::test]
+    async fn centralized_rules_borrow_until_their_quota_arrives_then_take_it() {
+        let rules = json!([
+            rule("Default", 10000, "*", 0, 0.0),
+            rule("Cruddur", 10, "/api/*", 5, 0.0),
+        ]);
+        let (daemon, reports) = fake_daemon(rules, 3).await;
+        let everything = r#"{"version":2,"default":{"fixed_target":0,"rate":1}}"#;
+        let sampler = Arc::new(XraySampler::new(LocalRules::parse(everything).unwrap()));
+        let intervals = PollIntervals {
+            rules: Duration::from_secs(300),
+            targets: Duration::from_millis(50),
+        };
+        let poller = sampler.poll_daemon(&daemon, intervals);
+        let has_rules = || sampler.centralized.read().unwrap().is_some();
+        wait_until(has_rules).await;
+
+        // Before any target: one borrowed request a second, the fixed rate (0) for the rest.
+        let cruddur = |second| count_sampled(|| sampler.sample_at(&HOME, at(second)), 20);
+        assert_eq!(cruddur(0), 1);
+        let health = SamplingRequest {
+            path: "/health",
+            ..HOME
+        };
+        assert_eq!(
+            count_sampled(|| sampler.sample_at(&health, at(0)), 20),
+            0,
+            "the Default rule (no reservoir, rate 0) decides what Cruddur's rule does not match"
+        );
+
+        wait_until(|| !reports.lock().unwrap().is_empty()).await;
+        let has_quota = || {
+            sampler.centralized.read().unwrap().as_ref().unwrap().rules[0]
+                .state()
+                .reservoir
+                .quota
+                == Some(3)
+        };
+        wait_until(has_quota).await;
+        let now = SystemTime::now();
+        assert_eq!(
+            count_sampled(|| sampler.sample_at(&HOME, now), 20),
+            3,
+            "the quota, each second"
+        );
+        poller.abort();
+
+        let reports = reports.lock().unwrap().clone();
+        let cruddur_stats = reports
+            .iter()
+            .flat_map(|report| {
+                report["SamplingStatisticsDocuments"]
+                    .as_array()
+                    .unwrap()
+                    .clone()
+            })
+            .find(|document| document["RuleName"] == "Cruddur" && document["RequestCount"] != 0)
+            .expect("the requests were reported");
+        assert_eq!(cruddur_stats["RequestCount"], 20);
+        assert_eq!(cruddur_stats["BorrowCount"], 1);
+        assert_eq!(cruddur_stats["ClientID"].as_str().unwrap().len(), 24);
+    }
+
+    #[tokio::test]
+    async fn without_a_daemon_the_local_rules_decide() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let closed = listener.local_addr().unwrap().to_string();
+        drop(listener);
+        let none = r#"{"version":2,"default":{"fixed_target":0,"rate":0}}"#;
+        let sampler = Arc::new(XraySampler::new(LocalRules::parse(none).unwrap()));
+        let poller = sampler.poll_daemon(&closed, PollIntervals::SDK);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(sampler.centralized.read().unwrap().is_none());
+        assert_eq!(count_sampled(|| sampler.sample(&HOME), 50), 0);
+        poller.abort();
+    }
+}
