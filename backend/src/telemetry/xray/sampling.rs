@@ -18,7 +18,7 @@ use wildmatch::WildMatch;
 
 use crate::sync;
 use crate::telemetry::hex;
-use centralized::{CENTRALIZED_RULES_TTL, CentralizedRules};
+use centralized::CentralizedRules;
 pub use daemon::PollIntervals;
 pub use local::LocalRules;
 
@@ -93,14 +93,12 @@ impl XraySampler {
 
     fn sample_at(&self, request: &SamplingRequest, now: SystemTime) -> bool {
         let centralized = sync::read(&self.centralized);
-        match centralized.as_ref() {
-            Some(centralized) if centralized.fetched.elapsed() < CENTRALIZED_RULES_TTL => {
-                match centralized.rules.iter().find(|rule| rule.matches(request)) {
-                    Some(rule) => rule.sample(now),
-                    None => self.local.sample(request, now),
-                }
-            }
-            _ => self.local.sample(request, now),
+        match centralized
+            .as_ref()
+            .and_then(|centralized| centralized.matching(request))
+        {
+            Some(rule) => rule.sample(now),
+            None => self.local.sample(request, now),
         }
     }
 }

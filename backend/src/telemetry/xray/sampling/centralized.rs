@@ -2,6 +2,7 @@
 //! reservoir (the quota the service grants this client, or one borrowed request a second)
 //! and its fixed rate, counting what it decided for the next report.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -15,24 +16,24 @@ use crate::sync;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(super) struct SamplingRuleSpec {
-    pub(super) rule_name: String,
-    pub(super) priority: i64,
-    pub(super) fixed_rate: f64,
-    pub(super) reservoir_size: u64,
+    rule_name: String,
+    priority: i64,
+    fixed_rate: f64,
+    reservoir_size: u64,
     #[serde(default = "any")]
-    pub(super) service_name: String,
+    service_name: String,
     #[serde(default = "any")]
-    pub(super) service_type: String,
+    service_type: String,
     #[serde(default = "any")]
-    pub(super) host: String,
+    host: String,
     #[serde(rename = "HTTPMethod", default = "any")]
-    pub(super) http_method: String,
+    http_method: String,
     #[serde(rename = "URLPath", default = "any")]
-    pub(super) url_path: String,
+    url_path: String,
     #[serde(rename = "ResourceARN", default = "any")]
-    pub(super) resource_arn: String,
+    resource_arn: String,
     #[serde(default = "version_one")]
-    pub(super) version: u32,
+    version: u32,
 }
 
 fn any() -> String {
@@ -55,8 +56,8 @@ pub(super) struct Statistics {
 #[derive(Debug, Default)]
 pub(super) struct Reservoir {
     pub(super) quota: Option<u64>,
-    pub(super) quota_expires: f64,
-    pub(super) this_second: PerSecond,
+    quota_expires: f64,
+    this_second: PerSecond,
 }
 
 enum ReservoirDecision {
@@ -83,23 +84,23 @@ impl Reservoir {
 
 #[derive(Debug)]
 pub(super) struct CentralizedRule {
-    pub(super) spec: SamplingRuleSpec,
-    pub(super) service_name: WildMatch,
-    pub(super) host: WildMatch,
-    pub(super) method: WildMatch,
-    pub(super) path: WildMatch,
-    pub(super) state: Mutex<RuleState>,
+    spec: SamplingRuleSpec,
+    service_name: WildMatch,
+    host: WildMatch,
+    method: WildMatch,
+    path: WildMatch,
+    state: Mutex<RuleState>,
 }
 
 #[derive(Debug)]
 pub(super) struct RuleState {
-    pub(super) rate: f64,
+    rate: f64,
     pub(super) reservoir: Reservoir,
-    pub(super) statistics: Statistics,
+    statistics: Statistics,
 }
 
 impl CentralizedRule {
-    pub(super) fn new(spec: SamplingRuleSpec) -> Self {
+    fn new(spec: SamplingRuleSpec) -> Self {
         CentralizedRule {
             service_name: pattern(&spec.service_name),
             host: pattern(&spec.host),
@@ -114,12 +115,56 @@ impl CentralizedRule {
         }
     }
 
+    /// A rule the service still has, with the same rate and reservoir size, keeps its
+    /// reservoir and statistics.
+    fn keeping(spec: SamplingRuleSpec, previous: Option<&CentralizedRule>) -> Self {
+        let rule = CentralizedRule::new(spec);
+        if let Some(kept) = previous.filter(|kept| {
+            kept.spec.fixed_rate == rule.spec.fixed_rate
+                && kept.spec.reservoir_size == rule.spec.reservoir_size
+        }) {
+            let mut kept_state = kept.state();
+            let mut state = rule.state();
+            state.rate = kept_state.rate;
+            state.reservoir = std::mem::take(&mut kept_state.reservoir);
+            state.statistics = kept_state.statistics;
+        }
+        rule
+    }
+
     pub(super) fn state(&self) -> MutexGuard<'_, RuleState> {
         sync::lock(&self.state)
     }
 
+    pub(super) fn name(&self) -> &str {
+        &self.spec.rule_name
+    }
+
+    /// What the rule decided since the last report; the counts start again from zero.
+    pub(super) fn take_statistics(&self) -> Statistics {
+        std::mem::take(&mut self.state().statistics)
+    }
+
+    /// What SamplingTargets granted: a new fixed rate, and a quota valid until `quota_ttl`
+    /// (Unix seconds).
+    pub(super) fn apply_target(
+        &self,
+        fixed_rate: Option<f64>,
+        quota: Option<u64>,
+        quota_ttl: Option<f64>,
+    ) {
+        let mut state = self.state();
+        if let Some(rate) = fixed_rate {
+            state.rate = rate;
+        }
+        if let Some(quota) = quota {
+            state.reservoir.quota = Some(quota);
+            state.reservoir.quota_expires = quota_ttl.unwrap_or(0.0);
+        }
+    }
+
     /// Service type is matched only as `*`: this backend runs on no AWS platform it could name.
-    pub(super) fn matches(&self, request: &SamplingRequest) -> bool {
+    fn matches(&self, request: &SamplingRequest) -> bool {
         self.spec.service_type == "*"
             && self.service_name.matches(request.service_name)
             && self.host.matches(request.host)
@@ -153,9 +198,64 @@ impl CentralizedRule {
 pub(super) struct CentralizedRules {
     /// By priority, then name, as the X-Ray service orders them.
     pub(super) rules: Vec<Arc<CentralizedRule>>,
-    pub(super) fetched: Instant,
-    pub(super) fetched_at: SystemTime,
+    fetched: Instant,
+    fetched_at: SystemTime,
 }
 
 /// Centralized rules not refreshed for this long are stale: the local rules decide again.
-pub(super) const CENTRALIZED_RULES_TTL: Duration = Duration::from_secs(60 * 60);
+const CENTRALIZED_RULES_TTL: Duration = Duration::from_secs(60 * 60);
+
+impl CentralizedRules {
+    /// The rules GetSamplingRules returned, replacing `previous`: only those the SDKs can
+    /// apply, by priority then name.
+    pub(super) fn refreshed(
+        specs: impl IntoIterator<Item = SamplingRuleSpec>,
+        previous: Option<CentralizedRules>,
+    ) -> Self {
+        let mut specs: Vec<SamplingRuleSpec> = specs
+            .into_iter()
+            .filter(|rule| rule.version == 1 && rule.resource_arn == "*")
+            .collect();
+        specs.sort_by(|a, b| (a.priority, &a.rule_name).cmp(&(b.priority, &b.rule_name)));
+        let previous: HashMap<String, Arc<CentralizedRule>> = previous
+            .map(|old| {
+                old.rules
+                    .into_iter()
+                    .map(|rule| (rule.spec.rule_name.clone(), rule))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let rules = specs
+            .into_iter()
+            .map(|spec| {
+                let kept = previous.get(&spec.rule_name).map(Arc::as_ref);
+                Arc::new(CentralizedRule::keeping(spec, kept))
+            })
+            .collect();
+        CentralizedRules {
+            rules,
+            fetched: Instant::now(),
+            fetched_at: SystemTime::now(),
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// When they were fetched, to compare with the service's last rule modification.
+    pub(super) fn fetched_at(&self) -> SystemTime {
+        self.fetched_at
+    }
+
+    /// The first matching rule, unless the rules are stale: then the local rules decide.
+    pub(super) fn matching(&self, request: &SamplingRequest) -> Option<&CentralizedRule> {
+        if self.fetched.elapsed() >= CENTRALIZED_RULES_TTL {
+            return None;
+        }
+        self.rules
+            .iter()
+            .find(|rule| rule.matches(request))
+            .map(Arc::as_ref)
+    }
+}

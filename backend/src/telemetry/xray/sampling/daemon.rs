@@ -1,13 +1,12 @@
 //! The daemon's TCP proxy to the X-Ray service: GetSamplingRules every few minutes, and
 //! SamplingTargets (each rule's statistics out, its quota and rate back) every few seconds.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::centralized::{CentralizedRule, CentralizedRules, SamplingRuleSpec};
+use super::centralized::{CentralizedRules, SamplingRuleSpec};
 use super::{XraySampler, unix_seconds};
 use crate::sync;
 
@@ -120,50 +119,14 @@ impl XraySampler {
     async fn refresh_rules(&self, client: &reqwest::Client, base: &str) -> Result<usize, String> {
         let response: GetSamplingRulesResponse =
             post(client, base, "/GetSamplingRules", &serde_json::json!({})).await?;
-        let mut specs: Vec<SamplingRuleSpec> = response
+        let specs = response
             .sampling_rule_records
             .into_iter()
-            .map(|record| record.sampling_rule)
-            // The SDKs keep only the rules they can apply.
-            .filter(|rule| rule.version == 1 && rule.resource_arn == "*")
-            .collect();
-        specs.sort_by(|a, b| (a.priority, &a.rule_name).cmp(&(b.priority, &b.rule_name)));
+            .map(|record| record.sampling_rule);
         let mut centralized = sync::write(&self.centralized);
-        // A rule that is still there keeps its reservoir and statistics.
-        let previous: HashMap<String, Arc<CentralizedRule>> = centralized
-            .take()
-            .map(|old| {
-                old.rules
-                    .into_iter()
-                    .map(|rule| (rule.spec.rule_name.clone(), rule))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let rules: Vec<Arc<CentralizedRule>> = specs
-            .into_iter()
-            .map(|spec| match previous.get(&spec.rule_name) {
-                Some(kept)
-                    if kept.spec.fixed_rate == spec.fixed_rate
-                        && kept.spec.reservoir_size == spec.reservoir_size =>
-                {
-                    let rule = CentralizedRule::new(spec);
-                    let mut kept_state = kept.state();
-                    let mut state = rule.state();
-                    state.rate = kept_state.rate;
-                    state.reservoir = std::mem::take(&mut kept_state.reservoir);
-                    state.statistics = kept_state.statistics;
-                    drop(state);
-                    Arc::new(rule)
-                }
-                _ => Arc::new(CentralizedRule::new(spec)),
-            })
-            .collect();
+        let rules = CentralizedRules::refreshed(specs, centralized.take());
         let count = rules.len();
-        *centralized = Some(CentralizedRules {
-            rules,
-            fetched: Instant::now(),
-            fetched_at: SystemTime::now(),
-        });
+        *centralized = Some(rules);
         Ok(count)
     }
 
@@ -177,7 +140,7 @@ impl XraySampler {
         let (rules, fetched_at) = {
             let centralized = sync::read(&self.centralized);
             match centralized.as_ref() {
-                Some(centralized) => (centralized.rules.clone(), centralized.fetched_at),
+                Some(centralized) => (centralized.rules.clone(), centralized.fetched_at()),
                 None => return Ok(false),
             }
         };
@@ -185,9 +148,9 @@ impl XraySampler {
         let documents: Vec<SamplingStatisticsDocument> = rules
             .iter()
             .map(|rule| {
-                let statistics = std::mem::take(&mut rule.state().statistics);
+                let statistics = rule.take_statistics();
                 SamplingStatisticsDocument {
-                    rule_name: rule.spec.rule_name.clone(),
+                    rule_name: rule.name().to_owned(),
                     client_id: self.client_id.clone(),
                     timestamp,
                     request_count: statistics.requests,
@@ -200,18 +163,12 @@ impl XraySampler {
         let response: SamplingTargetsResponse =
             post(client, base, "/SamplingTargets", &body).await?;
         for target in response.sampling_target_documents {
-            if let Some(rule) = rules
-                .iter()
-                .find(|rule| rule.spec.rule_name == target.rule_name)
-            {
-                let mut state = rule.state();
-                if let Some(rate) = target.fixed_rate {
-                    state.rate = rate;
-                }
-                if let Some(quota) = target.reservoir_quota {
-                    state.reservoir.quota = Some(quota);
-                    state.reservoir.quota_expires = target.reservoir_quota_ttl.unwrap_or(0.0);
-                }
+            if let Some(rule) = rules.iter().find(|rule| rule.name() == target.rule_name) {
+                rule.apply_target(
+                    target.fixed_rate,
+                    target.reservoir_quota,
+                    target.reservoir_quota_ttl,
+                );
             }
         }
         Ok(response
