@@ -1,5 +1,7 @@
-//! Building the application: the router with its layers, bound to a port, served until a
-//! shutdown signal.
+//! Building the application from its settings: the state wired to what telemetry made, the
+//! router with its layers, bound to a port, served until a shutdown signal. Telemetry itself is
+//! installed once per process, by `main`, and only its handles come here, so the tests build
+//! the application the same way.
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
