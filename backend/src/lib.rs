@@ -1,3 +1,4 @@
+pub mod client_address;
 pub mod configuration;
 pub mod error;
 pub mod repository;

@@ -3,6 +3,8 @@
 //! included) ever reaches the browser. It sends nowhere but the configured endpoint, and keeps
 //! them in the local trace view's store beside the backend's own.
 
+pub mod limits;
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
