@@ -36,18 +36,86 @@ pub struct SpanView {
     pub span_id: String,
     pub parent_span_id: Option<String>,
     pub name: String,
-    /// `server`, `client`, `internal`, `producer` or `consumer`.
-    pub kind: String,
+    pub kind: SpanKind,
     pub service: String,
     pub start_unix_micros: u64,
     pub duration_micros: u64,
-    /// `unset`, `ok` or `error`.
-    pub status: String,
+    pub status: SpanStatus,
     pub status_message: String,
     pub attributes: Vec<Attribute>,
     pub events: Vec<SpanEvent>,
     /// The resource's attributes other than `service.name` (`session.id`, `user_agent.original`).
     pub resource: Vec<Attribute>,
+}
+
+/// What a span is to its trace, as OTLP names it; lowercase on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpanKind {
+    Internal,
+    Server,
+    Client,
+    Producer,
+    Consumer,
+}
+
+impl SpanKind {
+    /// The name the API writes: `server`, `client`, `internal`, `producer` or `consumer`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpanKind::Internal => "internal",
+            SpanKind::Server => "server",
+            SpanKind::Client => "client",
+            SpanKind::Producer => "producer",
+            SpanKind::Consumer => "consumer",
+        }
+    }
+}
+
+/// How a span ended, as OTLP's status code names it; lowercase on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpanStatus {
+    Unset,
+    Ok,
+    Error,
+}
+
+impl SpanStatus {
+    /// The name the API writes: `unset`, `ok` or `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpanStatus::Unset => "unset",
+            SpanStatus::Ok => "ok",
+            SpanStatus::Error => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for SpanKind {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for SpanStatus {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+/// A kind equals its name on the wire, so a reader of the JSON compares it with what it reads.
+impl PartialEq<&str> for SpanKind {
+    fn eq(&self, name: &&str) -> bool {
+        self.as_str() == *name
+    }
+}
+
+/// A status equals its name on the wire, so a reader of the JSON compares it with what it reads.
+impl PartialEq<&str> for SpanStatus {
+    fn eq(&self, name: &&str) -> bool {
+        self.as_str() == *name
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,6 +163,7 @@ pub fn xray_trace_id(trace_id: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{BACKEND_SERVICE_NAME, FRONTEND_SERVICE_NAME};
 
     #[test]
     fn an_xray_trace_id_splits_the_time_from_the_rest() {
@@ -105,12 +174,43 @@ mod tests {
         assert_eq!(xray_trace_id("not-a-trace-id"), None);
     }
 
+    /// The names `/api/traces` writes, read back as the kinds and statuses they name.
+    #[test]
+    fn kinds_and_statuses_are_read_from_their_lowercase_names() {
+        use serde::de::IntoDeserializer as _;
+        use serde::de::value::{Error, StrDeserializer};
+
+        let read =
+            |name: &'static str| -> StrDeserializer<'static, Error> { name.into_deserializer() };
+        let kinds = [
+            (SpanKind::Internal, "internal"),
+            (SpanKind::Server, "server"),
+            (SpanKind::Client, "client"),
+            (SpanKind::Producer, "producer"),
+            (SpanKind::Consumer, "consumer"),
+        ];
+        for (kind, name) in kinds {
+            assert_eq!(SpanKind::deserialize(read(name)), Ok(kind));
+            assert_eq!(kind.to_string(), name);
+        }
+        let statuses = [
+            (SpanStatus::Unset, "unset"),
+            (SpanStatus::Ok, "ok"),
+            (SpanStatus::Error, "error"),
+        ];
+        for (status, name) in statuses {
+            assert_eq!(SpanStatus::deserialize(read(name)), Ok(status));
+            assert_eq!(status.to_string(), name);
+        }
+        assert!(SpanStatus::deserialize(read("ERROR")).is_err());
+    }
+
     #[test]
     fn filters_select_by_service_errors_and_duration() {
         let summary = TraceSummary {
             trace_id: "0".repeat(32),
             root_name: "click".into(),
-            services: vec!["cruddur-frontend".into(), "cruddur-backend".into()],
+            services: vec![FRONTEND_SERVICE_NAME.into(), BACKEND_SERVICE_NAME.into()],
             start_unix_micros: 0,
             duration_micros: 25_000,
             span_count: 3,
@@ -118,7 +218,7 @@ mod tests {
         };
         assert!(summary.matches(&TraceFilter::default()));
         let backend = TraceFilter {
-            service: Some("cruddur-backend".into()),
+            service: Some(BACKEND_SERVICE_NAME.into()),
             ..Default::default()
         };
         assert!(summary.matches(&backend));
