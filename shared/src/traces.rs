@@ -25,7 +25,7 @@ pub struct TraceDetail {
     pub trace_id: String,
     /// The same trace in AWS X-Ray's form: `1-<8 hex>-<24 hex>`.
     pub xray_trace_id: String,
-    /// The same trace in Honeycomb, when the backend was told where its traces live there.
+    /// The same trace in Honeycomb, when the backend knows where its traces live there.
     pub honeycomb_url: Option<String>,
     /// Ordered by start time.
     pub spans: Vec<SpanView>,

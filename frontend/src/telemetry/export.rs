@@ -62,7 +62,7 @@ pub fn flush() {
                 resource_spans: vec![ResourceSpans {
                     resource: Some(relay.resource.clone()),
                     scope_spans: vec![ScopeSpans {
-                        // The SDK named the scope after the tracer, which we named after the app.
+                        // The scope bears the app's name, as the SDK names it after its tracer.
                         scope: Some(InstrumentationScope {
                             name: FRONTEND_SERVICE_NAME.to_owned(),
                             ..Default::default()
