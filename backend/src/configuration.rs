@@ -249,13 +249,11 @@ impl Settings {
                 expected: "a comma-separated list of CIDRs or IP addresses",
                 value: env.var("CRUDDUR_TRUSTED_PROXIES").unwrap_or_default(),
             })?,
-            shutdown_timeout: Duration::from_secs(
-                positive(
-                    "CRUDDUR_SHUTDOWN_TIMEOUT",
-                    env.var("CRUDDUR_SHUTDOWN_TIMEOUT"),
-                    DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
-                )? as u64,
-            ),
+            shutdown_timeout: Duration::from_secs(positive(
+                "CRUDDUR_SHUTDOWN_TIMEOUT",
+                env.var("CRUDDUR_SHUTDOWN_TIMEOUT"),
+                DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
+            )? as u64),
         })
     }
 }

@@ -10,8 +10,8 @@ use time::OffsetDateTime;
 use crate::repository::{InMemoryRepository, Repository};
 use crate::telemetry::outbound::TracedClient;
 use crate::telemetry::relay::Relay;
-use crate::telemetry::trace_view::TraceView;
 use crate::telemetry::request_tracing::RequestTracing;
+use crate::telemetry::trace_view::TraceView;
 
 #[derive(Clone, FromRef)]
 pub struct AppState {

@@ -153,7 +153,10 @@ async fn relay(State(relay): State<Relay>, request: Request) -> Result<Response,
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)), |ConnectInfo(peer)| *peer);
+        .map_or(
+            SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+            |ConnectInfo(peer)| *peer,
+        );
     let client = inner
         .trusted_proxies
         .client_address(peer, request.headers());
@@ -169,7 +172,13 @@ async fn relay(State(relay): State<Relay>, request: Request) -> Result<Response,
         .ok_or_else(|| refuse(Refusal::MediaType, 0, ApiError::UnsupportedMediaType))?;
     let body = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
         .await
-        .map_err(|_| refuse(Refusal::TooLarge, 0, ApiError::PayloadTooLarge(ErrorCode::PayloadTooLarge)))?;
+        .map_err(|_| {
+            refuse(
+                Refusal::TooLarge,
+                0,
+                ApiError::PayloadTooLarge(ErrorCode::PayloadTooLarge),
+            )
+        })?;
     let spans = match encoding {
         Encoding::Protobuf => count_protobuf_spans(&body),
         Encoding::Json => count_json_spans(&body),

@@ -67,10 +67,7 @@ impl Budgets {
                 .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN))
         };
         Budgets {
-            requests: RateLimiter::keyed(quota(
-                budgets.requests_per_second,
-                budgets.request_burst,
-            )),
+            requests: RateLimiter::keyed(quota(budgets.requests_per_second, budgets.request_burst)),
             spans: RateLimiter::keyed(quota(budgets.spans_per_second, budgets.span_burst)),
             global_spans: RateLimiter::direct(quota(
                 budgets.global_spans_per_second,
@@ -149,7 +146,10 @@ mod tests {
         let Err(OverBudget::ClientRequests(wait)) = budgets.request(client) else {
             panic!("the third request is over budget");
         };
-        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1), "{wait:?}");
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_secs(1),
+            "{wait:?}"
+        );
         assert!(
             budgets.request(ip("203.0.113.2")).is_ok(),
             "another client has its own budget"
