@@ -129,8 +129,7 @@ async fn main() {
                             let address = sent % clients;
                             let forwarded_for =
                                 format!("198.18.{}.{}", address / 256, address % 256);
-                            post(&client, &url, body.clone(), &forwarded_for, spans, &tally)
-                                .await;
+                            post(&client, &url, body.clone(), &forwarded_for, spans, &tally).await;
                             sent += connections;
                         }
                     })
