@@ -184,6 +184,7 @@ pub fn enforce(
                 value: Some(AnyValue {
                     value: Some(Value::BoolValue(true)),
                 }),
+                key_strindex: 0,
             },
         );
         for scope_spans in &mut resource_spans.scope_spans {
@@ -284,6 +285,7 @@ fn string_attribute(key: &str, value: &str) -> KeyValue {
         value: Some(AnyValue {
             value: Some(Value::StringValue(value.to_owned())),
         }),
+        key_strindex: 0,
     }
 }
 
