@@ -60,6 +60,9 @@ pub struct TelemetrySettings {
     pub protocol: OtlpProtocol,
     /// `OTEL_EXPORTER_OTLP_TRACES_HEADERS` or `OTEL_EXPORTER_OTLP_HEADERS`.
     pub headers: OtlpHeaders,
+    /// `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`, else `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`, else
+    /// 4096: the most bytes a string attribute value of the backend's spans keeps.
+    pub attribute_value_length_limit: usize,
     pub xray: XraySettings,
 }
 
@@ -319,9 +322,26 @@ impl TelemetrySettings {
                     .or_else(|| env.var("OTEL_EXPORTER_OTLP_HEADERS"))
                     .unwrap_or_default(),
             ),
+            attribute_value_length_limit: attribute_value_length_limit(env)?,
             xray: XraySettings::read(env)?,
         })
     }
+}
+
+/// The OpenTelemetry variable for spans wins over the one for every signal; the default is
+/// this backend's, where the specification has none: a client sends the query, the path and the
+/// user agent, and they are copied into attributes.
+fn attribute_value_length_limit(env: &Env) -> Result<usize, ConfigurationError> {
+    const DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT: usize = 4096;
+    for name in [
+        "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+        "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+    ] {
+        if let Some(value) = env.var(name) {
+            return positive(name, Some(value), DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT);
+        }
+    }
+    Ok(DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT)
 }
 
 impl XraySettings {
@@ -488,6 +508,42 @@ mod tests {
         );
         let shown = format!("{headers:?}");
         assert_eq!(shown, "OtlpHeaders([x-honeycomb-team,x-dataset])");
+    }
+
+    fn settings(variables: &[(&str, &str)]) -> Result<Settings, ConfigurationError> {
+        Settings::from_lookup(|name| {
+            variables
+                .iter()
+                .find(|(variable, _)| *variable == name)
+                .map(|(_, value)| (*value).to_owned())
+        })
+    }
+
+    #[test]
+    fn the_span_attribute_value_length_limit_wins_over_the_general_one() {
+        let limit = |variables: &[(&str, &str)]| {
+            settings(variables).map(|settings| settings.telemetry.attribute_value_length_limit)
+        };
+        assert_eq!(limit(&[]).unwrap(), 4096);
+        assert_eq!(
+            limit(&[("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "100")]).unwrap(),
+            100
+        );
+        assert_eq!(
+            limit(&[
+                ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "100"),
+                ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "64"),
+            ])
+            .unwrap(),
+            64
+        );
+        let error = limit(&[("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "-1")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT"),
+            "{error}"
+        );
     }
 
     #[test]

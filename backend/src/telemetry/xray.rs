@@ -36,14 +36,18 @@ pub struct SegmentNaming {
 impl SegmentNaming {
     pub fn new(fixed: String, host_pattern: Option<&str>) -> Self {
         SegmentNaming {
-            fixed,
+            fixed: segment::document_name(&fixed),
             dynamic: host_pattern.map(WildMatch::new_case_insensitive),
         }
     }
 
+    /// Always a name X-Ray accepts: a client chooses the Host, so it is cut to X-Ray's
+    /// characters and length.
     pub fn name(&self, host: Option<&str>) -> String {
         match (host, &self.dynamic) {
-            (Some(host), Some(pattern)) if pattern.matches(host) => host.to_owned(),
+            (Some(host), Some(pattern)) if !host.is_empty() && pattern.matches(host) => {
+                segment::document_name(host)
+            }
             _ => self.fixed.clone(),
         }
     }
@@ -205,6 +209,29 @@ fn load_local_rules(source: &str) -> Result<LocalRules, String> {
         std::fs::read_to_string(source).map_err(|error| format!("{source}: {error}"))?
     };
     LocalRules::parse(&json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_segment_named_after_its_host_keeps_only_what_xray_allows() {
+        let naming = SegmentNaming::new("Cruddur<api>".into(), Some("*.cruddur.test*"));
+        assert_eq!(naming.name(None), "Cruddur_api_");
+        assert_eq!(
+            naming.name(Some("api.cruddur.test:4567")),
+            "api.cruddur.test:4567"
+        );
+        assert_eq!(
+            naming.name(Some("a!$'(),;~b.cruddur.test")),
+            "a________b.cruddur.test"
+        );
+        let long_host = format!("{}.cruddur.test", "é".repeat(300));
+        assert_eq!(naming.name(Some(&long_host)), "é".repeat(200));
+        let everything = SegmentNaming::new("Cruddur".into(), Some("*"));
+        assert_eq!(everything.name(Some("")), "Cruddur", "never an empty name");
+    }
 }
 
 /// Spans as the SDK hands them to exporters, for the translator's and exporter's tests.
