@@ -79,6 +79,9 @@ pub struct XraySettings {
     pub dynamic_naming: Option<String>,
     /// `AWS_XRAY_SAMPLING_RULES`: local sampling rules, as JSON text or the path of a JSON file.
     pub sampling_rules: Option<String>,
+    /// `CRUDDUR_XRAY_FORCED_SAMPLES_PER_SECOND` (10): how many traces a second an incoming
+    /// `Sampled=1` may put in X-Ray; past that the sampling rules decide. 0: the rules always do.
+    pub forced_samples_per_second: u64,
     pub context_missing: ContextMissing,
 }
 
@@ -344,6 +347,8 @@ fn attribute_value_length_limit(env: &Env) -> Result<usize, ConfigurationError> 
     Ok(DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT)
 }
 
+const DEFAULT_FORCED_SAMPLES_PER_SECOND: u64 = 10;
+
 impl XraySettings {
     fn read(env: &Env) -> Result<Self, ConfigurationError> {
         let daemon = match env.var("AWS_XRAY_DAEMON_ADDRESS") {
@@ -362,6 +367,17 @@ impl XraySettings {
             tracing_name: env.var("AWS_XRAY_TRACING_NAME"),
             dynamic_naming: env.var("AWS_XRAY_URL"),
             sampling_rules: env.var("AWS_XRAY_SAMPLING_RULES"),
+            forced_samples_per_second: match env.var("CRUDDUR_XRAY_FORCED_SAMPLES_PER_SECOND") {
+                None => DEFAULT_FORCED_SAMPLES_PER_SECOND,
+                Some(value) => value
+                    .trim()
+                    .parse()
+                    .map_err(|_| ConfigurationError::Invalid {
+                        name: "CRUDDUR_XRAY_FORCED_SAMPLES_PER_SECOND",
+                        expected: "a whole number (0: never forced)",
+                        value,
+                    })?,
+            },
             context_missing: match env.var("AWS_XRAY_CONTEXT_MISSING").as_deref() {
                 Some(value) if value.trim().eq_ignore_ascii_case("IGNORE_ERROR") => {
                     ContextMissing::IgnoreError

@@ -17,7 +17,7 @@ use opentelemetry::trace::{SpanContext, TraceFlags, TraceId};
 use wildmatch::WildMatch;
 
 pub use exporter::XrayExporter;
-use sampling::{LocalRules, PollIntervals, SamplingRequest, XraySampler};
+use sampling::{ForcedSamples, LocalRules, PollIntervals, SamplingRequest, XraySampler};
 use segment::Translator;
 
 use crate::configuration::{DEFAULT_SERVICE_NAME, XraySettings};
@@ -101,6 +101,7 @@ const REMEMBERED_DECISIONS: usize = 16_384;
 #[derive(Debug, Clone)]
 pub struct XrayRecorder {
     sampler: Arc<XraySampler>,
+    forced: Arc<ForcedSamples>,
     decisions: Arc<TraceDecisions>,
     naming: SegmentNaming,
 }
@@ -108,7 +109,8 @@ pub struct XrayRecorder {
 /// What a request asks of X-Ray.
 pub struct XrayRequest<'a> {
     pub trace_id: TraceId,
-    /// `Sampled=1` / `Sampled=0` from an incoming `X-Amzn-Trace-Id`; None lets the rules decide.
+    /// `Sampled=1` / `Sampled=0` from an incoming `X-Amzn-Trace-Id`; None lets the rules decide,
+    /// and so does a `Sampled=1` past `ForcedSamples`' limit.
     pub upstream_decision: Option<bool>,
     pub host: Option<&'a str>,
     pub method: &'a str,
@@ -118,17 +120,21 @@ pub struct XrayRequest<'a> {
 impl XrayRecorder {
     /// Decides whether X-Ray receives this request's trace; returns the response header.
     pub fn begin(&self, request: &XrayRequest) -> HeaderValue {
-        let sampled = self.decisions.get_or_decide(request.trace_id, || {
-            request.upstream_decision.unwrap_or_else(|| {
-                let service_name = self.naming.name(request.host);
-                self.sampler.sample(&SamplingRequest {
-                    service_name: &service_name,
-                    host: request.host.unwrap_or_default(),
-                    method: request.method,
-                    path: request.path,
-                })
-            })
-        });
+        let sampled =
+            self.decisions
+                .get_or_decide(request.trace_id, || match request.upstream_decision {
+                    Some(false) => false,
+                    Some(true) if self.forced.admit() => true,
+                    _ => {
+                        let service_name = self.naming.name(request.host);
+                        self.sampler.sample(&SamplingRequest {
+                            service_name: &service_name,
+                            host: request.host.unwrap_or_default(),
+                            method: request.method,
+                            path: request.path,
+                        })
+                    }
+                });
         let value = format!(
             "Root={};Sampled={}",
             segment::xray_trace_id(request.trace_id),
@@ -195,6 +201,7 @@ pub fn build(settings: &XraySettings, service_name: &str) -> Option<(XrayRecorde
     );
     let recorder = XrayRecorder {
         sampler,
+        forced: Arc::new(ForcedSamples::new(settings.forced_samples_per_second)),
         decisions,
         naming,
     };

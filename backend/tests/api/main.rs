@@ -10,4 +10,5 @@ mod messages;
 mod relay;
 mod telemetry;
 mod traces;
+mod untrusted_input;
 mod xray;

@@ -418,7 +418,7 @@ fn fits_a_datagram(serialized: &str) -> bool {
 /// details (URL, user agent and client address, all from the client), its metadata, its
 /// annotations, then its exceptions. Its name, ids, times, flags and status stay, so the
 /// request is still found and counted.
-const SHEDDABLE: [(&str, fn(&mut Map<String, Value>) -> bool); 4] = [
+const SHEDDABLE: [(&str, Shed); 4] = [
     ("http_request", shed_request_details),
     ("metadata", |document| document.remove("metadata").is_some()),
     ("annotations", |document| {
@@ -426,6 +426,9 @@ const SHEDDABLE: [(&str, fn(&mut Map<String, Value>) -> bool); 4] = [
     }),
     ("cause", |document| document.remove("cause").is_some()),
 ];
+
+/// Removes a part of a document; says whether it had one.
+type Shed = fn(&mut Map<String, Value>) -> bool;
 
 const OMITTED: &str = "over the 64 KB datagram limit";
 
