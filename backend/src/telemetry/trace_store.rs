@@ -16,7 +16,8 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use shared::traces::{
-    Attribute, SpanEvent, SpanView, TraceDetail, TraceFilter, TraceSummary, xray_trace_id,
+    self, Attribute, SpanEvent, SpanStatus, SpanView, TraceDetail, TraceFilter, TraceSummary,
+    xray_trace_id,
 };
 
 use super::hex;
@@ -232,7 +233,7 @@ fn summary(trace_id: &str, spans: &[SpanView]) -> TraceSummary {
         start_unix_micros: start,
         duration_micros: end.saturating_sub(start),
         span_count: spans.len(),
-        error: spans.iter().any(|span| span.status == "error"),
+        error: spans.iter().any(|span| span.status == SpanStatus::Error),
     }
 }
 
@@ -243,13 +244,12 @@ fn view(span: &Span, service: &str, resource: &[Attribute]) -> SpanView {
         parent_span_id: (span.parent_span_id.len() == 8).then(|| hex(&span.parent_span_id)),
         name: span.name.clone(),
         kind: match SpanKind::try_from(span.kind) {
-            Ok(SpanKind::Server) => "server",
-            Ok(SpanKind::Client) => "client",
-            Ok(SpanKind::Producer) => "producer",
-            Ok(SpanKind::Consumer) => "consumer",
-            _ => "internal",
-        }
-        .to_owned(),
+            Ok(SpanKind::Server) => traces::SpanKind::Server,
+            Ok(SpanKind::Client) => traces::SpanKind::Client,
+            Ok(SpanKind::Producer) => traces::SpanKind::Producer,
+            Ok(SpanKind::Consumer) => traces::SpanKind::Consumer,
+            _ => traces::SpanKind::Internal,
+        },
         service: service.to_owned(),
         start_unix_micros: span.start_time_unix_nano / 1000,
         duration_micros: span
@@ -257,11 +257,10 @@ fn view(span: &Span, service: &str, resource: &[Attribute]) -> SpanView {
             .saturating_sub(span.start_time_unix_nano)
             / 1000,
         status: match status.map(|status| StatusCode::try_from(status.code)) {
-            Some(Ok(StatusCode::Error)) => "error",
-            Some(Ok(StatusCode::Ok)) => "ok",
-            _ => "unset",
-        }
-        .to_owned(),
+            Some(Ok(StatusCode::Error)) => SpanStatus::Error,
+            Some(Ok(StatusCode::Ok)) => SpanStatus::Ok,
+            _ => SpanStatus::Unset,
+        },
         status_message: status
             .map(|status| status.message.clone())
             .unwrap_or_default(),
@@ -323,7 +322,8 @@ fn text(value: Option<&AnyValue>) -> String {
 /// memory at the byte cap came to about twice the cap.
 const PER_ALLOCATION: usize = 32;
 
-/// The heap a span holds: each string and vector with its allocation cost, plus the structs.
+/// The heap a span holds: each string and vector with its allocation cost, plus the structs
+/// (whose size counts the kind and status).
 fn estimated_bytes(span: &SpanView) -> usize {
     let text = |text: &str| text.len() + PER_ALLOCATION;
     let attributes = |attributes: &[Attribute]| -> usize {
@@ -339,9 +339,7 @@ fn estimated_bytes(span: &SpanView) -> usize {
         + text(&span.span_id)
         + span.parent_span_id.as_deref().map_or(0, text)
         + text(&span.name)
-        + text(&span.kind)
         + text(&span.service)
-        + text(&span.status)
         + text(&span.status_message)
         + attributes(&span.attributes)
         + attributes(&span.resource)

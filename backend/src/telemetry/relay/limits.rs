@@ -190,7 +190,7 @@ pub fn enforce(
                 value: Some(AnyValue {
                     value: Some(Value::BoolValue(true)),
                 }),
-                key_strindex: 0,
+                ..Default::default()
             },
         );
         for scope_spans in &mut resource_spans.scope_spans {
@@ -291,7 +291,7 @@ fn string_attribute(key: &str, value: &str) -> KeyValue {
         value: Some(AnyValue {
             value: Some(Value::StringValue(value.to_owned())),
         }),
-        key_strindex: 0,
+        ..Default::default()
     }
 }
 

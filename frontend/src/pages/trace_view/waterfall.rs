@@ -1,9 +1,11 @@
 use leptos::prelude::*;
-use shared::traces::{Attribute, SpanView, TraceDetail};
+use shared::traces::{Attribute, SpanStatus, SpanView, TraceDetail};
+use shared::{BACKEND_SERVICE_NAME, FRONTEND_SERVICE_NAME};
 
+use super::format::{decimal, micros_as_text};
+use super::style::{TRACE_VIEW_STYLE, service_class};
 use crate::api;
 use crate::components::query_view::{Query, QueryView};
-use crate::pages::traces::{TRACE_VIEW_STYLE, service_class};
 
 /// `/traces/{trace_id}`: one trace as a waterfall, browser and server spans on one time axis,
 /// each nested under its parent; a span's attributes and events open on click.
@@ -35,7 +37,7 @@ fn Waterfall(trace: TraceDetail) -> impl IntoView {
         .max()
         .unwrap_or_default();
     let total = end.saturating_sub(start).max(1);
-    // In hundredths of a percent: integers, so the bundle needs no float formatting.
+    // In hundredths of a percent: integers, as `format` writes them.
     let share = move |micros: u64| micros.saturating_mul(10_000) / total;
     let rows = nested(&trace.spans)
         .into_iter()
@@ -61,8 +63,8 @@ fn Waterfall(trace: TraceDetail) -> impl IntoView {
                 })}
         </dl>
         <p class="legend">
-            <span class="service browser">"cruddur-frontend"</span>
-            <span class="service server">"cruddur-backend"</span>
+            <span class="service browser">{FRONTEND_SERVICE_NAME}</span>
+            <span class="service server">{BACKEND_SERVICE_NAME}</span>
             <span class="muted">{format!("{} in all", micros_as_text(end - start))}</span>
         </p>
         <div class="waterfall">{rows}</div>
@@ -103,7 +105,7 @@ fn SpanRow(span: SpanView, depth: usize, left: u64, width: u64) -> impl IntoView
     let class = format!("span-row {}", service_class(&span.service));
     let details = span.clone();
     view! {
-        <div class=class class:error=span.status == "error">
+        <div class=class class:error=span.status == SpanStatus::Error>
             <button
                 class="span-label"
                 style=format!("padding-left: {}rem", decimal(depth as u64 * 11 + 4, 10))
@@ -166,36 +168,11 @@ fn Attributes(attributes: Vec<Attribute>) -> impl IntoView {
     }
 }
 
-/// `850 µs`, `12.3 ms`, `1.24 s`.
-pub fn micros_as_text(micros: u64) -> String {
-    match micros {
-        0..1_000 => format!("{micros} µs"),
-        1_000..1_000_000 => format!("{} ms", decimal((micros + 50) / 100, 10)),
-        _ => format!("{} s", decimal((micros + 5_000) / 10_000, 100)),
-    }
-}
-
-/// `parts` in units of 1/`per`, written as a decimal: `decimal(1234, 100)` is `12.34`.
-fn decimal(parts: u64, per: u64) -> String {
-    let width = per.ilog10() as usize;
-    format!("{}.{:0width$}", parts / per, parts % per)
-}
-
-/// `14:03:27` in the browser's time zone.
-pub fn time_of_day(unix_micros: u64) -> String {
-    let date = js_sys::Date::new(&((unix_micros / 1000) as f64).into());
-    format!(
-        "{:02}:{:02}:{:02}",
-        date.get_hours(),
-        date.get_minutes(),
-        date.get_seconds()
-    )
-}
-
 // They need a browser: `cargo test --target wasm32-unknown-unknown` runs them in Chromium.
 #[cfg(all(test, target_arch = "wasm32"))]
 mod tests {
     use super::*;
+    use shared::traces::SpanKind;
     use wasm_bindgen_test::wasm_bindgen_test;
 
     fn span(id: &str, parent: Option<&str>, start: u64) -> SpanView {
@@ -203,11 +180,11 @@ mod tests {
             span_id: id.into(),
             parent_span_id: parent.map(Into::into),
             name: id.into(),
-            kind: "internal".into(),
-            service: "cruddur-frontend".into(),
+            kind: SpanKind::Internal,
+            service: FRONTEND_SERVICE_NAME.into(),
             start_unix_micros: start,
             duration_micros: 1,
-            status: "unset".into(),
+            status: SpanStatus::Unset,
             status_message: String::new(),
             attributes: Vec::new(),
             events: Vec::new(),
@@ -237,14 +214,5 @@ mod tests {
             (0, "orphan"),
         ];
         assert_eq!(rows, expected.map(|(depth, id)| (depth, id.to_owned())));
-    }
-
-    #[wasm_bindgen_test]
-    fn durations_read_in_the_unit_that_suits_them() {
-        assert_eq!(micros_as_text(850), "850 µs");
-        assert_eq!(micros_as_text(12_340), "12.3 ms");
-        assert_eq!(micros_as_text(1_240_000), "1.24 s");
-        assert_eq!(micros_as_text(2_005_000), "2.01 s");
-        assert_eq!(micros_as_text(1_050), "1.1 ms");
     }
 }
