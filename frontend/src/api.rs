@@ -134,6 +134,24 @@ fn post<B: Serialize, T: DeserializeOwned>(
     }
 }
 
+/// A route parameter as one segment of an API path, percent-encoded by the browser's own
+/// `encodeURIComponent`, so `/`, `?`, `#` and `%` stay inside it: `/@..%2F..%2Ftraces` asks for
+/// a user's feed, never another endpoint. `.` and `..` name nothing, and a URL resolves them
+/// away, encoded or not: they are refused.
+fn segment(value: &str) -> Result<String, ApiError> {
+    if matches!(value, "." | "..") {
+        return Err(ApiError::Rejected(vec![ErrorCode::NotFound]));
+    }
+    Ok(js_sys::encode_uri_component(value).into())
+}
+
+/// The answer of a call whose path could be made, or why it could not.
+async fn checked<T>(
+    call: Result<impl Future<Output = Result<T, ApiError>>, ApiError>,
+) -> Result<T, ApiError> {
+    call?.await
+}
+
 /// The answer of a call already started, read as `T` or as the API's error.
 async fn decoded<T: DeserializeOwned>(
     call: impl Future<Output = Result<Answer, Unanswered>>,
@@ -152,7 +170,7 @@ pub fn notification_activities() -> impl Future<Output = Result<Vec<Activity>, A
 pub fn user_activities(
     handle: &str,
 ) -> impl Future<Output = Result<Vec<Activity>, ApiError>> + use<> {
-    get(&format!("/api/activities/@{handle}"))
+    checked(segment(handle).map(|handle| get(&format!("/api/activities/@{handle}"))))
 }
 
 pub fn create_activity(
@@ -169,14 +187,17 @@ pub fn search_activities(
 }
 
 pub fn activity(uuid: &str) -> impl Future<Output = Result<Activity, ApiError>> + use<> {
-    get(&format!("/api/activities/{uuid}"))
+    checked(segment(uuid).map(|uuid| get(&format!("/api/activities/{uuid}"))))
 }
 
 pub fn reply(
     activity_uuid: &str,
     reply: &CreateReply,
 ) -> impl Future<Output = Result<Reply, ApiError>> + use<> {
-    post(&format!("/api/activities/{activity_uuid}/reply"), reply)
+    checked(
+        segment(activity_uuid)
+            .map(|activity_uuid| post(&format!("/api/activities/{activity_uuid}/reply"), reply)),
+    )
 }
 
 pub fn message_groups() -> impl Future<Output = Result<Vec<MessageGroup>, ApiError>> + use<> {
@@ -184,7 +205,7 @@ pub fn message_groups() -> impl Future<Output = Result<Vec<MessageGroup>, ApiErr
 }
 
 pub fn conversation(handle: &str) -> impl Future<Output = Result<Vec<Message>, ApiError>> + use<> {
-    get(&format!("/api/messages/@{handle}"))
+    checked(segment(handle).map(|handle| get(&format!("/api/messages/@{handle}"))))
 }
 
 pub fn send_message(
@@ -210,5 +231,76 @@ pub fn traces(
 }
 
 pub fn trace(trace_id: &str) -> impl Future<Output = Result<TraceDetail, ApiError>> + use<> {
-    get_untraced(&format!("/api/traces/{trace_id}"))
+    checked(segment(trace_id).map(|trace_id| get_untraced(&format!("/api/traces/{trace_id}"))))
+}
+
+// They need a browser: `cargo test --target wasm32-unknown-unknown` runs them in Chromium.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::router::Route;
+    use js_sys::Reflect;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    /// The path the browser asks for once it resolves `url`.
+    fn requested_path(url: &str) -> String {
+        web_sys::Url::new_with_base(url, "http://localhost:4567")
+            .unwrap()
+            .pathname()
+    }
+
+    #[wasm_bindgen_test]
+    fn a_route_parameter_stays_one_segment_of_the_api_path() {
+        let Route::User { handle } = Route::of("/@..%2F..%2F..%2Ftraces") else {
+            panic!("a user's address");
+        };
+        assert_eq!(handle, "../../../traces");
+        let feed = format!("/api/activities/@{}", segment(&handle).unwrap());
+        assert_eq!(
+            requested_path(&feed),
+            "/api/activities/@..%2F..%2F..%2Ftraces"
+        );
+        let activity = format!(
+            "/api/activities/{}",
+            segment("x/../../../traces?term=1#top").unwrap()
+        );
+        assert_eq!(
+            requested_path(&activity),
+            "/api/activities/x%2F..%2F..%2F..%2Ftraces%3Fterm%3D1%23top"
+        );
+    }
+
+    #[wasm_bindgen_test]
+    fn dot_segments_are_refused_before_any_request() {
+        for dots in [".", ".."] {
+            assert_eq!(
+                segment(dots),
+                Err(ApiError::Rejected(vec![ErrorCode::NotFound]))
+            );
+        }
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_handle_with_slashes_asks_the_feeds_endpoint_and_no_other() {
+        let window = web_sys::window().unwrap();
+        let fetch = Reflect::get(&window, &"fetch".into()).unwrap();
+        // Records the address asked for and answers as a network that is down.
+        let recording = js_sys::Function::new_with_args(
+            "url",
+            "globalThis.requestedUrl = url; return Promise.reject(new TypeError('offline'))",
+        );
+        Reflect::set(&window, &"fetch".into(), &recording).unwrap();
+        let answer = user_activities("../../../traces").await;
+        Reflect::set(&window, &"fetch".into(), &fetch).unwrap();
+
+        assert!(matches!(answer, Err(ApiError::Unreachable)), "{answer:?}");
+        let requested = Reflect::get(&window, &"requestedUrl".into())
+            .unwrap()
+            .as_string()
+            .unwrap();
+        assert_eq!(
+            requested_path(&requested),
+            "/api/activities/@..%2F..%2F..%2Ftraces"
+        );
+    }
 }
