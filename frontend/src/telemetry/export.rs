@@ -178,7 +178,8 @@ fn delivered(answer: &Result<Delivery, Unanswered>) -> bool {
 }
 
 fn backoff() -> Duration {
-    RETRY_BACKOFF.mul_f64(1.0 + js_sys::Math::random())
+    let spread = (js_sys::Math::random() * RETRY_BACKOFF.as_millis() as f64) as u64;
+    RETRY_BACKOFF + Duration::from_millis(spread)
 }
 
 // They need a browser: `cargo test --target wasm32-unknown-unknown` runs them in Chromium.
