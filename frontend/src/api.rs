@@ -226,7 +226,7 @@ pub fn trace(trace_id: &str) -> impl Future<Output = Result<TraceDetail, ApiErro
 }
 
 // They need a browser: `cargo test --target wasm32-unknown-unknown` runs them in Chromium.
-#[cfg(test)]
+#[cfg(all(test, target_arch = "wasm32"))]
 mod tests {
     use super::*;
     use crate::router::Route;

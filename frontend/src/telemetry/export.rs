@@ -183,7 +183,7 @@ fn backoff() -> Duration {
 }
 
 // They need a browser: `cargo test --target wasm32-unknown-unknown` runs them in Chromium.
-#[cfg(test)]
+#[cfg(all(test, target_arch = "wasm32"))]
 mod tests {
     use super::*;
     use wasm_bindgen_test::wasm_bindgen_test;
