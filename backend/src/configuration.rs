@@ -83,6 +83,9 @@ pub struct TelemetrySettings {
     pub protocol: OtlpProtocol,
     /// `OTEL_EXPORTER_OTLP_TRACES_HEADERS` or `OTEL_EXPORTER_OTLP_HEADERS`.
     pub headers: OtlpHeaders,
+    /// `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`, else `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`, else
+    /// 4096: the most bytes a string attribute value of the backend's spans keeps.
+    pub attribute_value_length_limit: usize,
     pub xray: XraySettings,
 }
 
@@ -99,6 +102,9 @@ pub struct XraySettings {
     pub dynamic_naming: Option<String>,
     /// `AWS_XRAY_SAMPLING_RULES`: local sampling rules, as JSON text or the path of a JSON file.
     pub sampling_rules: Option<String>,
+    /// `CRUDDUR_XRAY_FORCED_SAMPLES_PER_SECOND` (10): how many traces a second an incoming
+    /// `Sampled=1` may put in X-Ray; past that the sampling rules decide. 0: the rules always do.
+    pub forced_samples_per_second: u64,
     pub context_missing: ContextMissing,
 }
 
@@ -389,10 +395,29 @@ impl TelemetrySettings {
                     .or_else(|| env.var("OTEL_EXPORTER_OTLP_HEADERS"))
                     .unwrap_or_default(),
             ),
+            attribute_value_length_limit: attribute_value_length_limit(env)?,
             xray: XraySettings::read(env)?,
         })
     }
 }
+
+/// The OpenTelemetry variable for spans wins over the one for every signal; the default is
+/// this backend's, where the specification has none: a client sends the query, the path and the
+/// user agent, and they are copied into attributes.
+fn attribute_value_length_limit(env: &Env) -> Result<usize, ConfigurationError> {
+    const DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT: usize = 4096;
+    for name in [
+        "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+        "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+    ] {
+        if let Some(value) = env.var(name) {
+            return positive(name, Some(value), DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT);
+        }
+    }
+    Ok(DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT)
+}
+
+const DEFAULT_FORCED_SAMPLES_PER_SECOND: u64 = 10;
 
 impl XraySettings {
     fn read(env: &Env) -> Result<Self, ConfigurationError> {
@@ -412,6 +437,17 @@ impl XraySettings {
             tracing_name: env.var("AWS_XRAY_TRACING_NAME"),
             dynamic_naming: env.var("AWS_XRAY_URL"),
             sampling_rules: env.var("AWS_XRAY_SAMPLING_RULES"),
+            forced_samples_per_second: match env.var("CRUDDUR_XRAY_FORCED_SAMPLES_PER_SECOND") {
+                None => DEFAULT_FORCED_SAMPLES_PER_SECOND,
+                Some(value) => value
+                    .trim()
+                    .parse()
+                    .map_err(|_| ConfigurationError::Invalid {
+                        name: "CRUDDUR_XRAY_FORCED_SAMPLES_PER_SECOND",
+                        expected: "a whole number (0: never forced)",
+                        value,
+                    })?,
+            },
             context_missing: match env.var("AWS_XRAY_CONTEXT_MISSING").as_deref() {
                 Some(value) if value.trim().eq_ignore_ascii_case("IGNORE_ERROR") => {
                     ContextMissing::IgnoreError
@@ -558,6 +594,42 @@ mod tests {
         );
         let shown = format!("{headers:?}");
         assert_eq!(shown, "OtlpHeaders([x-honeycomb-team,x-dataset])");
+    }
+
+    fn settings(variables: &[(&str, &str)]) -> Result<Settings, ConfigurationError> {
+        Settings::from_lookup(|name| {
+            variables
+                .iter()
+                .find(|(variable, _)| *variable == name)
+                .map(|(_, value)| (*value).to_owned())
+        })
+    }
+
+    #[test]
+    fn the_span_attribute_value_length_limit_wins_over_the_general_one() {
+        let limit = |variables: &[(&str, &str)]| {
+            settings(variables).map(|settings| settings.telemetry.attribute_value_length_limit)
+        };
+        assert_eq!(limit(&[]).unwrap(), 4096);
+        assert_eq!(
+            limit(&[("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "100")]).unwrap(),
+            100
+        );
+        assert_eq!(
+            limit(&[
+                ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "100"),
+                ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "64"),
+            ])
+            .unwrap(),
+            64
+        );
+        let error = limit(&[("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "-1")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT"),
+            "{error}"
+        );
     }
 
     #[test]

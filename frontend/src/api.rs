@@ -134,6 +134,15 @@ fn post<B: Serialize, T: DeserializeOwned>(
     }
 }
 
+/// A route parameter as one segment of an API path, percent-encoded by the browser's own
+/// `encodeURIComponent`, so `/`, `?`, `#` and `%` stay inside it: `/@..%2F..%2Ftraces` asks for
+/// a user's feed, never another endpoint. A parameter is never `.` or `..` (which no encoding
+/// keeps from being resolved): the browser removes such segments from the address, encoded or
+/// not, before the router reads it.
+fn segment(value: &str) -> String {
+    js_sys::encode_uri_component(value).into()
+}
+
 /// The answer of a call already started, read as `T` or as the API's error.
 async fn decoded<T: DeserializeOwned>(
     call: impl Future<Output = Result<Answer, Unanswered>>,
@@ -152,7 +161,7 @@ pub fn notification_activities() -> impl Future<Output = Result<Vec<Activity>, A
 pub fn user_activities(
     handle: &str,
 ) -> impl Future<Output = Result<Vec<Activity>, ApiError>> + use<> {
-    get(&format!("/api/activities/@{handle}"))
+    get(&format!("/api/activities/@{}", segment(handle)))
 }
 
 pub fn create_activity(
@@ -169,14 +178,17 @@ pub fn search_activities(
 }
 
 pub fn activity(uuid: &str) -> impl Future<Output = Result<Activity, ApiError>> + use<> {
-    get(&format!("/api/activities/{uuid}"))
+    get(&format!("/api/activities/{}", segment(uuid)))
 }
 
 pub fn reply(
     activity_uuid: &str,
     reply: &CreateReply,
 ) -> impl Future<Output = Result<Reply, ApiError>> + use<> {
-    post(&format!("/api/activities/{activity_uuid}/reply"), reply)
+    post(
+        &format!("/api/activities/{}/reply", segment(activity_uuid)),
+        reply,
+    )
 }
 
 pub fn message_groups() -> impl Future<Output = Result<Vec<MessageGroup>, ApiError>> + use<> {
@@ -184,7 +196,7 @@ pub fn message_groups() -> impl Future<Output = Result<Vec<MessageGroup>, ApiErr
 }
 
 pub fn conversation(handle: &str) -> impl Future<Output = Result<Vec<Message>, ApiError>> + use<> {
-    get(&format!("/api/messages/@{handle}"))
+    get(&format!("/api/messages/@{}", segment(handle)))
 }
 
 pub fn send_message(
@@ -210,5 +222,66 @@ pub fn traces(
 }
 
 pub fn trace(trace_id: &str) -> impl Future<Output = Result<TraceDetail, ApiError>> + use<> {
-    get_untraced(&format!("/api/traces/{trace_id}"))
+    get_untraced(&format!("/api/traces/{}", segment(trace_id)))
+}
+
+// They need a browser: `cargo test --target wasm32-unknown-unknown` runs them in Chromium.
+#[cfg(all(test, target_arch = "wasm32"))]
+mod tests {
+    use super::*;
+    use crate::router::Route;
+    use js_sys::Reflect;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    /// The path the browser asks for once it resolves `url`.
+    fn requested_path(url: &str) -> String {
+        web_sys::Url::new_with_base(url, "http://localhost:4567")
+            .unwrap()
+            .pathname()
+    }
+
+    #[wasm_bindgen_test]
+    fn a_route_parameter_stays_one_segment_of_the_api_path() {
+        let Route::User { handle } = Route::of("/@..%2F..%2F..%2Ftraces") else {
+            panic!("a user's address");
+        };
+        assert_eq!(handle, "../../../traces");
+        let feed = format!("/api/activities/@{}", segment(&handle));
+        assert_eq!(
+            requested_path(&feed),
+            "/api/activities/@..%2F..%2F..%2Ftraces"
+        );
+        let activity = format!(
+            "/api/activities/{}",
+            segment("x/../../../traces?term=1#top")
+        );
+        assert_eq!(
+            requested_path(&activity),
+            "/api/activities/x%2F..%2F..%2F..%2Ftraces%3Fterm%3D1%23top"
+        );
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_handle_with_slashes_asks_the_feeds_endpoint_and_no_other() {
+        let window = web_sys::window().unwrap();
+        let fetch = Reflect::get(&window, &"fetch".into()).unwrap();
+        // Records the address asked for and answers as a network that is down.
+        let recording = js_sys::Function::new_with_args(
+            "url",
+            "globalThis.requestedUrl = url; return Promise.reject(new TypeError('offline'))",
+        );
+        Reflect::set(&window, &"fetch".into(), &recording).unwrap();
+        let answer = user_activities("../../../traces").await;
+        Reflect::set(&window, &"fetch".into(), &fetch).unwrap();
+
+        assert!(matches!(answer, Err(ApiError::Unreachable)), "{answer:?}");
+        let requested = Reflect::get(&window, &"requestedUrl".into())
+            .unwrap()
+            .as_string()
+            .unwrap();
+        assert_eq!(
+            requested_path(&requested),
+            "/api/activities/@..%2F..%2F..%2Ftraces"
+        );
+    }
 }

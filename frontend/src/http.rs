@@ -37,23 +37,49 @@ pub async fn send(
     })
 }
 
-/// Starts a POST whose answer nobody reads: it is sent before this returns, and with
-/// `keepalive` it outlives a page being closed. A failure troubles nobody.
-pub fn post_and_forget(url: &str, content_type: &str, body: &[u8], keepalive: bool) {
-    let Some(window) = web_sys::window() else {
-        return;
-    };
-    let init = request(
-        "POST",
-        &[("content-type", content_type)],
-        Some(&js_sys::Uint8Array::from(body)),
-    );
-    // web-sys has no setter for `keepalive`.
-    let _ = js_sys::Reflect::set(&init, &"keepalive".into(), &JsValue::from_bool(keepalive));
-    let sent = window.fetch_with_str_and_init(url, &init);
-    wasm_bindgen_futures::spawn_local(async move {
-        let _ = JsFuture::from(sent).await;
+/// What the server said to a POST whose body nobody reads: its status, and how many seconds it
+/// asked for before another (`Retry-After`, on a 429 or 503).
+pub struct Delivery {
+    pub status: u16,
+    pub retry_after: Option<u32>,
+}
+
+/// Starts a POST: it is sent before this returns, and with `keepalive` it outlives a page being
+/// closed. The returned future tells how it went, for a caller that waits to know.
+pub fn post(
+    url: &str,
+    content_type: &str,
+    body: &[u8],
+    keepalive: bool,
+) -> impl Future<Output = Result<Delivery, Unanswered>> + 'static {
+    let sent = web_sys::window().map(|window| {
+        let init = request(
+            "POST",
+            &[("content-type", content_type)],
+            Some(&js_sys::Uint8Array::from(body)),
+        );
+        // web-sys has no setter for `keepalive`.
+        let _ = js_sys::Reflect::set(&init, &"keepalive".into(), &JsValue::from_bool(keepalive));
+        JsFuture::from(window.fetch_with_str_and_init(url, &init))
     });
+    async move {
+        let response = sent
+            .ok_or(Unanswered)?
+            .await
+            .map_err(|_| Unanswered)?
+            .dyn_into::<web_sys::Response>()
+            .map_err(|_| Unanswered)?;
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .ok()
+            .flatten()
+            .and_then(|seconds| seconds.trim().parse().ok());
+        Ok(Delivery {
+            status: response.status(),
+            retry_after,
+        })
+    }
 }
 
 /// A `fetch` call's options: its method, headers, and body if it has one.

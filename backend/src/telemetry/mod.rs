@@ -6,6 +6,8 @@
 //! outbound client, the relay for the browser's spans, the local trace store and its view, and
 //! X-Ray.
 
+pub mod attribute_limit;
+pub mod losses;
 pub mod outbound;
 pub mod relay;
 pub mod request_tracing;
@@ -39,6 +41,7 @@ use opentelemetry_aws::trace::XrayIdGenerator;
 use crate::configuration::{
     DEFAULT_SERVICE_NAME, LocalTracesSettings, OtlpProtocol, TelemetrySettings,
 };
+use attribute_limit::ValueLengthLimit;
 use outbound::without_credentials;
 use trace_store::{StoreExporter, TraceStore};
 use xray::XrayRecorder;
@@ -165,24 +168,26 @@ fn tracer_provider(
     let service_name = service_name();
     // The builder's default configuration reads OTEL_TRACES_SAMPLER(_ARG) and the span limits.
     // X-Ray ids (Unix seconds first) are valid W3C ids too, so one id finds a request in both.
-    let mut builder = SdkTracerProvider::builder()
+    let builder = SdkTracerProvider::builder()
         .with_resource(resource(&service_name))
         .with_id_generator(XrayIdGenerator::default());
     // Each exporter has its own batch queue (OTEL_BSP_*), bounded, so a dead or slow endpoint
-    // costs dropped spans, never memory or request time, and never delays the other.
+    // costs dropped spans, never memory or request time, and never delays the other. They all
+    // sit behind the value length limit, so each gets spans already held to it.
+    let mut processors = ValueLengthLimit::new(settings.attribute_value_length_limit);
     if let Some(exporter) = settings
         .traces_endpoint
         .as_deref()
         .and_then(|endpoint| otlp_exporter(endpoint, settings.protocol))
     {
-        builder = builder.with_batch_exporter(exporter);
+        processors = processors.with_processor(BatchSpanProcessor::builder(exporter).build());
     }
     if let Some(store) = local_traces {
         // Someone is watching the trace view: half a second, not the OTLP default of five.
         let config = BatchConfigBuilder::default()
             .with_scheduled_delay(Duration::from_millis(500))
             .build();
-        builder = builder.with_span_processor(
+        processors = processors.with_processor(
             BatchSpanProcessor::builder(StoreExporter::new(store))
                 .with_batch_config(config)
                 .build(),
@@ -190,12 +195,12 @@ fn tracer_provider(
     }
     let xray = match xray::build(&settings.xray, &service_name) {
         Some((recorder, exporter)) => {
-            builder = builder.with_batch_exporter(exporter);
+            processors = processors.with_processor(BatchSpanProcessor::builder(exporter).build());
             Some(recorder)
         }
         None => None,
     };
-    (builder.build(), xray)
+    (builder.with_span_processor(processors).build(), xray)
 }
 
 fn otlp_exporter(

@@ -9,7 +9,7 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Version, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Version, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use http_body::Body as _;
@@ -49,10 +49,12 @@ pub async fn trace_request(
         .get::<MatchedPath>()
         .map(|path| path.as_str().to_owned());
     let method = request.method().as_str().to_owned();
-    // Without a matched route the semantic conventions name the span after the method alone.
+    // Without a matched route the semantic conventions name the span after the method alone,
+    // and an unknown method (any string a client sends) `HTTP`.
+    let name_method = known_method(request.method()).unwrap_or("HTTP");
     let span_name = match &route {
-        Some(route) => format!("{method} {route}"),
-        None => method.clone(),
+        Some(route) => format!("{name_method} {route}"),
+        None => name_method.to_owned(),
     };
     let span = tracing::info_span!(
         "request",
@@ -73,13 +75,7 @@ pub async fn trace_request(
     }
     // Fails only when no OpenTelemetry layer is installed (OTEL_SDK_DISABLED): nothing to join then.
     let _ = span.set_parent(parent);
-    record_request(
-        &span,
-        &request,
-        &method,
-        route,
-        &tracing_state.trusted_proxies,
-    );
+    record_request(&span, &request, route, &tracing_state.trusted_proxies);
 
     let span_context = span.context().span().span_context().clone();
     let mut xray_header = None;
@@ -131,16 +127,44 @@ pub async fn trace_request(
     response
 }
 
+/// The method as the HTTP semantic conventions write it, when they know it (case included).
+fn known_method(method: &Method) -> Option<&str> {
+    KNOWN_METHODS.contains(method).then_some(method.as_str())
+}
+
+const KNOWN_METHODS: [Method; 9] = [
+    Method::GET,
+    Method::HEAD,
+    Method::POST,
+    Method::PUT,
+    Method::DELETE,
+    Method::CONNECT,
+    Method::OPTIONS,
+    Method::TRACE,
+    Method::PATCH,
+];
+
+/// The request's attributes. Its headers are never copied wholesale: `Authorization` and
+/// `Cookie` carry credentials, and only the headers named here become attributes.
 fn record_request(
     span: &tracing::Span,
     request: &Request,
-    method: &str,
     route: Option<String>,
     trusted_proxies: &TrustedProxies,
 ) {
     let uri = request.uri();
     let headers = request.headers();
-    span.set_attribute(semconv::HTTP_REQUEST_METHOD, method.to_owned());
+    let method = request.method();
+    match known_method(method) {
+        Some(known) => span.set_attribute(semconv::HTTP_REQUEST_METHOD, known.to_owned()),
+        None => {
+            span.set_attribute(semconv::HTTP_REQUEST_METHOD, "_OTHER");
+            span.set_attribute(
+                semconv::HTTP_REQUEST_METHOD_ORIGINAL,
+                method.as_str().to_owned(),
+            );
+        }
+    }
     if let Some(route) = route {
         span.set_attribute(semconv::HTTP_ROUTE, route);
     }

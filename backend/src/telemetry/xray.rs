@@ -17,7 +17,7 @@ use opentelemetry::trace::{SpanContext, TraceFlags, TraceId};
 use wildmatch::WildMatch;
 
 pub use exporter::XrayExporter;
-use sampling::{LocalRules, PollIntervals, SamplingRequest, XraySampler};
+use sampling::{ForcedSamples, LocalRules, PollIntervals, SamplingRequest, XraySampler};
 use segment::Translator;
 
 use crate::configuration::{DEFAULT_SERVICE_NAME, XraySettings};
@@ -36,14 +36,18 @@ pub struct SegmentNaming {
 impl SegmentNaming {
     pub fn new(fixed: String, host_pattern: Option<&str>) -> Self {
         SegmentNaming {
-            fixed,
+            fixed: segment::document_name(&fixed),
             dynamic: host_pattern.map(WildMatch::new_case_insensitive),
         }
     }
 
+    /// Always a name X-Ray accepts: a client chooses the Host, so it is cut to X-Ray's
+    /// characters and length.
     pub fn name(&self, host: Option<&str>) -> String {
         match (host, &self.dynamic) {
-            (Some(host), Some(pattern)) if pattern.matches(host) => host.to_owned(),
+            (Some(host), Some(pattern)) if !host.is_empty() && pattern.matches(host) => {
+                segment::document_name(host)
+            }
             _ => self.fixed.clone(),
         }
     }
@@ -97,6 +101,7 @@ const REMEMBERED_DECISIONS: usize = 16_384;
 #[derive(Debug, Clone)]
 pub struct XrayRecorder {
     sampler: Arc<XraySampler>,
+    forced: Arc<ForcedSamples>,
     decisions: Arc<TraceDecisions>,
     naming: SegmentNaming,
 }
@@ -104,7 +109,8 @@ pub struct XrayRecorder {
 /// What a request asks of X-Ray.
 pub struct XrayRequest<'a> {
     pub trace_id: TraceId,
-    /// `Sampled=1` / `Sampled=0` from an incoming `X-Amzn-Trace-Id`; None lets the rules decide.
+    /// `Sampled=1` / `Sampled=0` from an incoming `X-Amzn-Trace-Id`; None lets the rules decide,
+    /// and so does a `Sampled=1` past `ForcedSamples`' limit.
     pub upstream_decision: Option<bool>,
     pub host: Option<&'a str>,
     pub method: &'a str,
@@ -114,17 +120,21 @@ pub struct XrayRequest<'a> {
 impl XrayRecorder {
     /// Decides whether X-Ray receives this request's trace; returns the response header.
     pub fn begin(&self, request: &XrayRequest) -> HeaderValue {
-        let sampled = self.decisions.get_or_decide(request.trace_id, || {
-            request.upstream_decision.unwrap_or_else(|| {
-                let service_name = self.naming.name(request.host);
-                self.sampler.sample(&SamplingRequest {
-                    service_name: &service_name,
-                    host: request.host.unwrap_or_default(),
-                    method: request.method,
-                    path: request.path,
-                })
-            })
-        });
+        let sampled =
+            self.decisions
+                .get_or_decide(request.trace_id, || match request.upstream_decision {
+                    Some(false) => false,
+                    Some(true) if self.forced.admit() => true,
+                    _ => {
+                        let service_name = self.naming.name(request.host);
+                        self.sampler.sample(&SamplingRequest {
+                            service_name: &service_name,
+                            host: request.host.unwrap_or_default(),
+                            method: request.method,
+                            path: request.path,
+                        })
+                    }
+                });
         let value = format!(
             "Root={};Sampled={}",
             segment::xray_trace_id(request.trace_id),
@@ -191,6 +201,7 @@ pub fn build(settings: &XraySettings, service_name: &str) -> Option<(XrayRecorde
     );
     let recorder = XrayRecorder {
         sampler,
+        forced: Arc::new(ForcedSamples::new(settings.forced_samples_per_second)),
         decisions,
         naming,
     };
@@ -205,6 +216,29 @@ fn load_local_rules(source: &str) -> Result<LocalRules, String> {
         std::fs::read_to_string(source).map_err(|error| format!("{source}: {error}"))?
     };
     LocalRules::parse(&json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_segment_named_after_its_host_keeps_only_what_xray_allows() {
+        let naming = SegmentNaming::new("Cruddur<api>".into(), Some("*.cruddur.test*"));
+        assert_eq!(naming.name(None), "Cruddur_api_");
+        assert_eq!(
+            naming.name(Some("api.cruddur.test:4567")),
+            "api.cruddur.test:4567"
+        );
+        assert_eq!(
+            naming.name(Some("a!$'(),;~b.cruddur.test")),
+            "a________b.cruddur.test"
+        );
+        let long_host = format!("{}.cruddur.test", "é".repeat(300));
+        assert_eq!(naming.name(Some(&long_host)), "é".repeat(200));
+        let everything = SegmentNaming::new("Cruddur".into(), Some("*"));
+        assert_eq!(everything.name(Some("")), "Cruddur", "never an empty name");
+    }
 }
 
 /// Spans as the SDK hands them to exporters, for the translator's and exporter's tests.

@@ -565,3 +565,51 @@ async fn the_users_bundle_posts_cruds_and_leaves_the_trace_view_out() {
     wait_for_text(client, ".empty", "There is nothing here.").await;
     browser.client.clone().close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_handle_with_encoded_slashes_asks_for_that_users_feed_and_no_other_endpoint() {
+    const BACKEND: &str = "cruddur-backend";
+    let receiver = OtlpReceiver::start().await;
+    let (origin, _backend) = serve_app(
+        USERS_BUNDLE,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "50"),
+        ],
+    )
+    .await;
+    let browser = start_browser().await;
+    // Decoded by the router into `../../../traces`: sent unencoded, the browser would resolve
+    // it to /api/traces.
+    browser
+        .client
+        .goto(&format!("{origin}/@..%2F..%2F..%2Ftraces"))
+        .await
+        .unwrap();
+
+    let feed_request = "GET /api/activities/@{handle}";
+    let spans = receiver
+        .wait_for(|spans| {
+            !named(spans, BACKEND, feed_request).is_empty()
+                && !named(spans, BACKEND, "user-activities").is_empty()
+        })
+        .await;
+    let feed = one(&spans, BACKEND, feed_request);
+    assert_eq!(
+        string_attribute(&feed.span.attributes, "url.path"),
+        Some("/api/activities/@..%2F..%2F..%2Ftraces")
+    );
+    let handler = one(&spans, BACKEND, "user-activities");
+    assert_eq!(
+        string_attribute(&handler.span.attributes, "app.user_handle"),
+        Some("../../../traces")
+    );
+    let other_paths: Vec<&str> = spans
+        .iter()
+        .filter(|span| service_of(span) == BACKEND && span.span.kind == SpanKind::Server as i32)
+        .filter_map(|span| string_attribute(&span.span.attributes, "url.path"))
+        .filter(|path| *path != "/api/activities/@..%2F..%2F..%2Ftraces")
+        .collect();
+    assert!(other_paths.is_empty(), "{other_paths:?}");
+    browser.client.clone().close().await.unwrap();
+}

@@ -11,4 +11,5 @@ mod relay;
 mod relay_hostile;
 mod telemetry;
 mod traces;
+mod untrusted_input;
 mod xray;

@@ -14,9 +14,10 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use super::TraceDecisions;
-use super::segment::{DAEMON_HEADER, Translator};
+use super::segment::{DAEMON_HEADER, Translated, Translator};
 use crate::configuration::ContextMissing;
 use crate::sync;
+use crate::telemetry::losses::LossCounter;
 
 #[derive(Debug)]
 pub struct XrayExporter {
@@ -27,6 +28,9 @@ pub struct XrayExporter {
     /// Resolved lazily and again after a failure, so a daemon that starts later, or moves,
     /// is found.
     socket: Mutex<Option<(UdpSocket, SocketAddr)>>,
+    /// Documents sent without some details, and documents not sent, to fit a datagram.
+    shed: LossCounter,
+    too_large: LossCounter,
 }
 
 impl XrayExporter {
@@ -42,6 +46,8 @@ impl XrayExporter {
             daemon,
             context_missing,
             socket: Mutex::new(None),
+            shed: LossCounter::default(),
+            too_large: LossCounter::default(),
         }
     }
 
@@ -74,6 +80,32 @@ impl XrayExporter {
     }
 }
 
+impl XrayExporter {
+    fn report_oversized(&self, translated: &Translated) {
+        if let Some(report) = self.shed.add(translated.shed.len() as u64)
+            && let Some((name, parts)) = translated.shed.first()
+        {
+            tracing::warn!(
+                documents = report.since_last_report,
+                total = report.total,
+                name,
+                shed = %parts.join(","),
+                "X-Ray documents over the 64 KB datagram limit even alone were sent without some details"
+            );
+        }
+        if let Some(report) = self.too_large.add(translated.too_large.len() as u64)
+            && let Some(name) = translated.too_large.first()
+        {
+            tracing::error!(
+                documents = report.since_last_report,
+                total = report.total,
+                name,
+                "X-Ray documents over the 64 KB datagram limit even without their details were not sent"
+            );
+        }
+    }
+}
+
 impl SpanExporter for XrayExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         let mut orphans = 0;
@@ -97,7 +129,9 @@ impl SpanExporter for XrayExporter {
                 "spans outside any request have no X-Ray segment: not sent to X-Ray"
             );
         }
-        let documents = self.translator.documents(&sampled);
+        let translated = self.translator.documents(&sampled);
+        self.report_oversized(&translated);
+        let documents = translated.documents;
         let mut failures = 0;
         let mut last_error = None;
         for document in &documents {

@@ -10,7 +10,7 @@ mod centralized;
 mod daemon;
 mod local;
 
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rand::Rng;
@@ -18,6 +18,7 @@ use wildmatch::WildMatch;
 
 use crate::sync;
 use crate::telemetry::hex;
+use crate::telemetry::losses::LossCounter;
 use centralized::CentralizedRules;
 pub use daemon::PollIntervals;
 pub use local::LocalRules;
@@ -100,6 +101,63 @@ impl XraySampler {
             Some(rule) => rule.sample(now),
             None => self.local.sample(request, now),
         }
+    }
+}
+
+/// An upstream's `Sampled=1`, honoured for at most `per_second` traces a second, a reservoir of
+/// its own; past it the rules decide as if the header had said nothing. A client sends that
+/// header as easily as a load balancer does, and must not make every request X-Ray's.
+#[derive(Debug)]
+pub struct ForcedSamples {
+    per_second: u64,
+    taken: Mutex<PerSecond>,
+    refused: LossCounter,
+}
+
+impl ForcedSamples {
+    pub fn new(per_second: u64) -> Self {
+        ForcedSamples {
+            per_second,
+            taken: Mutex::default(),
+            refused: LossCounter::default(),
+        }
+    }
+
+    /// Whether this `Sampled=1` is honoured; refusals are counted and logged at a bounded rate.
+    pub fn admit(&self) -> bool {
+        self.admit_at(SystemTime::now())
+    }
+
+    fn admit_at(&self, now: SystemTime) -> bool {
+        if sync::lock(&self.taken).take(now, self.per_second) {
+            return true;
+        }
+        if let Some(report) = self.refused.add(1) {
+            tracing::info!(
+                parent: None,
+                refused = report.since_last_report,
+                total = report.total,
+                per_second = self.per_second,
+                "an upstream's Sampled=1 past its limit a second: the sampling rules decided instead"
+            );
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::at;
+    use super::*;
+
+    #[test]
+    fn forced_samples_are_honoured_up_to_their_limit_each_second() {
+        let forced = ForcedSamples::new(3);
+        let first_second: Vec<bool> = (0..5).map(|_| forced.admit_at(at(0))).collect();
+        assert_eq!(first_second, [true, true, true, false, false]);
+        assert!(forced.admit_at(at(1)), "a new second refills the reservoir");
+        let never = ForcedSamples::new(0);
+        assert!(!never.admit_at(at(0)), "0: only the rules decide");
     }
 }
 

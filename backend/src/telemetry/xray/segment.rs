@@ -75,7 +75,7 @@ fn annotation_key(key: &str) -> String {
 }
 
 /// Segment and subsegment names may hold letters, digits, spaces and `_.:/%&#=+\-@`, 200 at most.
-fn document_name(name: &str) -> String {
+pub(super) fn document_name(name: &str) -> String {
     name.chars()
         .map(|c| {
             if c.is_alphanumeric() || c.is_whitespace() || "_.:/%&#=+\\-@".contains(c) {
@@ -99,7 +99,18 @@ fn host(span: &SpanData) -> Option<String> {
     })
 }
 
-#[derive(Debug, Clone)]
+/// A batch's documents, each under the datagram limit, and what it took to keep them there.
+#[derive(Debug, Default)]
+pub struct Translated {
+    pub documents: Vec<String>,
+    /// Documents too large even alone, sent without some details: their names and the parts
+    /// they shed.
+    pub shed: Vec<(String, Vec<&'static str>)>,
+    /// The names of documents too large even without those details, not sent.
+    pub too_large: Vec<String>,
+}
+
+#[derive(Debug)]
 pub struct Translator {
     naming: SegmentNaming,
     sdk_version: String,
@@ -119,7 +130,7 @@ impl Translator {
 
     /// The documents for the sampled spans of a batch, each ready to send. A child whose parent
     /// is not in the batch (it ends later) goes out as a subsegment document of its own.
-    pub fn documents(&self, spans: &[&SpanData]) -> Vec<String> {
+    pub fn documents(&self, spans: &[&SpanData]) -> Translated {
         let in_batch: HashMap<SpanId, &SpanData> = spans
             .iter()
             .map(|span| (span.span_context.span_id(), *span))
@@ -133,7 +144,7 @@ impl Translator {
                 roots.push(*span);
             }
         }
-        let mut documents = Vec::new();
+        let mut documents = Translated::default();
         for root in roots {
             let mut document = self.document_tree(root, &children);
             if root.span_kind != SpanKind::Server {
@@ -351,11 +362,12 @@ fn make_standalone(document: &mut Map<String, Value>, trace_id: TraceId, parent_
 
 /// Sends `document` whole when it fits a datagram. Otherwise it keeps the subsegments that fit
 /// beside it and the others go out as documents of their own (split again as needed); a single
-/// span still too large loses its metadata, saying so in the document and in the log.
-fn split_to_fit(mut document: Map<String, Value>, trace_id: TraceId, out: &mut Vec<String>) {
+/// span still too large sheds details until it fits, and is left out when it cannot: no
+/// datagram over the limit is ever sent.
+fn split_to_fit(mut document: Map<String, Value>, trace_id: TraceId, out: &mut Translated) {
     let serialized = serde_json::to_string(&document).unwrap_or_default();
-    if DAEMON_HEADER.len() + serialized.len() <= MAX_DATAGRAM_BYTES {
-        out.push(serialized);
+    if fits_a_datagram(&serialized) {
+        out.documents.push(serialized);
         return;
     }
     if let Some(Value::Array(subsegments)) = document.remove("subsegments") {
@@ -388,17 +400,79 @@ fn split_to_fit(mut document: Map<String, Value>, trace_id: TraceId, out: &mut V
         }
         return;
     }
-    tracing::warn!(
-        name = document["name"].as_str().unwrap_or_default(),
-        bytes = serialized.len(),
-        "an X-Ray document is over the datagram limit even alone: its metadata is left out"
-    );
-    document.insert(
-        "metadata".into(),
-        json!({ METADATA_NAMESPACE: { "metadata_omitted": "over the 64 KB datagram limit" } }),
-    );
-    document.remove("annotations");
-    out.push(serde_json::to_string(&document).unwrap_or_default());
+    let name = document["name"].as_str().unwrap_or_default().to_owned();
+    match shed_to_fit(document) {
+        Some((serialized, shed)) => {
+            out.documents.push(serialized);
+            out.shed.push((name, shed));
+        }
+        None => out.too_large.push(name),
+    }
+}
+
+fn fits_a_datagram(serialized: &str) -> bool {
+    DAEMON_HEADER.len() + serialized.len() <= MAX_DATAGRAM_BYTES
+}
+
+/// What a document still too large alone gives up, in this order, until it fits: the request's
+/// details (URL, user agent and client address, all from the client), its metadata, its
+/// annotations, then its exceptions. Its name, ids, times, flags and status stay, so the
+/// request is still found and counted.
+const SHEDDABLE: [(&str, Shed); 4] = [
+    ("http_request", shed_request_details),
+    ("metadata", |document| document.remove("metadata").is_some()),
+    ("annotations", |document| {
+        document.remove("annotations").is_some()
+    }),
+    ("cause", |document| document.remove("cause").is_some()),
+];
+
+/// Removes a part of a document; says whether it had one.
+type Shed = fn(&mut Map<String, Value>) -> bool;
+
+const OMITTED: &str = "over the 64 KB datagram limit";
+
+/// Keeps the request's method only.
+fn shed_request_details(document: &mut Map<String, Value>) -> bool {
+    let Some(Value::Object(request)) = document
+        .get_mut("http")
+        .and_then(|http| http.get_mut("request"))
+    else {
+        return false;
+    };
+    let before = request.len();
+    request.retain(|key, _| key == "method");
+    request.len() < before
+}
+
+/// Says in the document's metadata what it was sent without, `<part>_omitted` for each.
+fn mark_omitted(document: &mut Map<String, Value>, shed: &[&str]) {
+    let metadata = document
+        .entry("metadata")
+        .or_insert_with(|| json!({ METADATA_NAMESPACE: {} }));
+    if let Some(Value::Object(namespace)) = metadata.get_mut(METADATA_NAMESPACE) {
+        for part in shed {
+            namespace.insert(format!("{part}_omitted"), json!(OMITTED));
+        }
+    }
+}
+
+/// `document` shedding what `SHEDDABLE` lists until it fits, and what it shed; None when it
+/// cannot fit even so.
+fn shed_to_fit(mut document: Map<String, Value>) -> Option<(String, Vec<&'static str>)> {
+    let mut shed = Vec::new();
+    for (part, shed_part) in SHEDDABLE {
+        if !shed_part(&mut document) {
+            continue;
+        }
+        shed.push(part);
+        mark_omitted(&mut document, &shed);
+        let serialized = serde_json::to_string(&document).unwrap_or_default();
+        if fits_a_datagram(&serialized) {
+            return Some((serialized, shed));
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -418,7 +492,7 @@ mod tests {
 
     fn translate(span: &SpanData) -> Value {
         let translator = Translator::new(SegmentNaming::new(DEFAULT_SERVICE_NAME.into(), None));
-        let documents = translator.documents(&[span]);
+        let documents = translator.documents(&[span]).documents;
         serde_json::from_str(&documents[0]).unwrap()
     }
 
@@ -538,7 +612,7 @@ mod tests {
             Status::Unset,
         );
         let translator = Translator::new(SegmentNaming::new(DEFAULT_SERVICE_NAME.into(), None));
-        let documents = translator.documents(&[&huge]);
+        let documents = translator.documents(&[&huge]).documents;
         assert_eq!(documents.len(), 1);
         assert!(documents[0].len() < MAX_DATAGRAM_BYTES);
         let document: Value = serde_json::from_str(&documents[0]).unwrap();
@@ -546,6 +620,61 @@ mod tests {
             document["metadata"]["otel"]["metadata_omitted"],
             "over the 64 KB datagram limit"
         );
+    }
+
+    #[test]
+    fn a_span_too_large_alone_sheds_its_request_details_before_its_metadata() {
+        let server = span(
+            SpanKind::Server,
+            vec![
+                KeyValue::new("http.request.method", "GET"),
+                KeyValue::new("server.address", "localhost"),
+                KeyValue::new("url.path", format!("/{}", "p".repeat(25_000))),
+                KeyValue::new("url.query", "q".repeat(25_000)),
+                KeyValue::new("user_agent.original", "cruddur-tests/1.0"),
+                KeyValue::new("http.response.status_code", 404),
+            ],
+            Status::Unset,
+        );
+        let translator = Translator::new(SegmentNaming::new(DEFAULT_SERVICE_NAME.into(), None));
+        let translated = translator.documents(&[&server]);
+        assert_eq!(translated.documents.len(), 1);
+        assert!(fits_a_datagram(&translated.documents[0]));
+        let document: Value = serde_json::from_str(&translated.documents[0]).unwrap();
+        assert_eq!(document["http"]["request"], json!({"method": "GET"}));
+        assert_eq!(document["http"]["response"]["status"], 404);
+        assert_eq!(document["error"], true);
+        assert_eq!(
+            document["metadata"]["otel"]["http_request_omitted"],
+            OMITTED
+        );
+        assert_eq!(
+            document["metadata"]["otel"]["url.query"]
+                .as_str()
+                .map(str::len),
+            Some(25_000),
+            "the metadata stays when the document fits without the details"
+        );
+        assert_eq!(
+            translated.shed,
+            [(DEFAULT_SERVICE_NAME.to_owned(), vec!["http_request"])]
+        );
+    }
+
+    #[test]
+    fn a_document_that_cannot_fit_is_not_sent_and_is_counted() {
+        let mut document = Map::new();
+        document.insert("name".into(), json!("n".repeat(MAX_DATAGRAM_BYTES)));
+        document.insert("id".into(), json!("0000000000000007"));
+        document.insert("metadata".into(), json!({ METADATA_NAMESPACE: {"k": "v"} }));
+        let mut translated = Translated::default();
+        split_to_fit(
+            document,
+            TraceId::from_hex(test_spans::TRACE).unwrap(),
+            &mut translated,
+        );
+        assert!(translated.documents.is_empty());
+        assert_eq!(translated.too_large, ["n".repeat(MAX_DATAGRAM_BYTES)]);
     }
 
     #[test]
