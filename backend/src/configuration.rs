@@ -51,7 +51,8 @@ pub struct RelaySettings {
     pub frontend_service_name: String,
     /// `CRUDDUR_RELAY_REQUESTS_PER_SECOND` (5) with bursts of `CRUDDUR_RELAY_REQUEST_BURST` (20),
     /// `CRUDDUR_RELAY_SPANS_PER_SECOND` (2,000) with bursts of `CRUDDUR_RELAY_SPAN_BURST`
-    /// (10,000), all per client; `CRUDDUR_RELAY_GLOBAL_SPANS_PER_SECOND` (20,000) for everyone.
+    /// (10,000), all per client; `CRUDDUR_RELAY_GLOBAL_SPANS_PER_SECOND` (20,000) with bursts of
+    /// `CRUDDUR_RELAY_GLOBAL_SPAN_BURST` (20,000) for everyone.
     pub budgets: RelayBudgets,
 }
 
@@ -291,6 +292,10 @@ impl RelaySettings {
                 global_spans_per_second: number(
                     "CRUDDUR_RELAY_GLOBAL_SPANS_PER_SECOND",
                     defaults.global_spans_per_second,
+                )?,
+                global_span_burst: number(
+                    "CRUDDUR_RELAY_GLOBAL_SPAN_BURST",
+                    defaults.global_span_burst,
                 )?,
             },
         })

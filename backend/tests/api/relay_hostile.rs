@@ -87,12 +87,13 @@ async fn health(backend: &BackendProcess) -> Json {
 }
 
 /// Budgets out of the way, for tests about something else.
-const UNLIMITED: [(&str, &str); 5] = [
+const UNLIMITED: [(&str, &str); 6] = [
     ("CRUDDUR_RELAY_REQUESTS_PER_SECOND", "100000"),
     ("CRUDDUR_RELAY_REQUEST_BURST", "100000"),
     ("CRUDDUR_RELAY_SPANS_PER_SECOND", "10000000"),
     ("CRUDDUR_RELAY_SPAN_BURST", "10000000"),
     ("CRUDDUR_RELAY_GLOBAL_SPANS_PER_SECOND", "10000000"),
+    ("CRUDDUR_RELAY_GLOBAL_SPAN_BURST", "10000000"),
 ];
 
 async fn relay_to(receiver: &OtlpReceiver, more: &[(&str, &str)]) -> BackendProcess {
@@ -257,13 +258,14 @@ async fn each_cap_refuses_or_trims_and_is_counted() {
 
 #[tokio::test]
 async fn forwarding_headers_count_only_from_trusted_proxies() {
-    let one_request = [
-        ("CRUDDUR_RELAY_REQUESTS_PER_SECOND", "1"),
-        ("CRUDDUR_RELAY_REQUEST_BURST", "1"),
+    // One export of 60 spans per client: the second needs 20 s of refill at one span a second.
+    let one_export = [
+        ("CRUDDUR_RELAY_SPANS_PER_SECOND", "1"),
+        ("CRUDDUR_RELAY_SPAN_BURST", "100"),
     ];
-    let export = export(vec![], spans(1));
+    let export = export(vec![], spans(60));
 
-    let untrusted = spawn_backend(&one_request).await;
+    let untrusted = spawn_backend(&one_export).await;
     assert_eq!(
         post(&untrusted, &export, Some("203.0.113.1"))
             .await
@@ -278,7 +280,7 @@ async fn forwarding_headers_count_only_from_trusted_proxies() {
         "an untrusted peer's X-Forwarded-For is ignored: one bucket"
     );
 
-    let mut envs = one_request.to_vec();
+    let mut envs = one_export.to_vec();
     envs.push(("CRUDDUR_TRUSTED_PROXIES", "127.0.0.0/8"));
     let behind_proxy = spawn_backend(&envs).await;
     let cases = [
@@ -341,9 +343,11 @@ async fn the_client_address_of_server_spans_comes_from_a_trusted_proxy_only() {
 async fn span_budgets_per_client_and_for_everyone_answer_429_with_retry_after() {
     let backend = spawn_backend(&[
         ("CRUDDUR_TRUSTED_PROXIES", "127.0.0.1"),
-        ("CRUDDUR_RELAY_SPANS_PER_SECOND", "10"),
+        // Refilling at one span a second, so a slow machine can't refill a bucket mid-test.
+        ("CRUDDUR_RELAY_SPANS_PER_SECOND", "1"),
         ("CRUDDUR_RELAY_SPAN_BURST", "100"),
-        ("CRUDDUR_RELAY_GLOBAL_SPANS_PER_SECOND", "150"),
+        ("CRUDDUR_RELAY_GLOBAL_SPANS_PER_SECOND", "1"),
+        ("CRUDDUR_RELAY_GLOBAL_SPAN_BURST", "150"),
     ])
     .await;
     let sixty = export(vec![], spans(60));
@@ -362,7 +366,7 @@ async fn span_budgets_per_client_and_for_everyone_answer_429_with_retry_after() 
         .unwrap()
         .parse()
         .unwrap();
-    assert!((1..=5).contains(&retry_after), "{retry_after}");
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
     assert_eq!(error_code(over_own).await, "too_many_requests");
 
     assert_eq!(

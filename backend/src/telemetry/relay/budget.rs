@@ -17,8 +17,9 @@ pub struct RelayBudgets {
     pub request_burst: u32,
     pub spans_per_second: u32,
     pub span_burst: u32,
-    /// For all clients together; its burst is one second's worth.
+    /// For all clients together.
     pub global_spans_per_second: u32,
+    pub global_span_burst: u32,
 }
 
 impl Default for RelayBudgets {
@@ -30,6 +31,7 @@ impl Default for RelayBudgets {
             spans_per_second: 2_000,
             span_burst: 10_000,
             global_spans_per_second: 20_000,
+            global_span_burst: 20_000,
         }
     }
 }
@@ -71,7 +73,7 @@ impl Budgets {
             spans: RateLimiter::keyed(quota(budgets.spans_per_second, budgets.span_burst)),
             global_spans: RateLimiter::direct(quota(
                 budgets.global_spans_per_second,
-                budgets.global_spans_per_second,
+                budgets.global_span_burst,
             )),
             spans_per_second: budgets.spans_per_second.max(1),
         }
@@ -130,6 +132,7 @@ mod tests {
             spans_per_second: 10,
             span_burst: 100,
             global_spans_per_second: 150,
+            global_span_burst: 150,
         })
     }
 

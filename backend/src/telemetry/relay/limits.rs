@@ -12,6 +12,8 @@ use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
+use crate::telemetry::attribute_limit::truncate_at_char_boundary;
+
 /// The limits an accepted export is held to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OtlpLimits {
@@ -183,16 +185,14 @@ pub fn enforce(
         resource
             .attributes
             .insert(0, string_attribute("service.name", service_name));
-        resource.attributes.insert(
-            1,
-            KeyValue {
-                key: "cruddur.relayed".to_owned(),
-                value: Some(AnyValue {
-                    value: Some(Value::BoolValue(true)),
-                }),
-                ..Default::default()
-            },
-        );
+        // Last, so the browser's own resource attributes keep their order after service.name.
+        resource.attributes.push(KeyValue {
+            key: "cruddur.relayed".to_owned(),
+            value: Some(AnyValue {
+                value: Some(Value::BoolValue(true)),
+            }),
+            ..Default::default()
+        });
         for scope_spans in &mut resource_spans.scope_spans {
             if let Some(scope) = &mut scope_spans.scope {
                 let dropped = trim_attributes(&mut scope.attributes, limits, 0, &mut trimmed);
@@ -254,11 +254,8 @@ fn trim_attributes(
 fn truncate_value(value: &mut AnyValue, max_bytes: usize, trimmed: &mut Trimmed) {
     match &mut value.value {
         Some(Value::StringValue(text)) if text.len() > max_bytes => {
-            let mut end = max_bytes;
-            while !text.is_char_boundary(end) {
-                end -= 1;
-            }
-            text.truncate(end);
+            let kept = truncate_at_char_boundary(text, max_bytes).len();
+            text.truncate(kept);
             trimmed.values_truncated += 1;
         }
         Some(Value::BytesValue(bytes)) if bytes.len() > max_bytes => {
