@@ -177,6 +177,23 @@ impl BackendProcess {
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     }
 
+    /// The log so far once it holds `needle`: its last lines may be read after the process
+    /// has exited. Panics with the log if `needle` never comes.
+    pub async fn log_containing(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let log = self.stderr();
+            if log.contains(needle) {
+                return log;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the log never said {needle:?}:\n{log}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// The process's resident memory, in KiB, from /proc.
     pub fn resident_kib(&self) -> u64 {
         let status =
