@@ -171,9 +171,15 @@ pub fn enforce(
         resource.attributes.retain(|attribute| {
             attribute.key != "service.name" && attribute.key != "cruddur.relayed"
         });
-        resource.dropped_attributes_count = resource.dropped_attributes_count.saturating_add(
-            trim_attributes(&mut resource.attributes, limits, 2, &mut trimmed),
-        );
+        resource.dropped_attributes_count =
+            resource
+                .dropped_attributes_count
+                .saturating_add(trim_attributes(
+                    &mut resource.attributes,
+                    limits,
+                    2,
+                    &mut trimmed,
+                ));
         resource
             .attributes
             .insert(0, string_attribute("service.name", service_name));
@@ -184,6 +190,7 @@ pub fn enforce(
                 value: Some(AnyValue {
                     value: Some(Value::BoolValue(true)),
                 }),
+                ..Default::default()
             },
         );
         for scope_spans in &mut resource_spans.scope_spans {
@@ -194,7 +201,8 @@ pub fn enforce(
             }
             for span in &mut scope_spans.spans {
                 let dropped = trim_attributes(&mut span.attributes, limits, 0, &mut trimmed);
-                span.dropped_attributes_count = span.dropped_attributes_count.saturating_add(dropped);
+                span.dropped_attributes_count =
+                    span.dropped_attributes_count.saturating_add(dropped);
                 let events = excess(span.events.len(), limits.max_events);
                 span.events.truncate(limits.max_events);
                 span.dropped_events_count = span.dropped_events_count.saturating_add(events);
@@ -213,8 +221,7 @@ pub fn enforce(
                     link.dropped_attributes_count =
                         link.dropped_attributes_count.saturating_add(dropped);
                 }
-                if span.kind == SpanKind::Server as i32 || span.kind == SpanKind::Consumer as i32
-                {
+                if span.kind == SpanKind::Server as i32 || span.kind == SpanKind::Consumer as i32 {
                     span.kind = SpanKind::Internal as i32;
                     trimmed.kinds_rewritten += 1;
                 }
@@ -284,6 +291,7 @@ fn string_attribute(key: &str, value: &str) -> KeyValue {
         value: Some(AnyValue {
             value: Some(Value::StringValue(value.to_owned())),
         }),
+        ..Default::default()
     }
 }
 
@@ -402,7 +410,11 @@ mod tests {
     fn attributes_events_and_links_past_their_limits_are_dropped_and_counted() {
         let limits = OtlpLimits::default();
         let mut export = export(1, 1, 1);
-        export.resource_spans[0].resource.as_mut().unwrap().attributes = attributes(300, "v");
+        export.resource_spans[0]
+            .resource
+            .as_mut()
+            .unwrap()
+            .attributes = attributes(300, "v");
         let span = &mut export.resource_spans[0].scope_spans[0].spans[0];
         span.attributes = attributes(200, "v");
         span.events = vec![
@@ -425,8 +437,11 @@ mod tests {
         assert_eq!(span.dropped_attributes_count, 72);
         assert_eq!(span.events.len(), 128);
         assert_eq!(span.dropped_events_count, 22);
-        assert!(span.events.iter().all(|event| event.attributes.len() == 128
-            && event.dropped_attributes_count == 2));
+        assert!(
+            span.events
+                .iter()
+                .all(|event| event.attributes.len() == 128 && event.dropped_attributes_count == 2)
+        );
         assert_eq!(span.links.len(), 128);
         assert_eq!(span.dropped_links_count, 1);
         assert_eq!(trimmed.events_dropped, 22);
