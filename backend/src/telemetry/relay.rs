@@ -116,12 +116,16 @@ async fn relay(State(relay): State<Relay>, request: Request) -> Result<Response,
         .await
         .map_err(|_| ApiError::PayloadTooLarge)?;
     let export = decode(&encoding, &body).ok_or(ApiError::BadRequest(ErrorCode::MalformedOtlp))?;
-    if let Some(store) = &relay.local_traces {
-        store.insert(&export.resource_spans);
+    let forwarded = relay.queue.as_ref().map(|_| export.encode_to_vec());
+    if let Some(store) = relay.local_traces.clone() {
+        // On the blocking pool: converting a big export would hold an async worker too long.
+        tokio::task::spawn_blocking(move || store.insert(&export.resource_spans))
+            .await
+            .map_err(|error| ApiError::Internal(format!("the trace store failed: {error}")))?;
     }
-    if let Some(queue) = &relay.queue {
+    if let (Some(queue), Some(forwarded)) = (&relay.queue, forwarded) {
         queue
-            .try_send(export.encode_to_vec())
+            .try_send(forwarded)
             .map_err(|_| ApiError::Unavailable(ErrorCode::RelayBusy))?;
     }
     // OTLP/HTTP's answer: an empty ExportTraceServiceResponse in the request's encoding.
