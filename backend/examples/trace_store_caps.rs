@@ -305,12 +305,11 @@ async fn against(address: &str) {
         }
     };
     let started = Instant::now();
-    // 1,000 spans per export (10 traces of 100), until the trace cap has evicted a few times
+    // 1,500 spans per export (10 traces of 150), until the trace cap has evicted a few times
     // over; then a trace of 5,000 spans.
     let mut next_trace = 0;
     while next_trace < 1_200 {
-        let traces: Vec<u64> = (next_trace..next_trace + 10).collect();
-        relay(export(&traces, 100, 0)).await;
+        relay(ten_traces(next_trace)).await;
         next_trace += 10;
     }
     for first in (0..BIG_TRACE_SPANS).step_by(1_000) {
