@@ -43,7 +43,10 @@ echo "The store at its caps with browser spans, in process:"
 
 echo
 echo "The binary at its caps, filled through the relay:"
-CRUDDUR_LOCAL_TRACES=on PORT=$port RUST_LOG=warn AWS_XRAY_SDK_ENABLED=false ./target/release/backend 2>/dev/null &
+# The relay's span budgets lifted, so that filling takes seconds.
+CRUDDUR_LOCAL_TRACES=on CRUDDUR_RELAY_SPANS_PER_SECOND=1000000 CRUDDUR_RELAY_SPAN_BURST=1000000 \
+  CRUDDUR_RELAY_GLOBAL_SPANS_PER_SECOND=1000000 CRUDDUR_RELAY_REQUESTS_PER_SECOND=1000 \
+  PORT=$port RUST_LOG=warn AWS_XRAY_SDK_ENABLED=false ./target/release/backend 2>/dev/null &
 backend=$!
 until curl -sf "http://127.0.0.1:$port/api/health" >/dev/null; do sleep 0.1; done
 ./target/release/examples/trace_store_caps "http://127.0.0.1:$port"

@@ -20,6 +20,8 @@ echo "== the frontend's release bundle builds"
 (cd frontend && trunk build --release --offline)
 echo "== the users' bundle (no local trace view) builds"
 (cd frontend && trunk build --release --offline --no-default-features --dist dist-users)
+# What users download (wasm + JS + CSS + HTML, gzipped) stays within 135 KiB.
+bash bench/bundle-size.sh --check 138240 frontend/dist-users
 echo "== the frontend's unit tests, in headless Chromium"
 (cd frontend && CHROMEDRIVER="$(command -v chromedriver)" cargo test --target wasm32-unknown-unknown --locked)
 echo "== cargo test"

@@ -4,9 +4,12 @@
 
 use std::env;
 use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
 
 use axum::http::HeaderValue;
 
+use crate::client_address::TrustedProxies;
+use crate::telemetry::relay::RelayBudgets;
 use crate::telemetry::trace_store::StoreLimits;
 
 pub const DEFAULT_PORT: u16 = 4567;
@@ -33,6 +36,26 @@ pub struct Settings {
     pub frontend_origin: HeaderValue,
     pub telemetry: TelemetrySettings,
     pub local_traces: LocalTracesSettings,
+    pub relay: RelaySettings,
+    /// `CRUDDUR_TRUSTED_PROXIES`: the networks whose `X-Forwarded-For` and `Forwarded` say who
+    /// the client is (a comma-separated list of CIDRs); empty by default, so the peer is.
+    pub trusted_proxies: TrustedProxies,
+    /// `CRUDDUR_SHUTDOWN_TIMEOUT` in seconds (5): how long in-flight requests may run after
+    /// SIGTERM. The relay's drain and the exporters' flush follow within their own bounds, so
+    /// the whole exit fits in Docker's default 10 s grace period.
+    pub shutdown_timeout: Duration,
+}
+
+/// The relay for the browser's spans (`POST /v1/traces`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelaySettings {
+    /// `CRUDDUR_FRONTEND_SERVICE_NAME` (`cruddur-frontend`): the `service.name` every relayed
+    /// span carries, whatever the browser claimed.
+    pub frontend_service_name: String,
+    /// `CRUDDUR_RELAY_REQUESTS_PER_SECOND` (5) with bursts of `CRUDDUR_RELAY_REQUEST_BURST` (20),
+    /// `CRUDDUR_RELAY_SPANS_PER_SECOND` (2,000) with bursts of `CRUDDUR_RELAY_SPAN_BURST`
+    /// (10,000), all per client; `CRUDDUR_RELAY_GLOBAL_SPANS_PER_SECOND` (20,000) for everyone.
+    pub budgets: RelayBudgets,
 }
 
 /// The local trace view's store.
@@ -220,6 +243,53 @@ impl Settings {
             frontend_origin: frontend_origin_from(env.var("FRONTEND_URL"))?,
             telemetry: TelemetrySettings::read(&env)?,
             local_traces: LocalTracesSettings::read(&env)?,
+            relay: RelaySettings::read(&env)?,
+            trusted_proxies: TrustedProxies::parse(
+                &env.var("CRUDDUR_TRUSTED_PROXIES").unwrap_or_default(),
+            )
+            .map_err(|_| ConfigurationError::Invalid {
+                name: "CRUDDUR_TRUSTED_PROXIES",
+                expected: "a comma-separated list of CIDRs or IP addresses",
+                value: env.var("CRUDDUR_TRUSTED_PROXIES").unwrap_or_default(),
+            })?,
+            shutdown_timeout: Duration::from_secs(positive(
+                "CRUDDUR_SHUTDOWN_TIMEOUT",
+                env.var("CRUDDUR_SHUTDOWN_TIMEOUT"),
+                DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
+            )? as u64),
+        })
+    }
+}
+
+const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS: usize = 5;
+
+impl RelaySettings {
+    fn read(env: &Env) -> Result<Self, ConfigurationError> {
+        let defaults = RelayBudgets::default();
+        let number = |name: &'static str, default: u32| {
+            positive(name, env.var(name), default as usize)
+                .map(|value| u32::try_from(value).unwrap_or(u32::MAX))
+        };
+        Ok(RelaySettings {
+            frontend_service_name: env
+                .var("CRUDDUR_FRONTEND_SERVICE_NAME")
+                .unwrap_or_else(|| shared::FRONTEND_SERVICE_NAME.to_owned()),
+            budgets: RelayBudgets {
+                requests_per_second: number(
+                    "CRUDDUR_RELAY_REQUESTS_PER_SECOND",
+                    defaults.requests_per_second,
+                )?,
+                request_burst: number("CRUDDUR_RELAY_REQUEST_BURST", defaults.request_burst)?,
+                spans_per_second: number(
+                    "CRUDDUR_RELAY_SPANS_PER_SECOND",
+                    defaults.spans_per_second,
+                )?,
+                span_burst: number("CRUDDUR_RELAY_SPAN_BURST", defaults.span_burst)?,
+                global_spans_per_second: number(
+                    "CRUDDUR_RELAY_GLOBAL_SPANS_PER_SECOND",
+                    defaults.global_spans_per_second,
+                )?,
+            },
         })
     }
 }

@@ -1,9 +1,11 @@
 //! The backend's one error type. Each variant maps to one status code and a JSON body of
 //! machine-readable codes; internal detail goes to the logs and the span, never to the client.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use shared::{ErrorBody, ErrorCode};
 
@@ -21,10 +23,10 @@ pub enum ApiError {
     BadRequest(ErrorCode),
     #[error("the request body is not JSON")]
     UnsupportedMediaType,
-    #[error("the request body is too large")]
-    PayloadTooLarge,
-    #[error("too many requests")]
-    TooManyRequests,
+    #[error("the request body is too large: {0:?}")]
+    PayloadTooLarge(ErrorCode),
+    #[error("too many requests; retry after {retry_after:?}")]
+    TooManyRequests { retry_after: Duration },
     #[error("busy: {0:?}")]
     Unavailable(ErrorCode),
     #[error("internal error: {0}")]
@@ -45,11 +47,8 @@ impl ApiError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 vec![ErrorCode::UnsupportedMediaType],
             ),
-            ApiError::PayloadTooLarge => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                vec![ErrorCode::PayloadTooLarge],
-            ),
-            ApiError::TooManyRequests => (
+            ApiError::PayloadTooLarge(code) => (StatusCode::PAYLOAD_TOO_LARGE, vec![*code]),
+            ApiError::TooManyRequests { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 vec![ErrorCode::TooManyRequests],
             ),
@@ -68,7 +67,15 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
         }
-        (status, Json(ErrorBody { errors })).into_response()
+        let mut response = (status, Json(ErrorBody { errors })).into_response();
+        if let ApiError::TooManyRequests { retry_after } = self {
+            // Whole seconds, rounded up: a client that waits this long finds budget again.
+            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
+        response
     }
 }
 
@@ -76,7 +83,7 @@ impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection.status() {
             StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
-            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(ErrorCode::PayloadTooLarge),
             // Well-formed JSON of the wrong shape, e.g. a number where text belongs.
             StatusCode::UNPROCESSABLE_ENTITY => ApiError::Invalid(vec![ErrorCode::InvalidBody]),
             _ => ApiError::BadRequest(ErrorCode::MalformedJson),

@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, header};
@@ -20,8 +21,8 @@ use crate::error::ApiError;
 use crate::routes::{self, activities, health, messages};
 use crate::state::AppState;
 use crate::telemetry::TelemetryHandles;
-use crate::telemetry::relay::{self, Relay};
-use crate::telemetry::request_tracing::{TRACERESPONSE, trace_request};
+use crate::telemetry::relay::{self, Relay, RelayConfig};
+use crate::telemetry::request_tracing::{RequestTracing, TRACERESPONSE, trace_request};
 use crate::telemetry::trace_view::{self, TraceView};
 use crate::telemetry::xray::X_AMZN_TRACE_ID;
 
@@ -47,7 +48,7 @@ pub fn app(state: AppState, frontend_origin: HeaderValue) -> Router {
         // Inside the request span, so a panic is recorded as the 500 it becomes.
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn_with_state(
-            state.xray.clone(),
+            state.request_tracing.clone(),
             trace_request,
         ));
     // None makes spans: health checks are noise, relaying spans must not make more, and the
@@ -86,13 +87,21 @@ fn cors(frontend_origin: HeaderValue) -> CorsLayer {
             HeaderName::from_static("baggage"),
             X_AMZN_TRACE_ID,
         ])
-        .expose_headers([TRACERESPONSE, X_AMZN_TRACE_ID])
+        // Retry-After, so the browser's exporter can wait as long as a 429 or 503 asks.
+        .expose_headers([TRACERESPONSE, X_AMZN_TRACE_ID, header::RETRY_AFTER])
 }
 
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    relay: Relay,
+    shutdown_timeout: Duration,
 }
+
+/// How long the relay may spend sending its queue after the server stopped. With the request
+/// deadline and the exporters' flush (`telemetry::FLUSH_DEADLINE`), the default exit fits in
+/// Docker's 10 s grace period.
+const RELAY_DRAIN_DEADLINE: Duration = Duration::from_millis(1500);
 
 impl Application {
     /// Wires the application to what telemetry made (`telemetry`: X-Ray's request side and the
@@ -103,11 +112,14 @@ impl Application {
         telemetry: TelemetryHandles,
     ) -> Result<Self, StartupError> {
         let otlp = &settings.telemetry;
-        let relay = Relay::start(
-            otlp.traces_endpoint.clone().filter(|_| !otlp.sdk_disabled),
-            otlp.headers.clone(),
-            telemetry.local_traces.clone(),
-        );
+        let relay = Relay::start(RelayConfig {
+            endpoint: otlp.traces_endpoint.clone().filter(|_| !otlp.sdk_disabled),
+            headers: otlp.headers.clone(),
+            frontend_service_name: settings.relay.frontend_service_name.clone(),
+            budgets: settings.relay.budgets,
+            trusted_proxies: settings.trusted_proxies.clone(),
+            local_traces: telemetry.local_traces.clone(),
+        });
         if telemetry.local_traces.is_some() {
             let limits = settings.local_traces.limits;
             tracing::info!(
@@ -135,10 +147,19 @@ impl Application {
             store: telemetry.local_traces,
             honeycomb_trace_url: settings.local_traces.honeycomb_trace_url.clone(),
         };
-        let state = AppState::with_seed_data(telemetry.xray, relay, trace_view)?;
+        let request_tracing = RequestTracing {
+            xray: telemetry.xray,
+            trusted_proxies: settings.trusted_proxies.clone(),
+        };
+        let state = AppState::with_seed_data(request_tracing, relay.clone(), trace_view)?;
         let listener = TcpListener::bind((settings.bind, settings.port)).await?;
         let router = app(state, settings.frontend_origin.clone());
-        Ok(Application { listener, router })
+        Ok(Application {
+            listener,
+            router,
+            relay,
+            shutdown_timeout: settings.shutdown_timeout,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -148,7 +169,9 @@ impl Application {
             .unwrap_or_default()
     }
 
-    /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish.
+    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
+    /// for at most the shutdown timeout (a slow client can't hold the exit), and sends the
+    /// relay's queue on. The exporters flush after this returns, when `main` drops telemetry.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -160,9 +183,26 @@ impl Application {
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await
+        let (stopping, stopped) = tokio::sync::oneshot::channel();
+        let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stopping.send(());
+        });
+        let deadline = async {
+            match stopped.await {
+                Ok(()) => tokio::time::sleep(self.shutdown_timeout).await,
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            served = server => served?,
+            () = deadline => tracing::warn!(
+                timeout = ?self.shutdown_timeout,
+                "requests still in flight at the shutdown deadline are cut off"
+            ),
+        }
+        self.relay.drain(RELAY_DRAIN_DEADLINE).await;
+        Ok(())
     }
 }
 
@@ -196,7 +236,6 @@ pub async fn shutdown_signal() {
 mod tests {
     use super::*;
     use crate::telemetry::testing::capture_spans;
-    use crate::telemetry::xray::XrayRecorder;
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
     use tower::ServiceExt;
@@ -216,7 +255,7 @@ mod tests {
             )
             .layer(CatchPanicLayer::custom(panic_response))
             .layer(middleware::from_fn_with_state(
-                None::<XrayRecorder>,
+                RequestTracing::default(),
                 trace_request,
             ));
         let request = Request::get("/api/boom").body(Body::empty()).unwrap();

@@ -10,16 +10,16 @@ use time::OffsetDateTime;
 use crate::repository::{InMemoryRepository, Repository};
 use crate::telemetry::outbound::TracedClient;
 use crate::telemetry::relay::Relay;
+use crate::telemetry::request_tracing::RequestTracing;
 use crate::telemetry::trace_view::TraceView;
-use crate::telemetry::xray::XrayRecorder;
 
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub repository: Arc<dyn Repository>,
     /// For every call to another service, so that it joins the request's trace.
     pub http_client: TracedClient,
-    /// Decides X-Ray sampling per request; None when X-Ray is off.
-    pub xray: Option<XrayRecorder>,
+    /// What the request spans need: X-Ray's per-request decision and who the client is.
+    pub request_tracing: RequestTracing,
     /// Forwards the browser's spans.
     pub relay: Relay,
     /// Serves the local trace view's API.
@@ -29,14 +29,14 @@ pub struct AppState {
 impl AppState {
     /// Cruddur's week-2 data in memory. Fails only when the outbound HTTP client cannot be built.
     pub fn with_seed_data(
-        xray: Option<XrayRecorder>,
+        request_tracing: RequestTracing,
         relay: Relay,
         trace_view: TraceView,
     ) -> reqwest::Result<Self> {
         Ok(AppState {
             repository: Arc::new(InMemoryRepository::seeded(OffsetDateTime::now_utc())),
             http_client: TracedClient::new()?,
-            xray,
+            request_tracing,
             relay,
             trace_view,
         })

@@ -2,6 +2,8 @@
 
 use std::sync::OnceLock;
 
+use crate::http::{self, Answer, Unanswered};
+use crate::telemetry::fetch;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use shared::traces::{TraceDetail, TraceFilter, TraceSummary};
@@ -9,10 +11,6 @@ use shared::{
     Activity, CreateActivity, CreateMessage, CreateReply, ErrorBody, ErrorCode, Message,
     MessageGroup, Reply,
 };
-use wasm_bindgen::JsCast as _;
-use wasm_bindgen_futures::JsFuture;
-
-use crate::telemetry::fetch::{self, Answer, Unanswered};
 
 /// Why a call failed, in words a person can act on.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,20 +57,11 @@ pub async fn configure() -> &'static str {
 }
 
 async fn read_config() -> Option<String> {
-    let window = web_sys::window()?;
-    let response: web_sys::Response = JsFuture::from(window.fetch_with_str("/config.json"))
-        .await
-        .ok()?
-        .dyn_into()
-        .ok()?;
-    if !response.ok() {
+    let Answer { status, body } = http::send("GET", "/config.json", &[], None).await.ok()?;
+    if !(200..300).contains(&status) {
         return None;
     }
-    let text = JsFuture::from(response.text().ok()?)
-        .await
-        .ok()?
-        .as_string()?;
-    let config: Config = from_json(&text).ok()?;
+    let config: Config = from_json(&body).ok()?;
     Some(config.api_url.trim_end_matches('/').to_owned())
 }
 
@@ -104,8 +93,8 @@ fn read<T: DeserializeOwned>(answer: Result<Answer, Unanswered>) -> Result<T, Ap
     }
 }
 
-// JSON through the browser's own `JSON`, with serde only mapping values: serde_json's parser and
-// number formatting would add about 10 KB gzipped to the bundle for what the browser already has.
+// JSON through the browser's own `JSON`, with serde only mapping values: serde_json would bring
+// its own parser and number formatting into the bundle for what the browser already has.
 
 fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, ()> {
     let value = js_sys::JSON::parse(text).map_err(drop)?;
@@ -128,7 +117,8 @@ fn get<T: DeserializeOwned>(path: &str) -> impl Future<Output = Result<T, ApiErr
 fn get_untraced<T: DeserializeOwned>(
     path: &str,
 ) -> impl Future<Output = Result<T, ApiError>> + use<T> {
-    decoded(fetch::untraced(api_url(path)))
+    let url = api_url(path);
+    decoded(async move { http::send("GET", &url, &[], None).await })
 }
 
 fn post<B: Serialize, T: DeserializeOwned>(

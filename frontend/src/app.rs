@@ -1,9 +1,10 @@
 use leptos::prelude::*;
+use shared::ACTING_USER_HANDLE;
 
+use crate::pages::trace_view::{list::TracesPage, waterfall::TracePage};
 use crate::pages::{
     activity::ActivityPage, conversation::ConversationPage, home::HomePage, messages::MessagesPage,
-    notifications::NotificationsPage, search::SearchPage, trace::TracePage, traces::TracesPage,
-    user::UserPage,
+    notifications::NotificationsPage, search::SearchPage, user::UserPage,
 };
 use crate::router::{self, NavLink, Route};
 use crate::telemetry::interaction;
@@ -12,6 +13,8 @@ use crate::telemetry::interaction;
 pub fn App() -> impl IntoView {
     router::follow_the_address_bar();
     let address = router::address();
+    // Made once: the sidebar lasts as long as the page.
+    let profile: &'static str = format!("/@{ACTING_USER_HANDLE}").leak();
     view! {
         <RouteChangeSpans/>
         <div class="layout">
@@ -21,7 +24,7 @@ pub fn App() -> impl IntoView {
                 <NavLink href="/notifications" label="Notifications"/>
                 <NavLink href="/search" label="Search"/>
                 <NavLink href="/messages" label="Messages"/>
-                <NavLink href="/@andrewbrown" label="Profile"/>
+                <NavLink href=profile label="Profile"/>
                 {TRACE_VIEW.then(|| view! { <NavLink href="/traces" label="Traces"/> })}
             </nav>
             <main class="content">{move || page(Route::of(&address.get()))}</main>

@@ -2,6 +2,9 @@
 //! `Date.now()` has millisecond steps; the Performance clock has sub-millisecond ones. Spans
 //! take Unix nanoseconds as plain integers, as OTLP carries them.
 
+use wasm_bindgen::JsCast as _;
+use web_sys::{Performance, PerformanceNavigationTiming};
+
 /// Milliseconds since the Unix epoch, now.
 pub fn epoch_millis() -> f64 {
     performance()
@@ -28,6 +31,15 @@ fn nanos(epoch_millis: f64) -> u64 {
     (epoch_millis * 1_000_000.0) as u64
 }
 
-pub fn performance() -> Option<web_sys::Performance> {
+pub fn performance() -> Option<Performance> {
     web_sys::window().and_then(|window| window.performance())
+}
+
+/// The page's navigation entry: the document's own fetch and load timings.
+pub fn navigation_timing(performance: &Performance) -> Option<PerformanceNavigationTiming> {
+    performance
+        .get_entries_by_type("navigation")
+        .get(0)
+        .dyn_into::<PerformanceNavigationTiming>()
+        .ok()
 }

@@ -4,6 +4,5 @@ pub mod home;
 pub mod messages;
 pub mod notifications;
 pub mod search;
-pub mod trace;
-pub mod traces;
+pub mod trace_view;
 pub mod user;

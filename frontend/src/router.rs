@@ -1,9 +1,9 @@
 //! Client-side routing: the address bar as a signal, and which page it names.
 //!
 //! Written by hand rather than with `leptos_router`: its generic route tree (one nested chooser
-//! type over every route, with matching, params and outlet machinery built for each) weighed
-//! about 40 KB gzipped of a 135 KB bundle budget, for nine routes that one `match` names here.
-//! What is left is the browser's own History API and a listener for link clicks.
+//! type over every route, with matching, params and outlet machinery built for each) is a large
+//! share of a bundle with a budget, for nine routes that one `match` names here. What it takes
+//! is the browser's own History API and a listener for link clicks.
 
 use leptos::prelude::*;
 use wasm_bindgen::JsCast as _;
@@ -120,7 +120,7 @@ pub fn navigate(to: &str) {
 }
 
 /// Follows the back and forward buttons, and turns clicks on links to this origin into
-/// navigations within the app instead of page loads.
+/// navigations within the app rather than page loads.
 pub fn follow_the_address_bar() {
     std::mem::forget(window_event_listener(leptos::ev::popstate, |_| {
         ADDRESS.with(|address| address.set(current_address()));

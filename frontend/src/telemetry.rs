@@ -1,9 +1,12 @@
 //! The browser's half of every trace, sent as OpenTelemetry's OTLP.
 //!
 //! Spans are recorded by a small recorder of our own (`span`, which says why not the SDK),
-//! buffered and sent with `fetch` (`export`); the Performance APIs become the page-load spans
-//! and the web vitals (`document_load`, `web_vitals`); user actions become the parents of the
-//! work they cause (`interaction`), and every API call a CLIENT span (`fetch`).
+//! buffered and sent through `crate::http` (`export`); the Performance APIs become the
+//! page-load spans and the web vitals (`document_load`, `web_vitals`); user actions become the
+//! parents of the work they cause (`interaction`), and every API call a CLIENT span (`fetch`).
+//!
+//! Its modules depend one way: `fetch` on `interaction` on `span` on `export`; the page-load
+//! spans on `span`. None reaches back into this one, which wires them.
 
 mod document_load;
 mod export;
@@ -15,10 +18,8 @@ mod web_vitals;
 use leptos::prelude::window_event_listener;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use wasm_bindgen::JsCast as _;
-use web_sys::{PerformanceNavigationTiming, VisibilityState};
-
-pub const SERVICE_NAME: &str = "cruddur-frontend";
+use shared::FRONTEND_SERVICE_NAME;
+use web_sys::VisibilityState;
 
 /// Starts tracing the page: `api_url` is the backend whose relay takes the spans.
 pub fn init(api_url: &str) {
@@ -62,7 +63,7 @@ fn document_hidden() -> bool {
 /// What sent the spans, and who was looking: the same for every span of this tab's session.
 fn resource_attributes() -> Vec<KeyValue> {
     let mut attributes = vec![
-        span::string("service.name", SERVICE_NAME),
+        span::string("service.name", FRONTEND_SERVICE_NAME),
         // OpenTelemetry's conventions ask every SDK to name itself, a vendor's or a project's
         // own by the module that is its entry point.
         span::string("telemetry.sdk.name", span::SDK_NAME),
@@ -98,29 +99,4 @@ fn session_id() -> String {
         let _ = storage.set_item(KEY, &fresh);
     }
     fresh
-}
-
-/// The page's navigation entry: the document's own fetch and load timings.
-fn navigation_timing(performance: &web_sys::Performance) -> Option<PerformanceNavigationTiming> {
-    performance
-        .get_entries_by_type("navigation")
-        .get(0)
-        .dyn_into::<PerformanceNavigationTiming>()
-        .ok()
-}
-
-/// Where the page was and how large the screen, when a span began: on every span.
-fn add_page_attributes(attributes: &mut Vec<KeyValue>) {
-    let Some(window) = web_sys::window() else {
-        return;
-    };
-    if let Ok(route) = window.location().pathname() {
-        attributes.push(span::string("page.route", &route));
-    }
-    if let Ok(screen) = window.screen() {
-        let width = screen.width().unwrap_or_default();
-        let height = screen.height().unwrap_or_default();
-        attributes.push(span::int("screen.width", i64::from(width)));
-        attributes.push(span::int("screen.height", i64::from(height)));
-    }
 }

@@ -28,6 +28,7 @@ pub enum ErrorCode {
     InvalidQuery,
     UnsupportedMediaType,
     PayloadTooLarge,
+    TooManySpans,
     MalformedOtlp,
     TooManyRequests,
     RelayBusy,
@@ -58,6 +59,9 @@ impl ErrorCode {
             ErrorCode::InvalidQuery => "The query string has the wrong shape.",
             ErrorCode::UnsupportedMediaType => "The request body must be JSON.",
             ErrorCode::PayloadTooLarge => "The request body is too large.",
+            ErrorCode::TooManySpans => {
+                "Too many spans in one export: send them in smaller batches."
+            }
             ErrorCode::MalformedOtlp => "The spans are not valid OTLP.",
             ErrorCode::TooManyRequests => "Too many requests: slow down.",
             ErrorCode::RelayBusy => "The trace relay is busy: try again shortly.",

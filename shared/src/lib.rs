@@ -13,9 +13,11 @@ pub use messages::{CreateMessage, Message, MessageGroup};
 /// The user every request acts as until sign-in arrives (as in Cruddur week 2).
 pub const ACTING_USER_HANDLE: &str = "andrewbrown";
 
-/// The services' default names (`service.name`), by which the trace view tells them apart.
-pub const BACKEND_SERVICE_NAME: &str = "cruddur-backend";
+/// The browser app's `service.name`: on its spans, in the trace view's filters and legend.
 pub const FRONTEND_SERVICE_NAME: &str = "cruddur-frontend";
+
+/// The API server's `service.name` unless its environment names it otherwise.
+pub const BACKEND_SERVICE_NAME: &str = "cruddur-backend";
 
 /// Length in characters as a person counts them (Unicode scalar values), not in bytes.
 fn char_count(text: &str) -> usize {

@@ -15,6 +15,8 @@ pub struct TraceSummary {
     pub start_unix_micros: u64,
     pub duration_micros: u64,
     pub span_count: usize,
+    /// Spans that arrived past the store's caps for this trace and were not kept.
+    pub dropped_spans: u64,
     /// Some span has an ERROR status.
     pub error: bool,
 }
@@ -25,10 +27,23 @@ pub struct TraceDetail {
     pub trace_id: String,
     /// The same trace in AWS X-Ray's form: `1-<8 hex>-<24 hex>`.
     pub xray_trace_id: String,
-    /// The same trace in Honeycomb, when the backend was told where its traces live there.
+    /// The same trace in Honeycomb, when the backend knows where its traces live there.
     pub honeycomb_url: Option<String>,
+    /// The resources the spans came from, each once: many spans share one.
+    pub resources: Vec<ResourceView>,
     /// Ordered by start time.
     pub spans: Vec<SpanView>,
+    /// Spans that arrived past the store's caps for this trace and were not kept.
+    pub dropped_spans: u64,
+}
+
+/// What made a trace's spans: a service, in one process or one browser tab.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ResourceView {
+    /// Its `service.name`.
+    pub service: String,
+    /// Its other attributes (`session.id`, `user_agent.original`).
+    pub attributes: Vec<Attribute>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,18 +51,85 @@ pub struct SpanView {
     pub span_id: String,
     pub parent_span_id: Option<String>,
     pub name: String,
-    /// `server`, `client`, `internal`, `producer` or `consumer`.
-    pub kind: String,
-    pub service: String,
+    pub kind: SpanKind,
+    /// Its resource's index in the trace's `resources`.
+    pub resource: usize,
     pub start_unix_micros: u64,
     pub duration_micros: u64,
-    /// `unset`, `ok` or `error`.
-    pub status: String,
+    pub status: SpanStatus,
     pub status_message: String,
     pub attributes: Vec<Attribute>,
     pub events: Vec<SpanEvent>,
-    /// The resource's attributes other than `service.name` (`session.id`, `user_agent.original`).
-    pub resource: Vec<Attribute>,
+}
+
+/// What a span is to its trace, as OTLP names it; lowercase on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpanKind {
+    Internal,
+    Server,
+    Client,
+    Producer,
+    Consumer,
+}
+
+impl SpanKind {
+    /// The name the API writes: `server`, `client`, `internal`, `producer` or `consumer`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpanKind::Internal => "internal",
+            SpanKind::Server => "server",
+            SpanKind::Client => "client",
+            SpanKind::Producer => "producer",
+            SpanKind::Consumer => "consumer",
+        }
+    }
+}
+
+/// How a span ended, as OTLP's status code names it; lowercase on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpanStatus {
+    Unset,
+    Ok,
+    Error,
+}
+
+impl SpanStatus {
+    /// The name the API writes: `unset`, `ok` or `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpanStatus::Unset => "unset",
+            SpanStatus::Ok => "ok",
+            SpanStatus::Error => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for SpanKind {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for SpanStatus {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+/// A kind equals its name on the wire, so a reader of the JSON compares it with what it reads.
+impl PartialEq<&str> for SpanKind {
+    fn eq(&self, name: &&str) -> bool {
+        self.as_str() == *name
+    }
+}
+
+/// A status equals its name on the wire, so a reader of the JSON compares it with what it reads.
+impl PartialEq<&str> for SpanStatus {
+    fn eq(&self, name: &&str) -> bool {
+        self.as_str() == *name
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,7 +140,7 @@ pub struct SpanEvent {
 }
 
 /// An attribute with its value as text (`200`, `true`, `GET`, `[a, b]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Attribute {
     pub key: String,
     pub value: String,
@@ -95,6 +177,7 @@ pub fn xray_trace_id(trace_id: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{BACKEND_SERVICE_NAME, FRONTEND_SERVICE_NAME};
 
     #[test]
     fn an_xray_trace_id_splits_the_time_from_the_rest() {
@@ -105,20 +188,46 @@ mod tests {
         assert_eq!(xray_trace_id("not-a-trace-id"), None);
     }
 
+    /// `value` is read from `name`, as `/api/traces` writes it, and displays as it.
+    fn reads_as<'de, T>(value: T, name: &'de str)
+    where
+        T: Deserialize<'de> + std::fmt::Display + std::fmt::Debug + PartialEq,
+    {
+        use serde::de::IntoDeserializer as _;
+        use serde::de::value::{Error, StrDeserializer};
+
+        let wire: StrDeserializer<'de, Error> = name.into_deserializer();
+        assert_eq!(T::deserialize(wire), Ok(value));
+        assert_eq!(T::deserialize(wire).unwrap().to_string(), name);
+    }
+
+    #[test]
+    fn kinds_and_statuses_are_read_from_their_lowercase_names() {
+        reads_as(SpanKind::Internal, "internal");
+        reads_as(SpanKind::Server, "server");
+        reads_as(SpanKind::Client, "client");
+        reads_as(SpanKind::Producer, "producer");
+        reads_as(SpanKind::Consumer, "consumer");
+        reads_as(SpanStatus::Unset, "unset");
+        reads_as(SpanStatus::Ok, "ok");
+        reads_as(SpanStatus::Error, "error");
+    }
+
     #[test]
     fn filters_select_by_service_errors_and_duration() {
         let summary = TraceSummary {
             trace_id: "0".repeat(32),
             root_name: "click".into(),
-            services: vec!["cruddur-frontend".into(), "cruddur-backend".into()],
+            services: vec![FRONTEND_SERVICE_NAME.into(), BACKEND_SERVICE_NAME.into()],
             start_unix_micros: 0,
             duration_micros: 25_000,
             span_count: 3,
+            dropped_spans: 0,
             error: false,
         };
         assert!(summary.matches(&TraceFilter::default()));
         let backend = TraceFilter {
-            service: Some("cruddur-backend".into()),
+            service: Some(BACKEND_SERVICE_NAME.into()),
             ..Default::default()
         };
         assert!(summary.matches(&backend));

@@ -65,10 +65,14 @@ impl TelemetryGuard {
     }
 }
 
+/// How long the exporters may take to send what is queued when the process exits: bounded,
+/// so an unreachable endpoint can't hold the exit past Docker's grace period.
+pub const FLUSH_DEADLINE: Duration = Duration::from_secs(3);
+
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
         if let Some(provider) = self.provider.take()
-            && let Err(error) = provider.shutdown()
+            && let Err(error) = provider.shutdown_with_timeout(FLUSH_DEADLINE)
         {
             tracing::warn!(%error, "could not flush every span before exiting");
         }

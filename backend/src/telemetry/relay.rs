@@ -3,77 +3,130 @@
 //! included) ever reaches the browser. It sends nowhere but the configured endpoint, and keeps
 //! them in the local trace view's store beside the backend's own.
 
+mod budget;
+mod counters;
+mod forward;
 pub mod limits;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::num::NonZeroU32;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRef, Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use shared::ErrorCode;
-use tokio::sync::mpsc;
+use tokio::sync::Semaphore;
+
+pub use budget::RelayBudgets;
+pub use counters::RelayCounts;
 
 use super::trace_store::TraceStore;
+use crate::client_address::TrustedProxies;
 use crate::configuration::OtlpHeaders;
 use crate::error::ApiError;
+use budget::{Budgets, OverBudget};
+use counters::{Counters, Refusal};
+use forward::{Forwarder, Queued};
+use limits::{OtlpLimits, count_json_spans, count_protobuf_spans, enforce};
 
 /// A browser's batch is a few KB; anything this large is not one.
 pub const MAX_BODY_BYTES: usize = 512 * 1024;
-/// Exports waiting to be forwarded; past that the relay answers 503 rather than grow.
-const QUEUE_LENGTH: usize = 64;
-/// Per client address: a tab flushes every few seconds, and on page hide.
-const REQUESTS_PER_SECOND: u32 = 5;
-const BURST: u32 = 20;
-const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
-
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
+/// How often idle clients are forgotten and the counters looked at for a log line.
+const HOUSEKEEPING_PERIOD: Duration = Duration::from_secs(60);
+
+/// What the relay is started with.
+pub struct RelayConfig {
+    /// The backend's own OTLP traces endpoint; None: relayed spans are only kept locally.
+    pub endpoint: Option<String>,
+    pub headers: OtlpHeaders,
+    /// The `service.name` every relayed resource is given.
+    pub frontend_service_name: String,
+    pub budgets: RelayBudgets,
+    pub trusted_proxies: TrustedProxies,
+    /// The local trace view's store, which keeps the browser's spans beside the backend's.
+    pub local_traces: Option<Arc<TraceStore>>,
+}
 
 #[derive(Clone)]
 pub struct Relay {
-    /// None: no OTLP endpoint is configured, so relayed spans are accepted and dropped.
-    queue: Option<mpsc::Sender<Vec<u8>>>,
-    limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
-    /// The local trace view's store, which keeps the browser's spans beside the backend's.
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    forwarder: Option<Forwarder>,
+    budgets: Budgets,
+    counters: Arc<Counters>,
+    limits: OtlpLimits,
+    frontend_service_name: String,
+    trusted_proxies: TrustedProxies,
     local_traces: Option<Arc<TraceStore>>,
+    /// Decoding is the one costly step: at most one per core at a time, off the async workers,
+    /// so a flood of exports waits rather than multiplies its memory.
+    decoding: Semaphore,
 }
 
 impl Relay {
-    /// Starts forwarding to `endpoint` (the backend's own traces endpoint) on the runtime.
-    pub fn start(
-        endpoint: Option<String>,
-        headers: OtlpHeaders,
-        local_traces: Option<Arc<TraceStore>>,
-    ) -> Relay {
-        let quota = Quota::per_second(NonZeroU32::new(REQUESTS_PER_SECOND).expect("non-zero"))
-            .allow_burst(NonZeroU32::new(BURST).expect("non-zero"));
-        let limiter = Arc::new(RateLimiter::keyed(quota));
-        let queue = endpoint.map(|endpoint| {
-            let (sender, receiver) = mpsc::channel(QUEUE_LENGTH);
-            tokio::spawn(forward(receiver, endpoint, headers));
-            sender
-        });
-        let forgetting = limiter.clone();
-        // Forget idle clients now and then, so the limiter's memory stays bounded.
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_secs(60)).await;
-                forgetting.retain_recent();
-            }
-        });
-        Relay {
-            queue,
-            limiter,
-            local_traces,
+    /// Starts the forwarder and the housekeeping on the runtime.
+    pub fn start(config: RelayConfig) -> Relay {
+        let counters = Arc::new(Counters::default());
+        let forwarder = config
+            .endpoint
+            .map(|endpoint| Forwarder::start(endpoint, config.headers, counters.clone()));
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let relay = Relay {
+            inner: Arc::new(Inner {
+                forwarder,
+                budgets: Budgets::new(&config.budgets),
+                counters,
+                limits: OtlpLimits::default(),
+                frontend_service_name: config.frontend_service_name,
+                trusted_proxies: config.trusted_proxies,
+                local_traces: config.local_traces,
+                decoding: Semaphore::new(cores),
+            }),
+        };
+        tokio::spawn(housekeeping(Arc::downgrade(&relay.inner)));
+        relay
+    }
+
+    /// What the relay accepted, refused and lost since it started.
+    pub fn counts(&self) -> RelayCounts {
+        self.inner.counters.snapshot()
+    }
+
+    /// At shutdown, after the server stopped: sends what is queued within `deadline`, then
+    /// logs the counts if anything was refused or lost.
+    pub async fn drain(&self, deadline: Duration) {
+        if let Some(forwarder) = &self.inner.forwarder {
+            forwarder.drain(deadline).await;
+        }
+        let counts = self.counts();
+        if counts.has_losses() {
+            counts.log("at shutdown");
+        }
+    }
+}
+
+/// Every minute: forgets idle clients, and logs the counts when something was refused or lost
+/// since the last look. Ends with the relay.
+async fn housekeeping(relay: std::sync::Weak<Inner>) {
+    let mut logged = RelayCounts::default();
+    loop {
+        tokio::time::sleep(HOUSEKEEPING_PERIOD).await;
+        let Some(relay) = relay.upgrade() else { return };
+        relay.budgets.forget_idle_clients();
+        let counts = relay.counters.snapshot();
+        if counts.has_losses() && counts != logged {
+            counts.log("the last minute");
+            logged = counts;
         }
     }
 }
@@ -86,48 +139,73 @@ where
     Router::new().route("/v1/traces", post(relay))
 }
 
+#[derive(Clone, Copy)]
 enum Encoding {
     Protobuf,
     Json,
 }
 
+/// The checks run cheapest first, and each before the work it protects: the client's request
+/// budget, the content type, the body's size, its span count, the span budgets, and only then
+/// decoding.
 async fn relay(State(relay): State<Relay>, request: Request) -> Result<Response, ApiError> {
-    let client = request
+    let inner = &relay.inner;
+    let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(peer)| {
-            peer.ip()
-        });
-    if relay.limiter.check_key(&client).is_err() {
-        return Err(ApiError::TooManyRequests);
-    }
-    let content_type = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .map(|value| value.trim().to_ascii_lowercase());
-    let encoding = match content_type.as_deref() {
-        Some(PROTOBUF) => Encoding::Protobuf,
-        Some(JSON) => Encoding::Json,
-        _ => return Err(ApiError::UnsupportedMediaType),
+        .map_or(
+            SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+            |ConnectInfo(peer)| *peer,
+        );
+    let client = inner
+        .trusted_proxies
+        .client_address(peer, request.headers());
+    let refuse = |refusal: Refusal, spans: usize, error: ApiError| {
+        inner.counters.refused(refusal, spans);
+        error
     };
+    inner
+        .budgets
+        .request(client)
+        .map_err(|over| refuse(Refusal::RateLimited, 0, too_many(over)))?;
+    let encoding = encoding(&request)
+        .ok_or_else(|| refuse(Refusal::MediaType, 0, ApiError::UnsupportedMediaType))?;
     let body = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
         .await
-        .map_err(|_| ApiError::PayloadTooLarge)?;
-    let export = decode(&encoding, &body).ok_or(ApiError::BadRequest(ErrorCode::MalformedOtlp))?;
-    let forwarded = relay.queue.as_ref().map(|_| export.encode_to_vec());
-    if let Some(store) = relay.local_traces.clone() {
-        // On the blocking pool: converting a big export would hold an async worker too long.
-        tokio::task::spawn_blocking(move || store.insert(&export.resource_spans))
-            .await
-            .map_err(|error| ApiError::Internal(format!("the trace store failed: {error}")))?;
+        .map_err(|_| {
+            refuse(
+                Refusal::TooLarge,
+                0,
+                ApiError::PayloadTooLarge(ErrorCode::PayloadTooLarge),
+            )
+        })?;
+    let spans = match encoding {
+        Encoding::Protobuf => count_protobuf_spans(&body),
+        Encoding::Json => count_json_spans(&body),
     }
-    if let (Some(queue), Some(forwarded)) = (&relay.queue, forwarded) {
-        queue
-            .try_send(forwarded)
-            .map_err(|_| ApiError::Unavailable(ErrorCode::RelayBusy))?;
+    .ok_or_else(|| refuse(Refusal::Malformed, 0, malformed()))?;
+    if spans > inner.limits.max_spans {
+        return Err(refuse(
+            Refusal::TooManySpans,
+            spans,
+            ApiError::PayloadTooLarge(ErrorCode::TooManySpans),
+        ));
     }
+    inner
+        .budgets
+        .spans(client, spans)
+        .map_err(|over| refuse(Refusal::RateLimited, spans, too_many(over)))?;
+
+    let _permit = inner
+        .decoding
+        .acquire()
+        .await
+        .map_err(|_| refuse(Refusal::Busy, spans, busy()))?;
+    let accepting = relay.clone();
+    tokio::task::spawn_blocking(move || accepting.accept(encoding, &body, spans))
+        .await
+        .map_err(|error| ApiError::Internal(format!("the relay's decoding failed: {error}")))??;
+
     // OTLP/HTTP's answer: an empty ExportTraceServiceResponse in the request's encoding.
     Ok(match encoding {
         Encoding::Protobuf => ([(header::CONTENT_TYPE, PROTOBUF)], Bytes::new()).into_response(),
@@ -135,40 +213,69 @@ async fn relay(State(relay): State<Relay>, request: Request) -> Result<Response,
     })
 }
 
-fn decode(encoding: &Encoding, body: &[u8]) -> Option<ExportTraceServiceRequest> {
+impl Relay {
+    /// Decodes, trims and queues one export, and keeps it for the local view only once it is
+    /// queued: what the view shows was accepted.
+    fn accept(&self, encoding: Encoding, body: &[u8], spans: usize) -> Result<(), ApiError> {
+        let inner = &self.inner;
+        let mut export = decode(encoding, body).ok_or_else(|| {
+            inner.counters.refused(Refusal::Malformed, spans);
+            malformed()
+        })?;
+        let trimmed = enforce(&mut export, &inner.limits, &inner.frontend_service_name);
+        if let Some(forwarder) = &inner.forwarder {
+            forwarder
+                .try_enqueue(Queued {
+                    body: export.encode_to_vec(),
+                    spans,
+                })
+                .map_err(|_| {
+                    inner.counters.refused(Refusal::Busy, spans);
+                    busy()
+                })?;
+        }
+        inner.counters.accepted(spans, &trimmed);
+        if let Some(store) = &inner.local_traces {
+            store.insert(&export.resource_spans);
+        }
+        Ok(())
+    }
+}
+
+fn encoding(request: &Request) -> Option<Encoding> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)?
+        .to_str()
+        .ok()?
+        .split(';')
+        .next()?
+        .trim()
+        .to_ascii_lowercase();
+    match content_type.as_str() {
+        PROTOBUF => Some(Encoding::Protobuf),
+        JSON => Some(Encoding::Json),
+        _ => None,
+    }
+}
+
+fn decode(encoding: Encoding, body: &[u8]) -> Option<ExportTraceServiceRequest> {
     match encoding {
         Encoding::Protobuf => ExportTraceServiceRequest::decode(body).ok(),
         Encoding::Json => serde_json::from_slice(body).ok(),
     }
 }
 
-/// Sends each queued export on, as protobuf, with the configured headers. Not through the
-/// traced client: relaying telemetry must not make telemetry of its own.
-async fn forward(mut queue: mpsc::Receiver<Vec<u8>>, endpoint: String, headers: OtlpHeaders) {
-    let client = match reqwest::Client::builder().timeout(FORWARD_TIMEOUT).build() {
-        Ok(client) => client,
-        Err(error) => {
-            tracing::error!(%error, "the trace relay cannot forward: browser spans are dropped");
-            while queue.recv().await.is_some() {}
-            return;
-        }
-    };
-    while let Some(body) = queue.recv().await {
-        let mut request = client
-            .post(&endpoint)
-            .header(header::CONTENT_TYPE, HeaderValue::from_static(PROTOBUF))
-            .body(body);
-        for (name, value) in headers.iter() {
-            request = request.header(name, value);
-        }
-        match request.send().await {
-            Ok(response) if response.status().is_success() => {}
-            Ok(response) => {
-                tracing::warn!(status = %response.status(), "the OTLP endpoint refused relayed browser spans");
-            }
-            Err(error) => {
-                tracing::warn!(error = %error.without_url(), "relayed browser spans not delivered");
-            }
-        }
+fn too_many(over: OverBudget) -> ApiError {
+    ApiError::TooManyRequests {
+        retry_after: over.retry_after(),
     }
+}
+
+fn malformed() -> ApiError {
+    ApiError::BadRequest(ErrorCode::MalformedOtlp)
+}
+
+fn busy() -> ApiError {
+    ApiError::Unavailable(ErrorCode::RelayBusy)
 }

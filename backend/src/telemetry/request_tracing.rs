@@ -22,18 +22,28 @@ use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::xray::{self, XrayRecorder, XrayRequest};
+use crate::client_address::TrustedProxies;
 
 /// Still "development" in the conventions, so the crate has it only behind semconv_experimental.
 const HTTP_RESPONSE_BODY_SIZE: &str = "http.response.body.size";
 
 pub const TRACERESPONSE: HeaderName = HeaderName::from_static("traceresponse");
 
-/// The middleware's state is X-Ray's request side, the only thing it needs; None when X-Ray is off.
+/// What the middleware needs, and nothing more.
+#[derive(Clone, Default)]
+pub struct RequestTracing {
+    /// X-Ray's request side; None when X-Ray is off.
+    pub xray: Option<XrayRecorder>,
+    /// Whose forwarding headers name the client (`client.address`).
+    pub trusted_proxies: TrustedProxies,
+}
+
 pub async fn trace_request(
-    State(recorder): State<Option<XrayRecorder>>,
+    State(tracing_state): State<RequestTracing>,
     request: Request,
     next: Next,
 ) -> Response {
+    let recorder = tracing_state.xray;
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -63,7 +73,13 @@ pub async fn trace_request(
     }
     // Fails only when no OpenTelemetry layer is installed (OTEL_SDK_DISABLED): nothing to join then.
     let _ = span.set_parent(parent);
-    record_request(&span, &request, &method, route);
+    record_request(
+        &span,
+        &request,
+        &method,
+        route,
+        &tracing_state.trusted_proxies,
+    );
 
     let span_context = span.context().span().span_context().clone();
     let mut xray_header = None;
@@ -115,7 +131,13 @@ pub async fn trace_request(
     response
 }
 
-fn record_request(span: &tracing::Span, request: &Request, method: &str, route: Option<String>) {
+fn record_request(
+    span: &tracing::Span,
+    request: &Request,
+    method: &str,
+    route: Option<String>,
+    trusted_proxies: &TrustedProxies,
+) {
     let uri = request.uri();
     let headers = request.headers();
     span.set_attribute(semconv::HTTP_REQUEST_METHOD, method.to_owned());
@@ -133,15 +155,10 @@ fn record_request(span: &tracing::Span, request: &Request, method: &str, route: 
         span.set_attribute(semconv::SERVER_ADDRESS, address);
         span.set_attribute(semconv::SERVER_PORT, port);
     }
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(peer)| peer.ip().to_string());
-    if let Some(client) = forwarded_client(headers).or_else(|| peer.clone()) {
-        span.set_attribute(semconv::CLIENT_ADDRESS, client);
-    }
-    if let Some(peer) = peer {
-        span.set_attribute(semconv::NETWORK_PEER_ADDRESS, peer);
+    if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
+        let client = trusted_proxies.client_address(*peer, headers);
+        span.set_attribute(semconv::CLIENT_ADDRESS, client.to_string());
+        span.set_attribute(semconv::NETWORK_PEER_ADDRESS, peer.ip().to_string());
     }
     if let Some(agent) = header_str(headers, header::USER_AGENT.as_str()) {
         span.set_attribute(semconv::USER_AGENT_ORIGINAL, agent.to_owned());
@@ -163,15 +180,6 @@ fn server_address(headers: &HeaderMap, scheme: &str) -> Option<(String, i64)> {
     let default_port = if scheme == "https" { 443 } else { 80 };
     let port = authority.port_u16().unwrap_or(default_port);
     Some((authority.host().to_owned(), i64::from(port)))
-}
-
-/// The original client behind proxies: the first `X-Forwarded-For` entry.
-fn forwarded_client(headers: &HeaderMap) -> Option<String> {
-    let first = header_str(headers, "x-forwarded-for")?
-        .split(',')
-        .next()?
-        .trim();
-    (!first.is_empty()).then(|| first.to_owned())
 }
 
 fn protocol_version(version: Version) -> &'static str {
@@ -214,7 +222,7 @@ mod tests {
         let router = Router::new()
             .route("/upstream/{id}", get(|| async { StatusCode::BAD_GATEWAY }))
             .layer(axum::middleware::from_fn_with_state(
-                None::<XrayRecorder>,
+                RequestTracing::default(),
                 trace_request,
             ));
 
@@ -268,15 +276,5 @@ mod tests {
             server_address(&headers, "https"),
             Some(("api.cruddur.com".to_owned(), 443))
         );
-    }
-
-    #[test]
-    fn the_first_forwarded_address_is_the_client() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            "x-forwarded-for",
-            HeaderValue::from_static("203.0.113.7, 10.0.0.1"),
-        );
-        assert_eq!(forwarded_client(&headers).as_deref(), Some("203.0.113.7"));
     }
 }

@@ -11,7 +11,7 @@
 
 use std::collections::hash_map::{Entry, RandomState};
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -27,7 +27,8 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use shared::traces::{
-    Attribute, SpanEvent, SpanView, TraceDetail, TraceFilter, TraceSummary, xray_trace_id,
+    self, Attribute, ResourceView, SpanEvent, SpanStatus, SpanView, TraceDetail, TraceFilter,
+    TraceSummary, xray_trace_id,
 };
 
 use super::hex;
@@ -75,7 +76,7 @@ struct StoredTrace {
     /// The spans in the batches they arrived in; readers clone the `Arc`s, not the spans.
     batches: Vec<Arc<Vec<StoredSpan>>>,
     /// Each resource once, however many spans share it; a span holds its index here.
-    resources: Vec<Arc<SharedResource>>,
+    resources: Vec<Arc<ResourceView>>,
     /// Where each resource's copy is, by fingerprint.
     resource_index: HashMap<u64, u32>,
     summary: RunningSummary,
@@ -103,20 +104,12 @@ struct RunningSummary {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct SpanAt(u32, u32);
 
-/// A resource as its spans share it: the service and the rest of its attributes.
-#[derive(Debug, PartialEq, Eq)]
-struct SharedResource {
-    service: String,
-    attributes: Vec<(String, String)>,
-}
-
 struct StoredSpan {
     span_id: SpanId,
     parent_span_id: Option<SpanId>,
     name: String,
-    /// OTLP's span kind and status code, as numbers.
-    kind: i32,
-    status_code: i32,
+    kind: traces::SpanKind,
+    status: SpanStatus,
     status_message: String,
     start_unix_micros: u64,
     duration_micros: u64,
@@ -134,7 +127,7 @@ struct Arriving {
 
 /// One resource of an export, converted before the lock is taken.
 struct ArrivingResource {
-    resource: Arc<SharedResource>,
+    resource: Arc<ResourceView>,
     fingerprint: u64,
     bytes: usize,
 }
@@ -148,7 +141,7 @@ struct Listed {
     end: u64,
     error: bool,
     root_name: String,
-    resources: Vec<(Arc<SharedResource>, u64)>,
+    resources: Vec<(Arc<ResourceView>, u64)>,
 }
 
 impl TraceStore {
@@ -200,17 +193,17 @@ impl TraceStore {
                 .find(|attribute| attribute.key == "service.name")
                 .map(|attribute| text(attribute.value.as_ref()))
                 .unwrap_or_else(|| "unknown_service".to_owned());
-            let resource = SharedResource {
+            let resource = ResourceView {
                 service,
-                attributes: attributes
-                    .iter()
-                    .filter(|attribute| attribute.key != "service.name")
-                    .map(|attribute| (attribute.key.clone(), text(attribute.value.as_ref())))
-                    .collect(),
+                attributes: self::attributes(
+                    attributes
+                        .iter()
+                        .filter(|attribute| attribute.key != "service.name"),
+                ),
             };
             let index = u32::try_from(resources.len()).unwrap_or(u32::MAX);
             resources.push(ArrivingResource {
-                fingerprint: self.fingerprint(&resource),
+                fingerprint: self.fingerprints.hash_one(&resource),
                 bytes: resource_bytes(&resource),
                 resource: Arc::new(resource),
             });
@@ -238,13 +231,6 @@ impl TraceStore {
             }
         }
         (resources, arriving)
-    }
-
-    fn fingerprint(&self, resource: &SharedResource) -> u64 {
-        let mut hasher = self.fingerprints.build_hasher();
-        resource.service.hash(&mut hasher);
-        resource.attributes.hash(&mut hasher);
-        hasher.finish()
     }
 
     /// Adds one trace's arriving spans, as many as its caps allow; returns the refused ones.
@@ -338,13 +324,18 @@ impl TraceStore {
         summaries
     }
 
-    /// The whole trace, its spans ordered by start; None for an id the store doesn't hold.
+    /// The whole trace, its spans ordered by start, each resource once; None for an id the
+    /// store doesn't hold.
     pub fn get(&self, trace_id: &str) -> Option<TraceDetail> {
         let id = parse_trace_id(trace_id)?;
-        let (batches, resources) = {
+        let (batches, resources, dropped_spans) = {
             let held = sync::lock(&self.held);
             let trace = held.traces.get(&id)?;
-            (trace.batches.clone(), trace.resources.clone())
+            (
+                trace.batches.clone(),
+                trace.resources.clone(),
+                trace.summary.dropped_spans,
+            )
         };
         let mut spans: Vec<&StoredSpan> = batches.iter().flat_map(|batch| batch.iter()).collect();
         spans.sort_by_key(|span| span.start_unix_micros);
@@ -352,10 +343,12 @@ impl TraceStore {
         Some(TraceDetail {
             xray_trace_id: xray_trace_id(&trace_id).unwrap_or_default(),
             honeycomb_url: None,
-            spans: spans
-                .into_iter()
-                .map(|span| span_view(span, &resources[span.resource as usize]))
+            resources: resources
+                .iter()
+                .map(|resource| ResourceView::clone(resource))
                 .collect(),
+            spans: spans.into_iter().map(span_view).collect(),
+            dropped_spans,
             trace_id,
         })
     }
@@ -418,7 +411,7 @@ impl RunningSummary {
         self.span_count += 1;
         self.start = Some(self.start.map_or(start, |earliest| earliest.min(start)));
         self.end = self.end.max(start.saturating_add(span.duration_micros));
-        self.error |= span.status_code == StatusCode::Error as i32;
+        self.error |= span.status == SpanStatus::Error;
         if let Some(first) = self.resource_starts.get_mut(span.resource as usize) {
             *first = (*first).min(start);
         }
@@ -462,6 +455,7 @@ impl Listed {
             start_unix_micros: self.start,
             duration_micros: self.end.saturating_sub(self.start),
             span_count: self.span_count,
+            dropped_spans: self.dropped_spans,
             error: self.error,
         }
     }
@@ -551,8 +545,18 @@ fn stored_span(span: &Span, span_id: SpanId, resource: u32) -> StoredSpan {
         span_id,
         parent_span_id: SpanId::try_from(span.parent_span_id.as_slice()).ok(),
         name: span.name.clone(),
-        kind: span.kind,
-        status_code: status.map_or(StatusCode::Unset as i32, |status| status.code),
+        kind: match SpanKind::try_from(span.kind) {
+            Ok(SpanKind::Server) => traces::SpanKind::Server,
+            Ok(SpanKind::Client) => traces::SpanKind::Client,
+            Ok(SpanKind::Producer) => traces::SpanKind::Producer,
+            Ok(SpanKind::Consumer) => traces::SpanKind::Consumer,
+            _ => traces::SpanKind::Internal,
+        },
+        status: match status.map(|status| StatusCode::try_from(status.code)) {
+            Some(Ok(StatusCode::Error)) => SpanStatus::Error,
+            Some(Ok(StatusCode::Ok)) => SpanStatus::Ok,
+            _ => SpanStatus::Unset,
+        },
         status_message: status
             .map(|status| status.message.clone())
             .unwrap_or_default(),
@@ -575,39 +579,19 @@ fn stored_span(span: &Span, span_id: SpanId, resource: u32) -> StoredSpan {
     }
 }
 
-fn span_view(span: &StoredSpan, resource: &SharedResource) -> SpanView {
+fn span_view(span: &StoredSpan) -> SpanView {
     SpanView {
         span_id: hex(&span.span_id),
         parent_span_id: span.parent_span_id.map(|parent| hex(&parent)),
         name: span.name.clone(),
-        kind: match SpanKind::try_from(span.kind) {
-            Ok(SpanKind::Server) => "server",
-            Ok(SpanKind::Client) => "client",
-            Ok(SpanKind::Producer) => "producer",
-            Ok(SpanKind::Consumer) => "consumer",
-            _ => "internal",
-        }
-        .to_owned(),
-        service: resource.service.clone(),
+        kind: span.kind,
+        resource: span.resource as usize,
         start_unix_micros: span.start_unix_micros,
         duration_micros: span.duration_micros,
-        status: match StatusCode::try_from(span.status_code) {
-            Ok(StatusCode::Error) => "error",
-            Ok(StatusCode::Ok) => "ok",
-            _ => "unset",
-        }
-        .to_owned(),
+        status: span.status,
         status_message: span.status_message.clone(),
         attributes: span.attributes.clone(),
         events: span.events.clone(),
-        resource: resource
-            .attributes
-            .iter()
-            .map(|(key, value)| Attribute {
-                key: key.clone(),
-                value: value.clone(),
-            })
-            .collect(),
     }
 }
 
@@ -708,18 +692,12 @@ fn span_bytes(span: &StoredSpan) -> usize {
 }
 
 /// A resource's heap, with its `Arc` and its places in the trace's list and index.
-fn resource_bytes(resource: &SharedResource) -> usize {
-    std::mem::size_of::<SharedResource>()
+fn resource_bytes(resource: &ResourceView) -> usize {
+    std::mem::size_of::<ResourceView>()
         + 2 * PER_ALLOCATION
         + text_bytes(&resource.service)
-        + resource
-            .attributes
-            .iter()
-            .map(|(key, value)| {
-                std::mem::size_of::<(String, String)>() + text_bytes(key) + text_bytes(value)
-            })
-            .sum::<usize>()
-        + std::mem::size_of::<Arc<SharedResource>>()
+        + attribute_bytes(&resource.attributes)
+        + std::mem::size_of::<Arc<ResourceView>>()
         + std::mem::size_of::<(u64, u32, u64)>()
 }
 
@@ -797,13 +775,6 @@ mod tests {
             end_time_unix_nano: start + 1_000,
             ..Default::default()
         }
-    }
-
-    /// What the store counts of a trace's dropped spans and resources.
-    fn dropped_and_resources(store: &TraceStore, trace: u8) -> (u64, usize) {
-        let held = sync::lock(&store.held);
-        let stored = &held.traces[&[trace; 16]];
-        (stored.summary.dropped_spans, stored.resources.len())
     }
 
     fn one_span_trace(trace: u8) -> Vec<ResourceSpans> {
@@ -885,8 +856,11 @@ mod tests {
         assert_eq!(server.parent_span_id.as_deref(), Some("0202020202020202"));
         assert_eq!(server.status, "error");
         assert_eq!(server.status_message, "boom");
+        assert_eq!(detail.resources.len(), 2, "one per export");
+        let resource = &detail.resources[server.resource];
+        assert_eq!(resource.service, BACKEND_SERVICE_NAME);
         assert_eq!(
-            server.resource,
+            resource.attributes,
             [Attribute {
                 key: "session.id".into(),
                 value: "tab".into()
@@ -991,11 +965,14 @@ mod tests {
             .find(|summary| summary.trace_id == trace_id(1))
             .unwrap();
         assert_eq!(capped.span_count, 10);
-        assert_eq!(store.get(&trace_id(1)).unwrap().spans.len(), 10);
-        assert_eq!(dropped_and_resources(&store, 1).0, 14);
+        assert_eq!(capped.dropped_spans, 14);
+        let detail = store.get(&trace_id(1)).unwrap();
+        assert_eq!(detail.spans.len(), 10);
+        assert_eq!(detail.dropped_spans, 14);
+        let other = store.get(&trace_id(2)).unwrap();
         assert_eq!(
-            dropped_and_resources(&store, 2).0,
-            0,
+            (other.spans.len(), other.dropped_spans),
+            (1, 0),
             "other traces still fill"
         );
     }
@@ -1016,10 +993,10 @@ mod tests {
             assert!(bytes <= 50_000, "{bytes} bytes held");
             assert_eq!(traces, 1);
         }
-        let (dropped, _) = dropped_and_resources(&store, 1);
-        let kept = store.get(&trace_id(1)).unwrap().spans.len() as u64;
+        let detail = store.get(&trace_id(1)).unwrap();
+        let kept = detail.spans.len() as u64;
         assert!(kept > 10, "{kept} spans kept");
-        assert_eq!(kept + dropped, 2_000);
+        assert_eq!(kept + detail.dropped_spans, 2_000);
     }
 
     #[test]
@@ -1041,9 +1018,13 @@ mod tests {
         ));
         let (_, bytes) = store.usage();
         assert!(bytes < 2 * 10_000 + 200 * 1_000, "{bytes} bytes held");
-        assert_eq!(dropped_and_resources(&store, 1).1, 1);
+        let detail = store.get(&trace_id(1)).unwrap();
+        assert_eq!(detail.resources.len(), 1);
+        assert!(detail.spans.iter().all(|span| span.resource == 0));
         store.insert(&export(FRONTEND_SERVICE_NAME, vec![numbered(1, 200, None)]));
-        assert_eq!(dropped_and_resources(&store, 1).1, 2, "another resource");
+        let detail = store.get(&trace_id(1)).unwrap();
+        assert_eq!(detail.resources.len(), 2, "another resource");
+        assert_eq!(detail.spans[200].resource, 1);
     }
 
     #[test]

@@ -179,6 +179,17 @@ impl BackendProcess {
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     }
 
+    /// The process's resident memory, in KiB, from /proc.
+    pub fn resident_kib(&self) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.child.id().unwrap())).unwrap();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc/PID/status")
+    }
+
     pub async fn wait(&mut self, limit: Duration) -> ExitStatus {
         tokio::time::timeout(limit, self.child.wait())
             .await
@@ -218,12 +229,18 @@ pub struct OtlpReceiver {
 
 impl OtlpReceiver {
     pub async fn start() -> Self {
+        OtlpReceiver::start_answering_after(Duration::ZERO).await
+    }
+
+    /// A receiver that takes `delay` over every answer, as a distant or loaded one does.
+    pub async fn start_answering_after(delay: Duration) -> Self {
         let exports = Arc::new(Mutex::new(Vec::new()));
         let arrived = Arc::new(Notify::new());
         let (store, notify) = (exports.clone(), arrived.clone());
         let router = Router::new().fallback(move |uri: Uri, headers: HeaderMap, body: Bytes| {
             let (store, notify) = (store.clone(), notify.clone());
             async move {
+                tokio::time::sleep(delay).await;
                 store.lock().unwrap().push(ReceivedExport {
                     path: uri.path().to_owned(),
                     headers,

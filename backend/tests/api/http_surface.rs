@@ -67,7 +67,7 @@ async fn the_frontend_may_send_trace_headers_across_origins() {
     let exposed = response.headers()["access-control-expose-headers"]
         .to_str()
         .unwrap();
-    assert_eq!(exposed, "traceresponse,x-amzn-trace-id");
+    assert_eq!(exposed, "traceresponse,x-amzn-trace-id,retry-after");
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ mod helpers;
 mod http_surface;
 mod messages;
 mod relay;
+mod relay_hostile;
 mod telemetry;
 mod traces;
 mod xray;

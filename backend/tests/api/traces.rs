@@ -134,8 +134,18 @@ async fn the_trace_view_joins_the_browsers_spans_and_the_backends_with_no_accoun
         .iter()
         .find(|span| span.span_id == FETCH)
         .unwrap();
-    assert_eq!(fetch.service, "cruddur-frontend");
-    assert_eq!(fetch.resource[0].value, "tab-1");
+    let tab = &detail.resources[fetch.resource];
+    assert_eq!(tab.service, "cruddur-frontend");
+    assert!(
+        tab.attributes
+            .iter()
+            .any(|attribute| attribute.key == "session.id" && attribute.value == "tab-1"),
+        "{tab:?}"
+    );
+    assert_ne!(
+        detail.resources[server.resource].service, "cruddur-frontend",
+        "the backend's spans have a resource of their own"
+    );
 
     // Filters, and the view's own polling leaves no traces behind.
     let frontend_only = traces(&client, &backend.address, "?service=cruddur-frontend").await;
@@ -281,9 +291,13 @@ async fn relay(client: &reqwest::Client, address: &str, export: &ExportTraceServ
 
 #[tokio::test]
 async fn a_trace_flooded_with_spans_stays_at_its_cap_and_the_list_stays_fast() {
+    // The relay's span budgets lifted: the store's caps are what is tested.
     let backend = spawn_backend(&[
         ("CRUDDUR_LOCAL_TRACES", "on"),
         ("AWS_XRAY_SDK_ENABLED", "false"),
+        ("CRUDDUR_RELAY_SPANS_PER_SECOND", "100000"),
+        ("CRUDDUR_RELAY_SPAN_BURST", "100000"),
+        ("CRUDDUR_RELAY_GLOBAL_SPANS_PER_SECOND", "100000"),
     ])
     .await;
     let client = reqwest::Client::new();
@@ -306,6 +320,7 @@ async fn a_trace_flooded_with_spans_stays_at_its_cap_and_the_list_stays_fast() {
             .find(|summary| summary.trace_id == hex(&BIG_TRACE))
             .expect("the flooded trace is listed");
         assert_eq!(big.span_count, 5_000, "the default cap per trace");
+        assert_eq!(big.dropped_spans, 35_000);
         assert_eq!(big.root_name, "span 0");
     }
     // Generous for a loaded machine: bench/trace-store.sh measures the real figure.
@@ -316,7 +331,7 @@ async fn a_trace_flooded_with_spans_stays_at_its_cap_and_the_list_stays_fast() {
 }
 
 #[tokio::test]
-async fn the_spans_past_a_traces_cap_are_dropped() {
+async fn the_spans_past_a_traces_cap_are_dropped_and_their_resource_is_sent_once() {
     let backend = spawn_backend(&[
         ("CRUDDUR_LOCAL_TRACES", "on"),
         ("CRUDDUR_LOCAL_TRACES_MAX_SPANS_PER_TRACE", "100"),
@@ -344,4 +359,8 @@ async fn the_spans_past_a_traces_cap_are_dropped() {
         detail.spans[99].name, "span 99",
         "the first to arrive are kept"
     );
+    assert_eq!(detail.dropped_spans, 50);
+    assert_eq!(detail.resources.len(), 1, "{:?}", detail.resources);
+    assert_eq!(detail.resources[0].service, "cruddur-frontend");
+    assert!(detail.spans.iter().all(|span| span.resource == 0));
 }

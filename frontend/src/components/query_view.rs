@@ -9,9 +9,9 @@ use crate::api::ApiError;
 /// What a page asks the API for: asked when the page opens, again when a signal the question
 /// reads changes or on [`Query::ask_again`]; the newest question's answer is the one kept.
 ///
-/// A signal and a task rather than Leptos' `LocalResource`: its async machinery, built again for
-/// every answer type, was 57 KB of the bundle's uncompressed code, and the pages need none of its
-/// suspense or hydration support.
+/// A signal and a task rather than Leptos' `LocalResource`: its async machinery is built again
+/// for every answer type, a weight on the bundle, and the pages need none of its suspense or
+/// hydration support.
 pub struct Query<T: Send + Sync + 'static> {
     answer: RwSignal<Option<Result<T, ApiError>>>,
     again: Trigger,

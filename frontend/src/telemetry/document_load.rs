@@ -30,7 +30,7 @@ fn record() {
     let Some(performance) = clock::performance() else {
         return;
     };
-    let Some(navigation) = super::navigation_timing(&performance) else {
+    let Some(navigation) = clock::navigation_timing(&performance) else {
         return;
     };
     let url = web_sys::window()

@@ -11,9 +11,9 @@ use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message as _;
-use wasm_bindgen::JsValue;
+use shared::FRONTEND_SERVICE_NAME;
 
-use super::SERVICE_NAME;
+use crate::http;
 
 /// Spans kept while the relay cannot be reached; past this, new ones are dropped.
 const MAX_BUFFERED_SPANS: usize = 2048;
@@ -62,9 +62,9 @@ pub fn flush() {
                 resource_spans: vec![ResourceSpans {
                     resource: Some(relay.resource.clone()),
                     scope_spans: vec![ScopeSpans {
-                        // The SDK named the scope after the tracer, which we named after the app.
+                        // The scope bears the app's name, as the SDK names it after its tracer.
                         scope: Some(InstrumentationScope {
-                            name: SERVICE_NAME.to_owned(),
+                            name: FRONTEND_SERVICE_NAME.to_owned(),
                             ..Default::default()
                         }),
                         spans: finished,
@@ -79,24 +79,12 @@ pub fn flush() {
     });
 }
 
+/// A relay that is down loses these spans and never troubles the page.
 fn post(url: &str, body: &[u8]) {
-    let Some(window) = web_sys::window() else {
-        return;
-    };
-    let init = super::fetch::request(
-        "POST",
-        &[("content-type", "application/x-protobuf")],
-        Some(&js_sys::Uint8Array::from(body)),
+    http::post_and_forget(
+        url,
+        "application/x-protobuf",
+        body,
+        body.len() <= KEEPALIVE_MAX_BYTES,
     );
-    // web-sys has no setter for `keepalive` yet.
-    let _ = js_sys::Reflect::set(
-        &init,
-        &"keepalive".into(),
-        &JsValue::from_bool(body.len() <= KEEPALIVE_MAX_BYTES),
-    );
-    let sent = window.fetch_with_str_and_init(url, &init);
-    // A relay that is down loses these spans and never troubles the page.
-    wasm_bindgen_futures::spawn_local(async move {
-        let _ = wasm_bindgen_futures::JsFuture::from(sent).await;
-    });
 }

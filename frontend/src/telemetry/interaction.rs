@@ -120,7 +120,7 @@ fn xpath_of(target: &web_sys::Element) -> String {
     let mut steps = Vec::new();
     let mut element = Some(target.clone());
     while let Some(current) = element {
-        // HTML tag names are ASCII; the Unicode case tables would cost the bundle 16 KB.
+        // HTML tag names are ASCII: the Unicode case tables would weigh on the bundle for nothing.
         let tag = current.tag_name().to_ascii_lowercase();
         if tag == "html" || tag == "body" {
             break;

@@ -1,16 +1,17 @@
 //! Spans recorded straight into OTLP's protobuf types, without the OpenTelemetry API and SDK.
 //!
-//! Why by hand: in the browser the SDK gave us ids, a place to put finished spans and, through
-//! `opentelemetry-proto`, their encoding. The rest did not work here: its current context
-//! cannot follow async work in a browser (`interaction` keeps the current action itself), and
-//! its processors block or need a thread (`export` buffered and sent the spans itself). Yet the
-//! API, the SDK and `opentelemetry-aws`'s id generator cost the release wasm 31,948 bytes gzipped
-//! (277,718 with them, 245,770 without, by `bench/bundle-size.sh`): 11 % of everything a
-//! browser downloads, for a bundle whose budget is 135 KB. So the little we used is here.
+//! Why by hand: in a browser the SDK's current context cannot follow async work (`interaction`
+//! keeps the current action itself), and its processors block or need a thread (`export`
+//! buffers and sends the spans itself). What it would still give, ids, a place for finished
+//! spans and their encoding, is small next to what the API, the SDK and an id generator add to
+//! the bundle everyone downloads (README and `bench/bundle-size.sh` have the figures); and
+//! `opentelemetry-proto` alone does the encoding.
 //!
-//! What reaches the collector is what the SDK sent: ids of the same shape, the same flags,
-//! kinds, attributes, events, status and timestamps, under the same resource and scope; only
-//! `telemetry.sdk.*` now name this recorder rather than the SDK.
+//! What reaches the collector has the SDK's shape: ids of the same form, the same flags,
+//! kinds, attributes, events, status and timestamps, under the same resource and scope;
+//! `telemetry.sdk.*` name this recorder.
+//!
+//! Below `interaction`, `fetch` and the page-load spans, above `export`, which keeps what ends.
 
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1::span::{Event, SpanKind};
@@ -21,8 +22,8 @@ use crate::clock;
 
 pub const SDK_NAME: &str = module_path!();
 
-/// W3C's sampled bit, and "the parent is known not to be remote": the flags the SDK gave every
-/// browser span.
+/// W3C's sampled bit, and "the parent is known not to be remote": the flags the SDK gives every
+/// span it makes in a browser.
 const FLAGS: u32 = SpanFlags::ContextHasIsRemoteMask as u32 | 1;
 
 /// Which trace a span belongs to, and which span it is.
@@ -110,7 +111,7 @@ fn attribute(key: &str, value: any_value::Value) -> KeyValue {
     }
 }
 
-/// A span being recorded. It is exported when it ends, or, as the SDK did, when it is dropped
+/// A span being recorded. It is exported when it ends, or, as the SDK does, when it is dropped
 /// unended (a call whose future was dropped), then ending at that moment.
 pub struct Span {
     context: SpanContext,
@@ -128,7 +129,7 @@ impl Span {
         mut attributes: Vec<KeyValue>,
     ) -> Span {
         let context = parent.map_or_else(SpanContext::root, SpanContext::child);
-        super::add_page_attributes(&mut attributes);
+        add_page_attributes(&mut attributes);
         let recorded = opentelemetry_proto::tonic::trace::v1::Span {
             trace_id: context.trace_id.to_vec(),
             span_id: context.span_id.to_vec(),
@@ -172,6 +173,22 @@ impl Span {
     /// Ends the span at `at` (Unix nanoseconds); dropping it records it.
     pub fn end(mut self, at: u64) {
         self.recorded.end_time_unix_nano = at;
+    }
+}
+
+/// Where the page was and how large the screen, when a span began: on every span.
+fn add_page_attributes(attributes: &mut Vec<KeyValue>) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    if let Ok(route) = window.location().pathname() {
+        attributes.push(string("page.route", &route));
+    }
+    if let Ok(screen) = window.screen() {
+        let width = screen.width().unwrap_or_default();
+        let height = screen.height().unwrap_or_default();
+        attributes.push(int("screen.width", i64::from(width)));
+        attributes.push(int("screen.height", i64::from(height)));
     }
 }
 

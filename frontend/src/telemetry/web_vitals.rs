@@ -120,7 +120,7 @@ fn interaction_to_next_paint(interactions: &[(u64, f64)]) -> Option<f64> {
 
 fn report_time_to_first_byte() {
     let navigation =
-        clock::performance().and_then(|performance| super::navigation_timing(&performance));
+        clock::performance().and_then(|performance| clock::navigation_timing(&performance));
     if let Some(navigation) = navigation {
         report("ttfb", navigation.response_start(), &[800.0, 1800.0]);
     }

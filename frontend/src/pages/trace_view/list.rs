@@ -2,14 +2,13 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use shared::traces::{TraceFilter, TraceSummary};
+use shared::{BACKEND_SERVICE_NAME, FRONTEND_SERVICE_NAME};
 
+use super::format::{micros_as_text, time_of_day};
+use super::style::{TRACE_VIEW_STYLE, service_class};
 use crate::api;
 use crate::components::activity_item::plural;
 use crate::components::query_view::{Query, QueryView, list_or};
-use crate::pages::trace::{micros_as_text, time_of_day};
-
-/// The trace view's styles travel with its pages, so builds without them leave them out too.
-pub const TRACE_VIEW_STYLE: &str = include_str!("../../style/traces.css");
 
 /// How often the list asks again: it is live while you click around in another tab.
 const REFRESH_EVERY: Duration = Duration::from_secs(2);
@@ -37,8 +36,8 @@ pub fn TracesPage() -> impl IntoView {
         <form class="trace-filters" on:submit=|event| event.prevent_default()>
             <select name="service" on:change=move |event| service.set(event_target_value(&event))>
                 <option value="">"Every service"</option>
-                <option value="cruddur-frontend">"cruddur-frontend"</option>
-                <option value="cruddur-backend">"cruddur-backend"</option>
+                <option value=FRONTEND_SERVICE_NAME>{FRONTEND_SERVICE_NAME}</option>
+                <option value=BACKEND_SERVICE_NAME>{BACKEND_SERVICE_NAME}</option>
             </select>
             <label>
                 <input
@@ -89,14 +88,5 @@ fn TraceRow(trace: TraceSummary) -> impl IntoView {
             <span class="muted">{time_of_day(trace.start_unix_micros)}</span>
             <code class="muted">{trace.trace_id[..8].to_owned()}</code>
         </a>
-    }
-}
-
-/// Browser and server in distinct colours; any other service in a third.
-pub fn service_class(service: &str) -> &'static str {
-    match service {
-        "cruddur-frontend" => "browser",
-        "cruddur-backend" => "server",
-        _ => "other",
     }
 }
