@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# The local trace view's memory at its caps: wrk fills the store (each GET /api/activities/home
-# is one trace of two spans), then the backend's resident memory is read beside the store's own
-# estimate, against the same load with the store off.
+# The local trace view at its caps. First its memory: wrk fills the store (each
+# GET /api/activities/home is one trace of two spans), then the backend's resident memory is
+# read beside the store's own estimate, against the same load with the store off. Then the
+# store full of browser spans (500 traces, 64 MB, a trace of 5,000 spans): the worst lock hold
+# in process, and GET /api/traces against the binary filled through its relay
+# (backend/examples/trace_store_caps.rs).
 # Usage: bash bench/trace-store.sh [seconds of load, default 20]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-20}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-cargo build --release -q -p backend --bin backend
+cargo build --release -q -p backend --bin backend --example trace_store_caps
 port=47568
 
 run() {
@@ -30,6 +33,23 @@ run() {
 
 echo "GET /api/activities/home, wrk 16 connections, ${duration}s, $(nproc) cores, no OTLP endpoint"
 run "store off (CRUDDUR_LOCAL_TRACES=off)" CRUDDUR_LOCAL_TRACES=off
-run "store on, defaults (500 traces, 64 MB)"
-run "store on, 1,000,000 traces or 16 MB: the byte cap" CRUDDUR_LOCAL_TRACES_MAX_TRACES=1000000 CRUDDUR_LOCAL_TRACES_MAX_MB=16
-run "store on, 1,000,000 traces or 64 MB: the byte cap" CRUDDUR_LOCAL_TRACES_MAX_TRACES=1000000 CRUDDUR_LOCAL_TRACES_MAX_MB=64
+run "store on, defaults (500 traces, 64 MB)" CRUDDUR_LOCAL_TRACES=on
+run "store on, 1,000,000 traces or 16 MB: the byte cap" CRUDDUR_LOCAL_TRACES=on CRUDDUR_LOCAL_TRACES_MAX_TRACES=1000000 CRUDDUR_LOCAL_TRACES_MAX_MB=16
+run "store on, 1,000,000 traces or 64 MB: the byte cap" CRUDDUR_LOCAL_TRACES=on CRUDDUR_LOCAL_TRACES_MAX_TRACES=1000000 CRUDDUR_LOCAL_TRACES_MAX_MB=64
+
+echo
+echo "The store at its caps with browser spans, in process:"
+./target/release/examples/trace_store_caps
+
+echo
+echo "The binary at its caps, filled through the relay:"
+# The relay's span budgets lifted, so that filling takes seconds.
+CRUDDUR_LOCAL_TRACES=on CRUDDUR_RELAY_SPANS_PER_SECOND=1000000 CRUDDUR_RELAY_SPAN_BURST=1000000 \
+  CRUDDUR_RELAY_GLOBAL_SPANS_PER_SECOND=1000000 CRUDDUR_RELAY_REQUESTS_PER_SECOND=1000 \
+  PORT=$port RUST_LOG=warn AWS_XRAY_SDK_ENABLED=false ./target/release/backend 2>/dev/null &
+backend=$!
+until curl -sf "http://127.0.0.1:$port/api/health" >/dev/null; do sleep 0.1; done
+./target/release/examples/trace_store_caps "http://127.0.0.1:$port"
+printf 'backend resident %d KB (peak %d KB)\n' \
+  "$(awk '/VmRSS/ {print $2}' "/proc/$backend/status")" "$(awk '/VmHWM/ {print $2}' "/proc/$backend/status")"
+kill -TERM $backend && wait $backend

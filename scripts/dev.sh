@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 . scripts/setup.sh
 cargo build -p backend
 
-cargo run -q -p backend &
+# The local trace view shows every request's details: on for development, on loopback only.
+CRUDDUR_LOCAL_TRACES="${CRUDDUR_LOCAL_TRACES:-on}" CRUDDUR_BIND="${CRUDDUR_BIND:-127.0.0.1}" \
+  cargo run -q -p backend &
 backend=$!
 trap 'kill $backend 2>/dev/null || true' EXIT INT TERM
 

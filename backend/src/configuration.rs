@@ -3,6 +3,7 @@
 //! module only reads the ones the application itself must decide on.
 
 use std::env;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use axum::http::HeaderValue;
@@ -29,6 +30,8 @@ pub enum ConfigurationError {
 pub struct Settings {
     /// `PORT`; 0 asks the system for a free one.
     pub port: u16,
+    /// `CRUDDUR_BIND`: the address to listen on; every interface unless told otherwise.
+    pub bind: IpAddr,
     /// `FRONTEND_URL`: the only origin browsers may call the API from.
     pub frontend_origin: HeaderValue,
     pub telemetry: TelemetrySettings,
@@ -59,12 +62,11 @@ pub struct RelaySettings {
 /// The local trace view's store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalTracesSettings {
-    /// `CRUDDUR_LOCAL_TRACES=on|off`. On by default, off by default in production: when
-    /// `OTEL_RESOURCE_ATTRIBUTES` says `deployment.environment.name=production` (or the older
-    /// `deployment.environment`), the standard place an OpenTelemetry service names its
-    /// environment.
+    /// `CRUDDUR_LOCAL_TRACES=on|off`, off unless switched on: the view shows every user's
+    /// requests (search terms, addresses, user agents) to anyone who can reach the port.
     pub enabled: bool,
-    /// `CRUDDUR_LOCAL_TRACES_MAX_TRACES` (500) and `CRUDDUR_LOCAL_TRACES_MAX_MB` (64).
+    /// `CRUDDUR_LOCAL_TRACES_MAX_TRACES` (500), `CRUDDUR_LOCAL_TRACES_MAX_MB` (64) and
+    /// `CRUDDUR_LOCAL_TRACES_MAX_SPANS_PER_TRACE` (5,000).
     pub limits: StoreLimits,
     /// `HONEYCOMB_TRACE_URL`: a trace's address in Honeycomb with `{trace_id}` in it (the team
     /// and environment are in the address, and an API key does not tell them), for the view's
@@ -244,6 +246,7 @@ impl Settings {
         let env = Env(&lookup);
         Ok(Settings {
             port: port_from(env.var("PORT"))?,
+            bind: bind_address_from(env.var("CRUDDUR_BIND"))?,
             frontend_origin: frontend_origin_from(env.var("FRONTEND_URL"))?,
             telemetry: TelemetrySettings::read(&env)?,
             local_traces: LocalTracesSettings::read(&env)?,
@@ -306,10 +309,7 @@ impl LocalTracesSettings {
     fn read(env: &Env) -> Result<Self, ConfigurationError> {
         let defaults = StoreLimits::default();
         Ok(LocalTracesSettings {
-            enabled: local_traces_enabled(
-                env.var("CRUDDUR_LOCAL_TRACES"),
-                env.var("OTEL_RESOURCE_ATTRIBUTES"),
-            )?,
+            enabled: local_traces_enabled(env.var("CRUDDUR_LOCAL_TRACES"))?,
             limits: StoreLimits {
                 max_traces: positive(
                     "CRUDDUR_LOCAL_TRACES_MAX_TRACES",
@@ -322,6 +322,11 @@ impl LocalTracesSettings {
                     defaults.max_bytes / (1024 * 1024),
                 )? * 1024
                     * 1024,
+                max_spans_per_trace: positive(
+                    "CRUDDUR_LOCAL_TRACES_MAX_SPANS_PER_TRACE",
+                    env.var("CRUDDUR_LOCAL_TRACES_MAX_SPANS_PER_TRACE"),
+                    defaults.max_spans_per_trace,
+                )?,
             },
             honeycomb_trace_url: env
                 .var("HONEYCOMB_TRACE_URL")
@@ -330,34 +335,19 @@ impl LocalTracesSettings {
     }
 }
 
-fn local_traces_enabled(
-    switch: Option<String>,
-    resource_attributes: Option<String>,
-) -> Result<bool, ConfigurationError> {
+fn local_traces_enabled(switch: Option<String>) -> Result<bool, ConfigurationError> {
     match switch
         .as_deref()
         .map(|value| value.trim().to_ascii_lowercase())
+        .as_deref()
     {
-        Some(value) if value == "on" => Ok(true),
-        Some(value) if value == "off" => Ok(false),
+        None | Some("off") => Ok(false),
+        Some("on") => Ok(true),
         Some(_) => Err(ConfigurationError::Invalid {
             name: "CRUDDUR_LOCAL_TRACES",
             expected: "on or off",
             value: switch.unwrap_or_default(),
         }),
-        None => {
-            let production = resource_attributes
-                .unwrap_or_default()
-                .split(',')
-                .any(|pair| {
-                    let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-                    matches!(
-                        key.trim(),
-                        "deployment.environment.name" | "deployment.environment"
-                    ) && value.trim().eq_ignore_ascii_case("production")
-                });
-            Ok(!production)
-        }
     }
 }
 
@@ -487,6 +477,26 @@ fn port_from(value: Option<String>) -> Result<u16, ConfigurationError> {
     }
 }
 
+/// An IPv4 or IPv6 address without a port (`127.0.0.1`, `::1`); `0.0.0.0` when unset.
+fn bind_address_from(value: Option<String>) -> Result<IpAddr, ConfigurationError> {
+    match value {
+        None => Ok(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        Some(value) => {
+            let address = value.trim();
+            // `[::1]`, as IPv6 addresses are written in URLs, is meant as `::1`.
+            let address = address
+                .strip_prefix('[')
+                .and_then(|address| address.strip_suffix(']'))
+                .unwrap_or(address);
+            address.parse().map_err(|_| ConfigurationError::Invalid {
+                name: "CRUDDUR_BIND",
+                expected: "an IP address without a port, such as 127.0.0.1 or ::1",
+                value,
+            })
+        }
+    }
+}
+
 fn frontend_origin_from(value: Option<String>) -> Result<HeaderValue, ConfigurationError> {
     // Browsers send the origin without a trailing slash; a URL copied from the address bar has one.
     let url = value.unwrap_or_else(|| DEFAULT_FRONTEND_URL.to_owned());
@@ -513,15 +523,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn local_traces_are_on_unless_switched_off_or_in_production() {
-        assert!(local_traces_enabled(None, None).unwrap());
-        assert!(!local_traces_enabled(Some("OFF".into()), None).unwrap());
-        let production = Some("service.version=3,deployment.environment.name=production".into());
-        assert!(!local_traces_enabled(None, production.clone()).unwrap());
-        assert!(local_traces_enabled(Some("on".into()), production).unwrap());
-        let staging = Some("deployment.environment=staging".into());
-        assert!(local_traces_enabled(None, staging).unwrap());
-        assert!(local_traces_enabled(Some("maybe".into()), None).is_err());
+    fn local_traces_are_off_unless_switched_on() {
+        assert!(!local_traces_enabled(None).unwrap());
+        assert!(!local_traces_enabled(Some("OFF".into())).unwrap());
+        assert!(local_traces_enabled(Some(" on ".into())).unwrap());
+        assert!(local_traces_enabled(Some("maybe".into())).is_err());
+    }
+
+    #[test]
+    fn the_bind_address_is_every_interface_unless_an_address_is_given() {
+        assert_eq!(
+            bind_address_from(None).unwrap(),
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        );
+        assert_eq!(
+            bind_address_from(Some("127.0.0.1".into())).unwrap(),
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        );
+        assert_eq!(
+            bind_address_from(Some("[::1]".into())).unwrap(),
+            IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+        );
+        for bad in ["localhost", "127.0.0.1:4567", "0.0.0"] {
+            let error = bind_address_from(Some(bad.into())).unwrap_err().to_string();
+            assert!(error.contains("CRUDDUR_BIND"), "{error}");
+        }
     }
 
     #[test]

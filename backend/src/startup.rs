@@ -4,7 +4,7 @@
 //! the application the same way.
 
 use std::future::Future;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
@@ -105,7 +105,7 @@ const RELAY_DRAIN_DEADLINE: Duration = Duration::from_millis(1500);
 
 impl Application {
     /// Wires the application to what telemetry made (`telemetry`: X-Ray's request side and the
-    /// local trace store) and binds every interface on `settings.port` (0: any free one).
+    /// local trace store) and binds `settings.bind` on `settings.port` (0: any free one).
     /// Call inside the runtime: the relay forwards on it.
     pub async fn build(
         settings: &Settings,
@@ -125,12 +125,23 @@ impl Application {
             tracing::info!(
                 max_traces = limits.max_traces,
                 max_bytes = limits.max_bytes,
+                max_spans_per_trace = limits.max_spans_per_trace,
                 "the local trace view keeps recent traces: open {}/traces",
                 settings
                     .frontend_origin
                     .to_str()
                     .unwrap_or(DEFAULT_FRONTEND_URL)
             );
+            if !settings.bind.is_loopback() {
+                tracing::warn!(
+                    bind = %settings.bind,
+                    port = settings.port,
+                    "the local trace view is on and listens beyond this machine: anyone who can \
+                     reach this address and port reads every user's requests (search terms, \
+                     addresses, user agents, message recipients); set CRUDDUR_BIND=127.0.0.1, \
+                     or CRUDDUR_LOCAL_TRACES=off"
+                );
+            }
         }
         let trace_view = TraceView {
             store: telemetry.local_traces,
@@ -141,7 +152,7 @@ impl Application {
             trusted_proxies: settings.trusted_proxies.clone(),
         };
         let state = AppState::with_seed_data(request_tracing, relay.clone(), trace_view)?;
-        let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, settings.port)).await?;
+        let listener = TcpListener::bind((settings.bind, settings.port)).await?;
         let router = app(state, settings.frontend_origin.clone());
         Ok(Application {
             listener,
@@ -165,7 +176,10 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        tracing::info!("listening on http://0.0.0.0:{}", self.port());
+        match self.listener.local_addr() {
+            Ok(address) => tracing::info!("listening on http://{address}"),
+            Err(error) => tracing::warn!(%error, "listening, on an address the system won't tell"),
+        }
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();

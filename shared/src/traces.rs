@@ -15,6 +15,8 @@ pub struct TraceSummary {
     pub start_unix_micros: u64,
     pub duration_micros: u64,
     pub span_count: usize,
+    /// Spans that arrived past the store's caps for this trace and were not kept.
+    pub dropped_spans: u64,
     /// Some span has an ERROR status.
     pub error: bool,
 }
@@ -27,8 +29,21 @@ pub struct TraceDetail {
     pub xray_trace_id: String,
     /// The same trace in Honeycomb, when the backend knows where its traces live there.
     pub honeycomb_url: Option<String>,
+    /// The resources the spans came from, each once: many spans share one.
+    pub resources: Vec<ResourceView>,
     /// Ordered by start time.
     pub spans: Vec<SpanView>,
+    /// Spans that arrived past the store's caps for this trace and were not kept.
+    pub dropped_spans: u64,
+}
+
+/// What made a trace's spans: a service, in one process or one browser tab.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ResourceView {
+    /// Its `service.name`.
+    pub service: String,
+    /// Its other attributes (`session.id`, `user_agent.original`).
+    pub attributes: Vec<Attribute>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,15 +52,14 @@ pub struct SpanView {
     pub parent_span_id: Option<String>,
     pub name: String,
     pub kind: SpanKind,
-    pub service: String,
+    /// Its resource's index in the trace's `resources`.
+    pub resource: usize,
     pub start_unix_micros: u64,
     pub duration_micros: u64,
     pub status: SpanStatus,
     pub status_message: String,
     pub attributes: Vec<Attribute>,
     pub events: Vec<SpanEvent>,
-    /// The resource's attributes other than `service.name` (`session.id`, `user_agent.original`).
-    pub resource: Vec<Attribute>,
 }
 
 /// What a span is to its trace, as OTLP names it; lowercase on the wire.
@@ -126,7 +140,7 @@ pub struct SpanEvent {
 }
 
 /// An attribute with its value as text (`200`, `true`, `GET`, `[a, b]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Attribute {
     pub key: String,
     pub value: String,
@@ -208,6 +222,7 @@ mod tests {
             start_unix_micros: 0,
             duration_micros: 25_000,
             span_count: 3,
+            dropped_spans: 0,
             error: false,
         };
         assert!(summary.matches(&TraceFilter::default()));

@@ -1,9 +1,20 @@
 //! Recent traces kept in memory for the local trace view: the backend's own spans and the
-//! browser's relayed ones, joined by trace id. Bounded twice, by trace count and by an estimate
-//! of the bytes held; the trace that arrived first is evicted first.
+//! browser's relayed ones, joined by trace id. Bounded three ways: by trace count, by an
+//! estimate of the bytes held (the trace still filling included), and by spans per trace; the
+//! trace that arrived first is evicted first, and spans past a trace's cap are dropped and
+//! counted on the trace.
+//!
+//! Every call holds the lock for work linear in what it changes, never in what is held: spans
+//! are converted before the lock is taken, one trace's spans are inserted per hold, a trace's
+//! summary is kept up to date as its spans arrive, readers clone `Arc`s and build their answer
+//! after the lock is released, and evicted traces are freed after it too.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::hash_map::{Entry, RandomState};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
@@ -16,8 +27,8 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use shared::traces::{
-    self, Attribute, SpanEvent, SpanStatus, SpanView, TraceDetail, TraceFilter, TraceSummary,
-    xray_trace_id,
+    self, Attribute, ResourceView, SpanEvent, SpanStatus, SpanView, TraceDetail, TraceFilter,
+    TraceSummary, xray_trace_id,
 };
 
 use super::hex;
@@ -27,6 +38,7 @@ use crate::sync;
 pub struct StoreLimits {
     pub max_traces: usize,
     pub max_bytes: usize,
+    pub max_spans_per_trace: usize,
 }
 
 impl Default for StoreLimits {
@@ -34,26 +46,102 @@ impl Default for StoreLimits {
         StoreLimits {
             max_traces: 500,
             max_bytes: 64 * 1024 * 1024,
+            max_spans_per_trace: 5_000,
         }
     }
 }
 
+type TraceId = [u8; 16];
+type SpanId = [u8; 8];
+
 pub struct TraceStore {
     limits: StoreLimits,
     held: Mutex<Held>,
+    /// Keys the fingerprints that find a trace's copy of a resource, so that no client can
+    /// choose resources that collide.
+    fingerprints: RandomState,
+    drops: DropLog,
 }
 
 #[derive(Default)]
 struct Held {
-    traces: HashMap<String, StoredTrace>,
+    traces: HashMap<TraceId, StoredTrace>,
     /// Trace ids by first arrival: the front is evicted first.
-    arrival: VecDeque<String>,
+    arrival: VecDeque<TraceId>,
     bytes: usize,
 }
 
+#[derive(Default)]
 struct StoredTrace {
-    spans: Vec<SpanView>,
+    /// The spans in the batches they arrived in; readers clone the `Arc`s, not the spans.
+    batches: Vec<Arc<Vec<StoredSpan>>>,
+    /// Each resource once, however many spans share it; a span holds its index here.
+    resources: Vec<Arc<ResourceView>>,
+    /// Where each resource's copy is, by fingerprint.
+    resource_index: HashMap<u64, u32>,
+    summary: RunningSummary,
     bytes: usize,
+}
+
+/// What the list shows of a trace, kept up to date span by span.
+#[derive(Default)]
+struct RunningSummary {
+    span_count: usize,
+    dropped_spans: u64,
+    start: Option<u64>,
+    end: u64,
+    error: bool,
+    /// The earliest start of each resource's spans: the services' order of appearance.
+    resource_starts: Vec<u64>,
+    span_ids: HashSet<SpanId>,
+    /// Spans whose parent is not (yet) in the trace, by start: the first is the root.
+    roots: BTreeSet<(u64, SpanAt)>,
+    /// Root candidates by the parent they wait for: when it arrives they are roots no more.
+    waiting_for_parent: HashMap<SpanId, Vec<(u64, SpanAt)>>,
+}
+
+/// A span's place in its trace: batch, then index in the batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct SpanAt(u32, u32);
+
+struct StoredSpan {
+    span_id: SpanId,
+    parent_span_id: Option<SpanId>,
+    name: String,
+    kind: traces::SpanKind,
+    status: SpanStatus,
+    status_message: String,
+    start_unix_micros: u64,
+    duration_micros: u64,
+    attributes: Vec<Attribute>,
+    events: Vec<SpanEvent>,
+    /// In the export while converting, then in the trace's resources.
+    resource: u32,
+}
+
+/// One export's spans of one trace, converted before the lock is taken.
+struct Arriving {
+    trace_id: TraceId,
+    spans: Vec<(StoredSpan, usize)>,
+}
+
+/// One resource of an export, converted before the lock is taken.
+struct ArrivingResource {
+    resource: Arc<ResourceView>,
+    fingerprint: u64,
+    bytes: usize,
+}
+
+/// What `list` takes from a trace under the lock.
+struct Listed {
+    trace_id: TraceId,
+    span_count: usize,
+    dropped_spans: u64,
+    start: u64,
+    end: u64,
+    error: bool,
+    root_name: String,
+    resources: Vec<(Arc<ResourceView>, u64)>,
 }
 
 impl TraceStore {
@@ -61,92 +149,207 @@ impl TraceStore {
         TraceStore {
             limits,
             held: Mutex::new(Held::default()),
+            fingerprints: RandomState::new(),
+            drops: DropLog::default(),
         }
     }
 
-    /// Keeps the spans of an OTLP export, whoever made them.
+    pub fn limits(&self) -> StoreLimits {
+        self.limits
+    }
+
+    /// Keeps the spans of an OTLP export, whoever made them. Linear in the export; the lock is
+    /// held for one trace's spans at a time.
     pub fn insert(&self, resource_spans: &[ResourceSpans]) {
-        let views = resource_spans.iter().flat_map(|resource_spans| {
-            let resource = resource_spans
+        let (resources, arriving) = self.convert(resource_spans);
+        let mut dropped = 0;
+        for trace in arriving {
+            let (refused, evicted) = {
+                let mut held = sync::lock(&self.held);
+                let refused = self.keep(&mut held, &resources, trace);
+                (refused, self.evict(&mut held))
+            };
+            dropped += refused.len();
+            // Freed here, after the lock: a big trace takes a while to free.
+            drop((refused, evicted));
+        }
+        if dropped > 0 {
+            self.drops.count(dropped as u64, self.limits);
+        }
+    }
+
+    fn convert(&self, resource_spans: &[ResourceSpans]) -> (Vec<ArrivingResource>, Vec<Arriving>) {
+        let mut resources = Vec::with_capacity(resource_spans.len());
+        let mut arriving: Vec<Arriving> = Vec::new();
+        let mut by_trace: HashMap<TraceId, usize> = HashMap::new();
+        for resource_spans in resource_spans {
+            let attributes = resource_spans
                 .resource
                 .as_ref()
                 .map(|resource| resource.attributes.as_slice())
                 .unwrap_or_default();
-            let service = resource
+            let service = attributes
                 .iter()
                 .find(|attribute| attribute.key == "service.name")
                 .map(|attribute| text(attribute.value.as_ref()))
                 .unwrap_or_else(|| "unknown_service".to_owned());
-            let resource = attributes(
-                resource
-                    .iter()
-                    .filter(|attribute| attribute.key != "service.name"),
-            );
-            resource_spans
+            let resource = ResourceView {
+                service,
+                attributes: self::attributes(
+                    attributes
+                        .iter()
+                        .filter(|attribute| attribute.key != "service.name"),
+                ),
+            };
+            let index = u32::try_from(resources.len()).unwrap_or(u32::MAX);
+            resources.push(ArrivingResource {
+                fingerprint: self.fingerprints.hash_one(&resource),
+                bytes: resource_bytes(&resource),
+                resource: Arc::new(resource),
+            });
+            let spans = resource_spans
                 .scope_spans
                 .iter()
-                .flat_map(|scope| &scope.spans)
-                .filter(|span| span.trace_id.len() == 16 && span.span_id.len() == 8)
-                .map(move |span| (hex(&span.trace_id), view(span, &service, &resource)))
-        });
-        let mut held = sync::lock(&self.held);
-        for (trace_id, span) in views {
-            let bytes = estimated_bytes(&span);
-            let trace = held
-                .traces
-                .entry(trace_id.clone())
-                .or_insert_with(|| StoredTrace {
-                    spans: Vec::new(),
-                    bytes: 0,
+                .flat_map(|scope| &scope.spans);
+            for span in spans {
+                let (Ok(trace_id), Ok(span_id)) = (
+                    <TraceId>::try_from(span.trace_id.as_slice()),
+                    <SpanId>::try_from(span.span_id.as_slice()),
+                ) else {
+                    continue;
+                };
+                let stored = stored_span(span, span_id, index);
+                let bytes = span_bytes(&stored);
+                let slot = *by_trace.entry(trace_id).or_insert_with(|| {
+                    arriving.push(Arriving {
+                        trace_id,
+                        spans: Vec::new(),
+                    });
+                    arriving.len() - 1
                 });
-            let arrived_now = trace.spans.is_empty();
-            trace.spans.push(span);
-            trace.bytes += bytes;
-            held.bytes += bytes;
-            if arrived_now {
-                held.arrival.push_back(trace_id);
+                arriving[slot].spans.push((stored, bytes));
             }
         }
-        self.evict(&mut held);
+        (resources, arriving)
     }
 
-    fn evict(&self, held: &mut Held) {
-        while held.arrival.len() > self.limits.max_traces
-            || (held.bytes > self.limits.max_bytes && held.arrival.len() > 1)
-        {
+    /// Adds one trace's arriving spans, as many as its caps allow; returns the refused ones.
+    fn keep(
+        &self,
+        held: &mut Held,
+        resources: &[ArrivingResource],
+        trace: Arriving,
+    ) -> Vec<StoredSpan> {
+        let limits = self.limits;
+        let stored = match held.traces.entry(trace.trace_id) {
+            Entry::Occupied(stored) => stored.into_mut(),
+            Entry::Vacant(vacant) => {
+                held.arrival.push_back(trace.trace_id);
+                held.bytes += PER_TRACE;
+                vacant.insert(StoredTrace {
+                    bytes: PER_TRACE,
+                    ..StoredTrace::default()
+                })
+            }
+        };
+        let batch_index = u32::try_from(stored.batches.len()).unwrap_or(u32::MAX);
+        let before = stored.bytes;
+        let mut batch = Vec::new();
+        let mut refused = Vec::new();
+        // The export's resource indices, mapped to the trace's once each.
+        let mut in_trace: HashMap<u32, u32> = HashMap::new();
+        for (mut span, bytes) in trace.spans {
+            let new_resource = !in_trace.contains_key(&span.resource);
+            let arriving = &resources[span.resource as usize];
+            let cost = bytes + if new_resource { arriving.bytes } else { 0 };
+            let full = stored.summary.span_count >= limits.max_spans_per_trace
+                || stored.bytes + cost > limits.max_bytes;
+            if full {
+                stored.summary.dropped_spans += 1;
+                refused.push(span);
+                continue;
+            }
+            let resource = match in_trace.get(&span.resource) {
+                Some(resource) => *resource,
+                None => {
+                    let resource = stored.resource(arriving);
+                    in_trace.insert(span.resource, resource);
+                    resource
+                }
+            };
+            span.resource = resource;
+            let at = SpanAt(batch_index, u32::try_from(batch.len()).unwrap_or(u32::MAX));
+            stored.summary.observe(&span, at);
+            stored.bytes += bytes;
+            batch.push(span);
+        }
+        if !batch.is_empty() {
+            stored.bytes += PER_BATCH;
+            stored.batches.push(Arc::new(batch));
+        }
+        held.bytes += stored.bytes - before;
+        refused
+    }
+
+    /// Evicts the oldest traces until the caps hold; returns them, to be freed after the lock.
+    fn evict(&self, held: &mut Held) -> Vec<StoredTrace> {
+        let mut evicted = Vec::new();
+        while held.arrival.len() > self.limits.max_traces || held.bytes > self.limits.max_bytes {
             let Some(oldest) = held.arrival.pop_front() else {
                 break;
             };
             if let Some(trace) = held.traces.remove(&oldest) {
                 held.bytes -= trace.bytes;
+                evicted.push(trace);
             }
         }
+        evicted
     }
 
     /// The traces that match, newest first.
     pub fn list(&self, filter: &TraceFilter) -> Vec<TraceSummary> {
-        let held = sync::lock(&self.held);
-        let mut summaries: Vec<TraceSummary> = held
-            .traces
-            .iter()
-            .map(|(trace_id, trace)| summary(trace_id, &trace.spans))
+        let listed: Vec<Listed> = {
+            let held = sync::lock(&self.held);
+            held.traces
+                .iter()
+                .map(|(trace_id, trace)| trace.listed(*trace_id))
+                .collect()
+        };
+        let mut summaries: Vec<TraceSummary> = listed
+            .into_iter()
+            .map(Listed::into_summary)
             .filter(|summary| summary.matches(filter))
             .collect();
         summaries.sort_by_key(|summary| std::cmp::Reverse(summary.start_unix_micros));
         summaries
     }
 
+    /// The whole trace, its spans ordered by start, each resource once; None for an id the
+    /// store doesn't hold.
     pub fn get(&self, trace_id: &str) -> Option<TraceDetail> {
-        let trace_id = trace_id.to_ascii_lowercase();
-        let held = sync::lock(&self.held);
-        let trace = held.traces.get(&trace_id)?;
-        let mut spans = trace.spans.clone();
+        let id = parse_trace_id(trace_id)?;
+        let (batches, resources, dropped_spans) = {
+            let held = sync::lock(&self.held);
+            let trace = held.traces.get(&id)?;
+            (
+                trace.batches.clone(),
+                trace.resources.clone(),
+                trace.summary.dropped_spans,
+            )
+        };
+        let mut spans: Vec<&StoredSpan> = batches.iter().flat_map(|batch| batch.iter()).collect();
         spans.sort_by_key(|span| span.start_unix_micros);
+        let trace_id = hex(&id);
         Some(TraceDetail {
             xray_trace_id: xray_trace_id(&trace_id).unwrap_or_default(),
             honeycomb_url: None,
+            resources: resources
+                .iter()
+                .map(|resource| ResourceView::clone(resource))
+                .collect(),
+            spans: spans.into_iter().map(span_view).collect(),
+            dropped_spans,
             trace_id,
-            spans,
         })
     }
 
@@ -154,6 +357,132 @@ impl TraceStore {
     pub fn usage(&self) -> (usize, usize) {
         let held = sync::lock(&self.held);
         (held.traces.len(), held.bytes)
+    }
+}
+
+impl StoredTrace {
+    /// The trace's copy of `arriving`, added if the trace has none yet.
+    fn resource(&mut self, arriving: &ArrivingResource) -> u32 {
+        if let Some(index) = self.resource_index.get(&arriving.fingerprint)
+            && *self.resources[*index as usize] == *arriving.resource
+        {
+            return *index;
+        }
+        let index = u32::try_from(self.resources.len()).unwrap_or(u32::MAX);
+        self.resources.push(arriving.resource.clone());
+        self.summary.resource_starts.push(u64::MAX);
+        self.resource_index
+            .entry(arriving.fingerprint)
+            .or_insert(index);
+        self.bytes += arriving.bytes;
+        index
+    }
+
+    fn listed(&self, trace_id: TraceId) -> Listed {
+        let summary = &self.summary;
+        let root_name = summary
+            .roots
+            .first()
+            .map(|(_, SpanAt(batch, index))| {
+                self.batches[*batch as usize][*index as usize].name.clone()
+            })
+            .unwrap_or_default();
+        Listed {
+            trace_id,
+            span_count: summary.span_count,
+            dropped_spans: summary.dropped_spans,
+            start: summary.start.unwrap_or_default(),
+            end: summary.end,
+            error: summary.error,
+            root_name,
+            resources: self
+                .resources
+                .iter()
+                .cloned()
+                .zip(summary.resource_starts.iter().copied())
+                .collect(),
+        }
+    }
+}
+
+impl RunningSummary {
+    fn observe(&mut self, span: &StoredSpan, at: SpanAt) {
+        let start = span.start_unix_micros;
+        self.span_count += 1;
+        self.start = Some(self.start.map_or(start, |earliest| earliest.min(start)));
+        self.end = self.end.max(start.saturating_add(span.duration_micros));
+        self.error |= span.status == SpanStatus::Error;
+        if let Some(first) = self.resource_starts.get_mut(span.resource as usize) {
+            *first = (*first).min(start);
+        }
+        if self.span_ids.insert(span.span_id)
+            && let Some(children) = self.waiting_for_parent.remove(&span.span_id)
+        {
+            for child in children {
+                self.roots.remove(&child);
+            }
+        }
+        match span.parent_span_id {
+            Some(parent) if self.span_ids.contains(&parent) => {}
+            Some(parent) => {
+                self.roots.insert((start, at));
+                self.waiting_for_parent
+                    .entry(parent)
+                    .or_default()
+                    .push((start, at));
+            }
+            None => {
+                self.roots.insert((start, at));
+            }
+        }
+    }
+}
+
+impl Listed {
+    fn into_summary(self) -> TraceSummary {
+        let mut resources = self.resources;
+        resources.sort_by_key(|(_, first_start)| *first_start);
+        let mut seen = HashSet::new();
+        let services = resources
+            .iter()
+            .filter(|(resource, _)| seen.insert(resource.service.as_str()))
+            .map(|(resource, _)| resource.service.clone())
+            .collect();
+        TraceSummary {
+            trace_id: hex(&self.trace_id),
+            root_name: self.root_name,
+            services,
+            start_unix_micros: self.start,
+            duration_micros: self.end.saturating_sub(self.start),
+            span_count: self.span_count,
+            dropped_spans: self.dropped_spans,
+            error: self.error,
+        }
+    }
+}
+
+/// Counts the spans the caps refuse, and says so in the log at most once a minute.
+#[derive(Default)]
+struct DropLog {
+    total: AtomicU64,
+    last_said: Mutex<Option<Instant>>,
+}
+
+impl DropLog {
+    const EVERY: Duration = Duration::from_secs(60);
+
+    fn count(&self, dropped: u64, limits: StoreLimits) {
+        let total = self.total.fetch_add(dropped, Ordering::Relaxed) + dropped;
+        let mut last_said = sync::lock(&self.last_said);
+        if last_said.is_none_or(|said| said.elapsed() >= Self::EVERY) {
+            *last_said = Some(Instant::now());
+            tracing::warn!(
+                dropped_spans = total,
+                max_spans_per_trace = limits.max_spans_per_trace,
+                max_bytes = limits.max_bytes,
+                "the local trace store drops spans past a trace's caps; each trace counts its own"
+            );
+        }
     }
 }
 
@@ -198,50 +527,23 @@ impl std::fmt::Debug for TraceStore {
     }
 }
 
-fn summary(trace_id: &str, spans: &[SpanView]) -> TraceSummary {
-    let start = spans
-        .iter()
-        .map(|span| span.start_unix_micros)
-        .min()
-        .unwrap_or_default();
-    let end = spans
-        .iter()
-        .map(|span| span.start_unix_micros + span.duration_micros)
-        .max()
-        .unwrap_or_default();
-    let ids: Vec<&str> = spans.iter().map(|span| span.span_id.as_str()).collect();
-    let root = spans
-        .iter()
-        .filter(|span| {
-            span.parent_span_id
-                .as_deref()
-                .is_none_or(|parent| !ids.contains(&parent))
-        })
-        .min_by_key(|span| span.start_unix_micros);
-    let mut services: Vec<String> = Vec::new();
-    let mut by_start: Vec<&SpanView> = spans.iter().collect();
-    by_start.sort_by_key(|span| span.start_unix_micros);
-    for span in by_start {
-        if !services.contains(&span.service) {
-            services.push(span.service.clone());
-        }
+/// A trace id as the API writes it (32 hex digits, either case).
+fn parse_trace_id(text: &str) -> Option<TraceId> {
+    if text.len() != 32 || !text.is_ascii() {
+        return None;
     }
-    TraceSummary {
-        trace_id: trace_id.to_owned(),
-        root_name: root.map(|span| span.name.clone()).unwrap_or_default(),
-        services,
-        start_unix_micros: start,
-        duration_micros: end.saturating_sub(start),
-        span_count: spans.len(),
-        error: spans.iter().any(|span| span.status == SpanStatus::Error),
+    let mut id = [0; 16];
+    for (byte, pair) in id.iter_mut().zip(text.as_bytes().chunks(2)) {
+        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
     }
+    Some(id)
 }
 
-fn view(span: &Span, service: &str, resource: &[Attribute]) -> SpanView {
+fn stored_span(span: &Span, span_id: SpanId, resource: u32) -> StoredSpan {
     let status = span.status.as_ref();
-    SpanView {
-        span_id: hex(&span.span_id),
-        parent_span_id: (span.parent_span_id.len() == 8).then(|| hex(&span.parent_span_id)),
+    StoredSpan {
+        span_id,
+        parent_span_id: SpanId::try_from(span.parent_span_id.as_slice()).ok(),
         name: span.name.clone(),
         kind: match SpanKind::try_from(span.kind) {
             Ok(SpanKind::Server) => traces::SpanKind::Server,
@@ -250,12 +552,6 @@ fn view(span: &Span, service: &str, resource: &[Attribute]) -> SpanView {
             Ok(SpanKind::Consumer) => traces::SpanKind::Consumer,
             _ => traces::SpanKind::Internal,
         },
-        service: service.to_owned(),
-        start_unix_micros: span.start_time_unix_nano / 1000,
-        duration_micros: span
-            .end_time_unix_nano
-            .saturating_sub(span.start_time_unix_nano)
-            / 1000,
         status: match status.map(|status| StatusCode::try_from(status.code)) {
             Some(Ok(StatusCode::Error)) => SpanStatus::Error,
             Some(Ok(StatusCode::Ok)) => SpanStatus::Ok,
@@ -264,6 +560,11 @@ fn view(span: &Span, service: &str, resource: &[Attribute]) -> SpanView {
         status_message: status
             .map(|status| status.message.clone())
             .unwrap_or_default(),
+        start_unix_micros: span.start_time_unix_nano / 1000,
+        duration_micros: span
+            .end_time_unix_nano
+            .saturating_sub(span.start_time_unix_nano)
+            / 1000,
         attributes: attributes(&span.attributes),
         events: span
             .events
@@ -274,7 +575,23 @@ fn view(span: &Span, service: &str, resource: &[Attribute]) -> SpanView {
                 attributes: attributes(&event.attributes),
             })
             .collect(),
-        resource: resource.to_vec(),
+        resource,
+    }
+}
+
+fn span_view(span: &StoredSpan) -> SpanView {
+    SpanView {
+        span_id: hex(&span.span_id),
+        parent_span_id: span.parent_span_id.map(|parent| hex(&parent)),
+        name: span.name.clone(),
+        kind: span.kind,
+        resource: span.resource as usize,
+        start_unix_micros: span.start_unix_micros,
+        duration_micros: span.duration_micros,
+        status: span.status,
+        status_message: span.status_message.clone(),
+        attributes: span.attributes.clone(),
+        events: span.events.clone(),
     }
 }
 
@@ -322,35 +639,66 @@ fn text(value: Option<&AnyValue>) -> String {
 /// memory at the byte cap came to about twice the cap.
 const PER_ALLOCATION: usize = 32;
 
-/// The heap a span holds: each string and vector with its allocation cost, plus the structs
-/// (whose size counts the kind and status).
-fn estimated_bytes(span: &SpanView) -> usize {
-    let text = |text: &str| text.len() + PER_ALLOCATION;
-    let attributes = |attributes: &[Attribute]| -> usize {
-        PER_ALLOCATION
-            + attributes
-                .iter()
-                .map(|attribute| {
-                    std::mem::size_of::<Attribute>() + text(&attribute.key) + text(&attribute.value)
-                })
-                .sum::<usize>()
-    };
-    std::mem::size_of::<SpanView>()
-        + text(&span.span_id)
-        + span.parent_span_id.as_deref().map_or(0, text)
-        + text(&span.name)
-        + text(&span.service)
-        + text(&span.status_message)
-        + attributes(&span.attributes)
-        + attributes(&span.resource)
+/// A trace's own structures: its entries in the store's map and arrival queue, and its maps'
+/// first allocations.
+const PER_TRACE: usize =
+    std::mem::size_of::<StoredTrace>() + std::mem::size_of::<TraceId>() * 2 + 8 * PER_ALLOCATION;
+
+/// A batch's `Arc`, its vector and its place in the trace's list.
+const PER_BATCH: usize = 2 * PER_ALLOCATION + 4 * std::mem::size_of::<usize>();
+
+/// What the summary's indexes hold per span: its id in the set of ids and, while its parent
+/// has not arrived, a root candidate and a place in the waiting list, with the spare room of
+/// hash tables that grow by doubling.
+const PER_SPAN_INDEX: usize = 2 * std::mem::size_of::<SpanId>()
+    + 2 * std::mem::size_of::<(u64, SpanAt)>()
+    + std::mem::size_of::<SpanId>()
+    + PER_ALLOCATION;
+
+fn text_bytes(text: &str) -> usize {
+    text.len() + PER_ALLOCATION
+}
+
+fn attribute_bytes(attributes: &[Attribute]) -> usize {
+    PER_ALLOCATION
+        + attributes
+            .iter()
+            .map(|attribute| {
+                std::mem::size_of::<Attribute>()
+                    + text_bytes(&attribute.key)
+                    + text_bytes(&attribute.value)
+            })
+            .sum::<usize>()
+}
+
+/// The heap a span holds: each string and vector with its allocation cost, the struct itself
+/// and its share of the summary's indexes. Its resource is counted once per trace, apart.
+fn span_bytes(span: &StoredSpan) -> usize {
+    std::mem::size_of::<StoredSpan>()
+        + PER_SPAN_INDEX
+        + text_bytes(&span.name)
+        + text_bytes(&span.status_message)
+        + attribute_bytes(&span.attributes)
         + PER_ALLOCATION
         + span
             .events
             .iter()
             .map(|event| {
-                std::mem::size_of::<SpanEvent>() + text(&event.name) + attributes(&event.attributes)
+                std::mem::size_of::<SpanEvent>()
+                    + text_bytes(&event.name)
+                    + attribute_bytes(&event.attributes)
             })
             .sum::<usize>()
+}
+
+/// A resource's heap, with its `Arc` and its places in the trace's list and index.
+fn resource_bytes(resource: &ResourceView) -> usize {
+    std::mem::size_of::<ResourceView>()
+        + 2 * PER_ALLOCATION
+        + text_bytes(&resource.service)
+        + attribute_bytes(&resource.attributes)
+        + std::mem::size_of::<Arc<ResourceView>>()
+        + std::mem::size_of::<(u64, u32, u64)>()
 }
 
 #[cfg(test)]
@@ -411,6 +759,22 @@ mod tests {
 
     fn trace_id(trace: u8) -> String {
         hex(&[trace; 16])
+    }
+
+    /// Span `id` of trace `trace`, a child of `parent`, starting `id` microseconds in.
+    fn numbered(trace: u8, id: u64, parent: Option<u64>) -> Span {
+        let start = 1_795_000_000_000_000_000 + id * 1_000;
+        Span {
+            trace_id: vec![trace; 16],
+            span_id: id.to_be_bytes().to_vec(),
+            parent_span_id: parent
+                .map(|parent| parent.to_be_bytes().to_vec())
+                .unwrap_or_default(),
+            name: format!("span {id}"),
+            start_time_unix_nano: start,
+            end_time_unix_nano: start + 1_000,
+            ..Default::default()
+        }
     }
 
     fn one_span_trace(trace: u8) -> Vec<ResourceSpans> {
@@ -492,8 +856,11 @@ mod tests {
         assert_eq!(server.parent_span_id.as_deref(), Some("0202020202020202"));
         assert_eq!(server.status, "error");
         assert_eq!(server.status_message, "boom");
+        assert_eq!(detail.resources.len(), 2, "one per export");
+        let resource = &detail.resources[server.resource];
+        assert_eq!(resource.service, BACKEND_SERVICE_NAME);
         assert_eq!(
-            server.resource,
+            resource.attributes,
             [Attribute {
                 key: "session.id".into(),
                 value: "tab".into()
@@ -506,6 +873,7 @@ mod tests {
         let store = TraceStore::new(StoreLimits {
             max_traces: 3,
             max_bytes: usize::MAX,
+            max_spans_per_trace: usize::MAX,
         });
         for trace in 1..=5 {
             store.insert(&one_span_trace(trace));
@@ -524,6 +892,7 @@ mod tests {
         let store = TraceStore::new(StoreLimits {
             max_traces: usize::MAX,
             max_bytes: 20_000,
+            max_spans_per_trace: usize::MAX,
         });
         for trace in 1..=200 {
             store.insert(&one_span_trace(trace));
@@ -576,6 +945,113 @@ mod tests {
                 ..Default::default()
             })
             .is_empty()
+        );
+    }
+
+    #[test]
+    fn spans_past_a_traces_cap_are_dropped_and_counted_on_the_trace() {
+        let store = TraceStore::new(StoreLimits {
+            max_spans_per_trace: 10,
+            ..StoreLimits::default()
+        });
+        for first in [1, 9, 17] {
+            let spans = (first..first + 8).map(|id| numbered(1, id, None)).collect();
+            store.insert(&export(FRONTEND_SERVICE_NAME, spans));
+        }
+        store.insert(&export(FRONTEND_SERVICE_NAME, vec![numbered(2, 1, None)]));
+        let listed = store.list(&TraceFilter::default());
+        let capped = listed
+            .iter()
+            .find(|summary| summary.trace_id == trace_id(1))
+            .unwrap();
+        assert_eq!(capped.span_count, 10);
+        assert_eq!(capped.dropped_spans, 14);
+        let detail = store.get(&trace_id(1)).unwrap();
+        assert_eq!(detail.spans.len(), 10);
+        assert_eq!(detail.dropped_spans, 14);
+        let other = store.get(&trace_id(2)).unwrap();
+        assert_eq!(
+            (other.spans.len(), other.dropped_spans),
+            (1, 0),
+            "other traces still fill"
+        );
+    }
+
+    #[test]
+    fn the_newest_trace_counts_against_the_byte_cap() {
+        let store = TraceStore::new(StoreLimits {
+            max_traces: usize::MAX,
+            max_bytes: 50_000,
+            max_spans_per_trace: usize::MAX,
+        });
+        for first in (0..2_000).step_by(100) {
+            let spans = (first..first + 100)
+                .map(|id| numbered(1, id, None))
+                .collect();
+            store.insert(&export(BACKEND_SERVICE_NAME, spans));
+            let (traces, bytes) = store.usage();
+            assert!(bytes <= 50_000, "{bytes} bytes held");
+            assert_eq!(traces, 1);
+        }
+        let detail = store.get(&trace_id(1)).unwrap();
+        let kept = detail.spans.len() as u64;
+        assert!(kept > 10, "{kept} spans kept");
+        assert_eq!(kept + detail.dropped_spans, 2_000);
+    }
+
+    #[test]
+    fn a_resource_is_held_once_however_many_spans_share_it() {
+        let store = TraceStore::new(StoreLimits::default());
+        let big_resource = |spans: Vec<Span>| {
+            let mut export = export(FRONTEND_SERVICE_NAME, spans);
+            let resource = export[0].resource.as_mut().unwrap();
+            resource
+                .attributes
+                .push(string("user_agent.original", &"x".repeat(10_000)));
+            export
+        };
+        store.insert(&big_resource(
+            (0..100).map(|id| numbered(1, id, None)).collect(),
+        ));
+        store.insert(&big_resource(
+            (100..200).map(|id| numbered(1, id, None)).collect(),
+        ));
+        let (_, bytes) = store.usage();
+        assert!(bytes < 2 * 10_000 + 200 * 1_000, "{bytes} bytes held");
+        let detail = store.get(&trace_id(1)).unwrap();
+        assert_eq!(detail.resources.len(), 1);
+        assert!(detail.spans.iter().all(|span| span.resource == 0));
+        store.insert(&export(FRONTEND_SERVICE_NAME, vec![numbered(1, 200, None)]));
+        let detail = store.get(&trace_id(1)).unwrap();
+        assert_eq!(detail.resources.len(), 2, "another resource");
+        assert_eq!(detail.spans[200].resource, 1);
+    }
+
+    #[test]
+    fn a_child_that_arrives_before_its_parent_stops_being_the_root() {
+        let store = TraceStore::new(StoreLimits::default());
+        store.insert(&export(BACKEND_SERVICE_NAME, vec![numbered(1, 5, Some(2))]));
+        let root = |store: &TraceStore| store.list(&TraceFilter::default())[0].root_name.clone();
+        assert_eq!(root(&store), "span 5");
+        store.insert(&export(FRONTEND_SERVICE_NAME, vec![numbered(1, 2, None)]));
+        assert_eq!(root(&store), "span 2");
+        // Hostile shapes answer without looping: a duplicate id, a self-parent, a 2-cycle.
+        store.insert(&export(
+            FRONTEND_SERVICE_NAME,
+            vec![
+                numbered(1, 2, Some(7)),
+                numbered(1, 3, Some(3)),
+                numbered(1, 8, Some(9)),
+                numbered(1, 9, Some(8)),
+            ],
+        ));
+        assert_eq!(root(&store), "span 2");
+        assert_eq!(store.get(&trace_id(1)).unwrap().spans.len(), 6);
+        let summary = &store.list(&TraceFilter::default())[0];
+        assert_eq!(
+            summary.services,
+            [FRONTEND_SERVICE_NAME, BACKEND_SERVICE_NAME],
+            "in order of their earliest span"
         );
     }
 }

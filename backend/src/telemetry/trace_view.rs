@@ -4,10 +4,11 @@
 use std::sync::Arc;
 
 use axum::extract::{FromRef, Path, State};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use shared::ErrorCode;
-use shared::traces::{TraceDetail, TraceFilter, TraceSummary};
+use shared::traces::{TraceFilter, TraceSummary};
 
 use super::trace_store::TraceStore;
 use crate::error::{ApiError, ApiQuery};
@@ -43,20 +44,36 @@ async fn list(
     State(view): State<TraceView>,
     ApiQuery(filter): ApiQuery<TraceFilter>,
 ) -> Result<Json<Vec<TraceSummary>>, ApiError> {
-    Ok(Json(view.store()?.list(&filter)))
+    let store = view.store()?.clone();
+    let summaries = off_the_workers(move || store.list(&filter)).await?;
+    Ok(Json(summaries))
 }
 
 async fn show(
     State(view): State<TraceView>,
     Path(trace_id): Path<String>,
-) -> Result<Json<TraceDetail>, ApiError> {
-    let mut detail = view
-        .store()?
-        .get(&trace_id)
-        .ok_or(ApiError::NotFound(ErrorCode::TraceNotFound))?;
-    detail.honeycomb_url = view
-        .honeycomb_trace_url
-        .as_ref()
-        .map(|template| template.replace("{trace_id}", &detail.trace_id));
-    Ok(Json(detail))
+) -> Result<Response, ApiError> {
+    let store = view.store()?.clone();
+    let honeycomb_trace_url = view.honeycomb_trace_url.clone();
+    off_the_workers(move || {
+        let mut detail = store
+            .get(&trace_id)
+            .ok_or(ApiError::NotFound(ErrorCode::TraceNotFound))?;
+        detail.honeycomb_url = honeycomb_trace_url
+            .as_ref()
+            .map(|template| template.replace("{trace_id}", &detail.trace_id));
+        // Serialized here too: a trace at its cap makes a long body.
+        Ok(Json(detail).into_response())
+    })
+    .await?
+}
+
+/// Runs `work` on the blocking pool: a list or a trace at the store's caps takes longer than an
+/// async worker may be held.
+async fn off_the_workers<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| ApiError::Internal(format!("the trace view's work failed: {error}")))
 }

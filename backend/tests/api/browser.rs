@@ -221,6 +221,7 @@ async fn a_person_reads_the_feed_posts_a_crud_and_opens_notifications_in_one_tra
     let (origin, _backend) = serve_app(
         DEVELOPERS_BUILD,
         &[
+            ("CRUDDUR_LOCAL_TRACES", "on"),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str()),
             ("OTEL_EXPORTER_OTLP_HEADERS", headers.as_str()),
             ("OTEL_BSP_SCHEDULE_DELAY", "50"),

@@ -131,6 +131,7 @@ pub async fn spawn_backend(envs: &[(&str, &str)]) -> BackendProcess {
     }
     command
         .env("PORT", "0")
+        .env("CRUDDUR_BIND", "127.0.0.1")
         .env("RUST_LOG", "info")
         .envs(envs.iter().copied())
         .stdin(Stdio::null())
@@ -145,10 +146,11 @@ pub async fn spawn_backend(envs: &[(&str, &str)]) -> BackendProcess {
     tokio::spawn(async move {
         let mut port_sender = Some(port_sender);
         while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(port) = line.split("listening on http://0.0.0.0:").nth(1)
+            if let Some(address) = line.split("listening on http://").nth(1)
+                && let Some((_, port)) = address.trim().rsplit_once(':')
                 && let Some(sender) = port_sender.take()
             {
-                let _ = sender.send(port.trim().parse::<u16>().unwrap());
+                let _ = sender.send(port.parse::<u16>().unwrap());
             }
             let mut log = log.lock().unwrap();
             log.push_str(&line);

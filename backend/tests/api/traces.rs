@@ -1,12 +1,18 @@
-//! The local trace view's API against the real binary, with no account and no variables: the
-//! backend's spans and the browser's relayed ones, joined in one trace.
+//! The local trace view's API against the real binary, with no account: off unless switched
+//! on; then the backend's spans and the browser's relayed ones, joined in one trace, within
+//! the store's caps whatever a client sends.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use prost::Message;
 use serde_json::{Value, json};
 use shared::traces::{TraceDetail, TraceSummary};
 
-use crate::helpers::spawn_backend;
+use crate::helpers::{hex, spawn_backend};
 
 const TRACE_ID: &str = "6921a1b2c3d4e5f60718293a4b5c6d7e";
 const CLICK: &str = "0101010101010101";
@@ -50,6 +56,7 @@ async fn traces(client: &reqwest::Client, address: &str, query: &str) -> Vec<Tra
 #[tokio::test]
 async fn the_trace_view_joins_the_browsers_spans_and_the_backends_with_no_account() {
     let backend = spawn_backend(&[
+        ("CRUDDUR_LOCAL_TRACES", "on"),
         ("OTEL_BSP_SCHEDULE_DELAY", "50"),
         ("AWS_XRAY_SDK_ENABLED", "false"),
         (
@@ -127,8 +134,18 @@ async fn the_trace_view_joins_the_browsers_spans_and_the_backends_with_no_accoun
         .iter()
         .find(|span| span.span_id == FETCH)
         .unwrap();
-    assert_eq!(fetch.service, "cruddur-frontend");
-    assert_eq!(fetch.resource[0].value, "tab-1");
+    let tab = &detail.resources[fetch.resource];
+    assert_eq!(tab.service, "cruddur-frontend");
+    assert!(
+        tab.attributes
+            .iter()
+            .any(|attribute| attribute.key == "session.id" && attribute.value == "tab-1"),
+        "{tab:?}"
+    );
+    assert_ne!(
+        detail.resources[server.resource].service, "cruddur-frontend",
+        "the backend's spans have a resource of their own"
+    );
 
     // Filters, and the view's own polling leaves no traces behind.
     let frontend_only = traces(&client, &backend.address, "?service=cruddur-frontend").await;
@@ -165,15 +182,185 @@ async fn the_trace_view_joins_the_browsers_spans_and_the_backends_with_no_accoun
     );
 }
 
+async fn assert_off(address: &str) {
+    for path in [
+        "/api/traces",
+        "/api/traces/6921a1b2c3d4e5f60718293a4b5c6d7e",
+    ] {
+        let response = reqwest::get(format!("{address}{path}")).await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        assert_eq!(
+            response.json::<Value>().await.unwrap(),
+            json!({"errors": ["local_traces_off"]}),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_trace_view_is_off_by_default() {
+    let backend = spawn_backend(&[]).await;
+    assert_off(&backend.address).await;
+}
+
 #[tokio::test]
 async fn the_trace_view_is_off_when_switched_off() {
     let backend = spawn_backend(&[("CRUDDUR_LOCAL_TRACES", "off")]).await;
-    let response = reqwest::get(format!("{}/api/traces", backend.address))
+    assert_off(&backend.address).await;
+}
+
+const READERS_WARNING: &str =
+    "anyone who can reach this address and port reads every user's requests";
+
+#[tokio::test]
+async fn the_trace_view_listening_beyond_loopback_warns_who_can_read_it() {
+    let everywhere =
+        spawn_backend(&[("CRUDDUR_LOCAL_TRACES", "on"), ("CRUDDUR_BIND", "0.0.0.0")]).await;
+    assert!(
+        everywhere.stderr().contains(READERS_WARNING),
+        "{}",
+        everywhere.stderr()
+    );
+    let loopback = spawn_backend(&[
+        ("CRUDDUR_LOCAL_TRACES", "on"),
+        ("CRUDDUR_BIND", "127.0.0.1"),
+    ])
+    .await;
+    assert!(
+        !loopback.stderr().contains(READERS_WARNING),
+        "{}",
+        loopback.stderr()
+    );
+}
+
+const BIG_TRACE: [u8; 16] = [0x69, 0x2a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xb1];
+
+/// `count` spans of one trace from one browser tab, numbered from `first`, each a child of the
+/// one before, all under one resource.
+fn browser_export(first: u64, count: u64) -> ExportTraceServiceRequest {
+    let string = |key: &str, value: &str| KeyValue {
+        key: key.into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.into())),
+        }),
+        ..Default::default()
+    };
+    let spans = (first..first + count)
+        .map(|id| {
+            let start = 1_795_000_000_000_000_000 + id * 1_000;
+            Span {
+                trace_id: BIG_TRACE.to_vec(),
+                span_id: (id + 1).to_be_bytes().to_vec(),
+                parent_span_id: id.to_be_bytes().to_vec(),
+                name: format!("span {id}"),
+                start_time_unix_nano: start,
+                end_time_unix_nano: start + 1_000,
+                ..Default::default()
+            }
+        })
+        .collect();
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![
+                    string("service.name", "cruddur-frontend"),
+                    string("session.id", "tab-1"),
+                    string("user_agent.original", &"Mozilla/5.0 ".repeat(40)),
+                ],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+async fn relay(client: &reqwest::Client, address: &str, export: &ExportTraceServiceRequest) {
+    let response = client
+        .post(format!("{address}/v1/traces"))
+        .header("content-type", "application/x-protobuf")
+        .body(export.encode_to_vec())
+        .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 404);
-    assert_eq!(
-        response.json::<Value>().await.unwrap(),
-        json!({"errors": ["local_traces_off"]})
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn a_trace_flooded_with_spans_stays_at_its_cap_and_the_list_stays_fast() {
+    // The relay's span budgets lifted: the store's caps are what is tested.
+    let backend = spawn_backend(&[
+        ("CRUDDUR_LOCAL_TRACES", "on"),
+        ("AWS_XRAY_SDK_ENABLED", "false"),
+        ("CRUDDUR_RELAY_SPANS_PER_SECOND", "100000"),
+        ("CRUDDUR_RELAY_SPAN_BURST", "100000"),
+        ("CRUDDUR_RELAY_GLOBAL_SPANS_PER_SECOND", "100000"),
+    ])
+    .await;
+    let client = reqwest::Client::new();
+    for export in 0..20 {
+        relay(
+            &client,
+            &backend.address,
+            &browser_export(export * 2_000, 2_000),
+        )
+        .await;
+    }
+
+    let mut slowest = Duration::ZERO;
+    for _ in 0..5 {
+        let started = Instant::now();
+        let listed = traces(&client, &backend.address, "").await;
+        slowest = slowest.max(started.elapsed());
+        let big = listed
+            .iter()
+            .find(|summary| summary.trace_id == hex(&BIG_TRACE))
+            .expect("the flooded trace is listed");
+        assert_eq!(big.span_count, 5_000, "the default cap per trace");
+        assert_eq!(big.dropped_spans, 35_000);
+        assert_eq!(big.root_name, "span 0");
+    }
+    // Generous for a loaded machine: bench/trace-store.sh measures the real figure.
+    assert!(
+        slowest < Duration::from_secs(1),
+        "GET /api/traces took {slowest:?}"
     );
+}
+
+#[tokio::test]
+async fn the_spans_past_a_traces_cap_are_dropped_and_their_resource_is_sent_once() {
+    let backend = spawn_backend(&[
+        ("CRUDDUR_LOCAL_TRACES", "on"),
+        ("CRUDDUR_LOCAL_TRACES_MAX_SPANS_PER_TRACE", "100"),
+        ("AWS_XRAY_SDK_ENABLED", "false"),
+    ])
+    .await;
+    let client = reqwest::Client::new();
+    for export in 0..3 {
+        relay(&client, &backend.address, &browser_export(export * 50, 50)).await;
+    }
+    let detail: TraceDetail = client
+        .get(format!(
+            "{}/api/traces/{}",
+            backend.address,
+            hex(&BIG_TRACE)
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detail.spans.len(), 100);
+    assert_eq!(
+        detail.spans[99].name, "span 99",
+        "the first to arrive are kept"
+    );
+    assert_eq!(detail.dropped_spans, 50);
+    assert_eq!(detail.resources.len(), 1, "{:?}", detail.resources);
+    assert_eq!(detail.resources[0].service, "cruddur-frontend");
+    assert!(detail.spans.iter().all(|span| span.resource == 0));
 }
