@@ -12,6 +12,8 @@ pub struct TraceSummary {
     pub root_name: String,
     /// Every `service.name` with a span in the trace, in order of first appearance.
     pub services: Vec<String>,
+    /// Those of `services` whose spans a browser sent through the relay.
+    pub browser_services: Vec<String>,
     pub start_unix_micros: u64,
     pub duration_micros: u64,
     pub span_count: usize,
@@ -42,6 +44,9 @@ pub struct TraceDetail {
 pub struct ResourceView {
     /// Its `service.name`.
     pub service: String,
+    /// A browser's, relayed: the relay marks each such resource `cruddur.relayed`, whatever
+    /// `service.name` the deployment gives the frontend.
+    pub browser: bool,
     /// Its other attributes (`session.id`, `user_agent.original`).
     pub attributes: Vec<Attribute>,
 }
@@ -219,6 +224,7 @@ mod tests {
             trace_id: "0".repeat(32),
             root_name: "click".into(),
             services: vec![FRONTEND_SERVICE_NAME.into(), BACKEND_SERVICE_NAME.into()],
+            browser_services: vec![FRONTEND_SERVICE_NAME.into()],
             start_unix_micros: 0,
             duration_micros: 25_000,
             span_count: 3,

@@ -193,8 +193,17 @@ impl TraceStore {
                 .find(|attribute| attribute.key == "service.name")
                 .map(|attribute| text(attribute.value.as_ref()))
                 .unwrap_or_else(|| "unknown_service".to_owned());
+            let browser = attributes.iter().any(|attribute| {
+                attribute.key == "cruddur.relayed"
+                    && attribute
+                        .value
+                        .as_ref()
+                        .and_then(|value| value.value.as_ref())
+                        == Some(&Value::BoolValue(true))
+            });
             let resource = ResourceView {
                 service,
+                browser,
                 attributes: self::attributes(
                     attributes
                         .iter()
@@ -443,15 +452,25 @@ impl Listed {
         let mut resources = self.resources;
         resources.sort_by_key(|(_, first_start)| *first_start);
         let mut seen = HashSet::new();
-        let services = resources
+        let services: Vec<String> = resources
             .iter()
             .filter(|(resource, _)| seen.insert(resource.service.as_str()))
             .map(|(resource, _)| resource.service.clone())
+            .collect();
+        let browser_services = services
+            .iter()
+            .filter(|service| {
+                resources
+                    .iter()
+                    .any(|(resource, _)| resource.browser && &resource.service == *service)
+            })
+            .cloned()
             .collect();
         TraceSummary {
             trace_id: hex(&self.trace_id),
             root_name: self.root_name,
             services,
+            browser_services,
             start_unix_micros: self.start,
             duration_micros: self.end.saturating_sub(self.start),
             span_count: self.span_count,
@@ -1052,6 +1071,41 @@ mod tests {
             summary.services,
             [FRONTEND_SERVICE_NAME, BACKEND_SERVICE_NAME],
             "in order of their earliest span"
+        );
+    }
+
+    #[test]
+    fn a_relayed_resource_is_the_browsers_whatever_its_service_is_called() {
+        let store = TraceStore::new(StoreLimits::default());
+        let mut relayed = export("cruddur-web", vec![numbered(1, 1, None)]);
+        relayed[0]
+            .resource
+            .as_mut()
+            .unwrap()
+            .attributes
+            .push(KeyValue {
+                key: "cruddur.relayed".into(),
+                value: Some(AnyValue {
+                    value: Some(Value::BoolValue(true)),
+                }),
+                ..Default::default()
+            });
+        store.insert(&relayed);
+        store.insert(&export(BACKEND_SERVICE_NAME, vec![numbered(1, 2, Some(1))]));
+
+        let summary = &store.list(&TraceFilter::default())[0];
+        assert_eq!(summary.services, ["cruddur-web", BACKEND_SERVICE_NAME]);
+        assert_eq!(summary.browser_services, ["cruddur-web"]);
+        let detail = store.get(&trace_id(1)).unwrap();
+        let browser: Vec<_> = detail
+            .resources
+            .iter()
+            .map(|resource| (resource.service.as_str(), resource.browser))
+            .collect();
+        assert!(browser.contains(&("cruddur-web", true)), "{browser:?}");
+        assert!(
+            browser.contains(&(BACKEND_SERVICE_NAME, false)),
+            "{browser:?}"
         );
     }
 }

@@ -77,7 +77,10 @@ fn TraceRow(trace: TraceSummary) -> impl IntoView {
     let services = trace
         .services
         .iter()
-        .map(|service| view! { <span class=format!("service {}", service_class(service))>{service.clone()}</span> })
+        .map(|service| {
+            let class = service_class(trace.browser_services.contains(service));
+            view! { <span class=format!("service {class}")>{service.clone()}</span> }
+        })
         .collect_view();
     view! {
         <a class="trace-row" class:error=trace.error href=page>

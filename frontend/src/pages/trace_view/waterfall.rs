@@ -3,7 +3,6 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 use shared::traces::{Attribute, ResourceView, SpanStatus, SpanView, TraceDetail};
-use shared::{BACKEND_SERVICE_NAME, FRONTEND_SERVICE_NAME};
 
 use super::format::{decimal, micros_as_text};
 use super::style::{TRACE_VIEW_STYLE, service_class};
@@ -44,8 +43,22 @@ fn Waterfall(trace: TraceDetail) -> impl IntoView {
     let share = move |micros: u64| micros.saturating_mul(10_000) / total;
     // Each resource once, shared by the rows of its spans.
     let resources: Vec<Arc<ResourceView>> = trace.resources.into_iter().map(Arc::new).collect();
+    let mut named = Vec::new();
+    for resource in &resources {
+        if !named.contains(&(resource.browser, resource.service.as_str())) {
+            named.push((resource.browser, resource.service.as_str()));
+        }
+    }
+    let legend = named
+        .into_iter()
+        .map(|(browser, service)| {
+            let class = format!("service {}", service_class(browser));
+            view! { <span class=class>{service.to_owned()}</span> }
+        })
+        .collect_view();
     let unknown = Arc::new(ResourceView {
         service: "unknown_service".into(),
+        browser: false,
         attributes: Vec::new(),
     });
     let rows = nested(&trace.spans)
@@ -73,8 +86,7 @@ fn Waterfall(trace: TraceDetail) -> impl IntoView {
                 })}
         </dl>
         <p class="legend">
-            <span class="service browser">{FRONTEND_SERVICE_NAME}</span>
-            <span class="service server">{BACKEND_SERVICE_NAME}</span>
+            {legend}
             <span class="muted">{format!("{} in all", micros_as_text(end - start))}</span>
             {(trace.dropped_spans > 0)
                 .then(|| {
@@ -159,7 +171,7 @@ fn SpanRow(
     width: u64,
 ) -> impl IntoView {
     let open = RwSignal::new(false);
-    let class = format!("span-row {}", service_class(&resource.service));
+    let class = format!("span-row {}", service_class(resource.browser));
     let (place, name_style) = name_place(left, width);
     let details = span.clone();
     let details_resource = resource.clone();
