@@ -21,6 +21,7 @@ struct Tally {
     accepted_exports: AtomicU64,
     accepted_spans: AtomicU64,
     rate_limited: AtomicU64,
+    busy: AtomicU64,
     other: AtomicU64,
 }
 
@@ -84,6 +85,9 @@ async fn post(
         Ok(429) => {
             tally.rate_limited.fetch_add(1, Ordering::Relaxed);
         }
+        Ok(503) => {
+            tally.busy.fetch_add(1, Ordering::Relaxed);
+        }
         _ => {
             tally.other.fetch_add(1, Ordering::Relaxed);
         }
@@ -112,7 +116,9 @@ async fn main() {
                 arg(3),
                 body.len(),
                 tally.accepted_exports.load(Ordering::Relaxed),
-                tally.rate_limited.load(Ordering::Relaxed) + tally.other.load(Ordering::Relaxed)
+                tally.rate_limited.load(Ordering::Relaxed)
+                    + tally.busy.load(Ordering::Relaxed)
+                    + tally.other.load(Ordering::Relaxed)
             );
         }
         Some("throughput") => {
@@ -139,10 +145,11 @@ async fn main() {
                 let _ = worker.await;
             }
             println!(
-                "{:>9.0} spans/s accepted ({} exports of {spans} spans, {} answered 429, {} other)",
+                "{:>9.0} spans/s accepted ({} exports of {spans} spans; {} answered 429, {} 503 with the forward queue full, {} other)",
                 tally.accepted_spans.load(Ordering::Relaxed) as f64 / seconds as f64,
                 tally.accepted_exports.load(Ordering::Relaxed),
                 tally.rate_limited.load(Ordering::Relaxed),
+                tally.busy.load(Ordering::Relaxed),
                 tally.other.load(Ordering::Relaxed),
             );
         }
