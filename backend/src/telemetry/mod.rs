@@ -7,6 +7,7 @@
 //! X-Ray.
 
 pub mod outbound;
+pub mod propagation;
 pub mod relay;
 pub mod request_tracing;
 pub mod trace_store;
@@ -22,7 +23,7 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{KeyValue, global};
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use opentelemetry_sdk::propagation::BaggagePropagator;
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
 use opentelemetry_semantic_conventions::resource::SERVICE_NAME;
 use tracing::Level;
@@ -133,7 +134,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 /// W3C Trace Context and Baggage, in and out.
 fn install_propagator() {
     global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
-        Box::new(TraceContextPropagator::new()),
+        Box::new(propagation::W3cTraceContext),
         Box::new(BaggagePropagator::new()),
     ]));
 }

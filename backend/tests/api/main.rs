@@ -10,5 +10,6 @@ mod messages;
 mod relay;
 mod relay_hostile;
 mod telemetry;
+mod trace_context;
 mod traces;
 mod xray;
