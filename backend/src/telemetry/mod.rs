@@ -35,8 +35,6 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-use opentelemetry_aws::trace::XrayIdGenerator;
-
 use crate::configuration::{
     DEFAULT_SERVICE_NAME, LocalTracesSettings, OtlpProtocol, TelemetrySettings,
 };
@@ -168,7 +166,7 @@ fn tracer_provider(
     // X-Ray ids (Unix seconds first) are valid W3C ids too, so one id finds a request in both.
     let mut builder = SdkTracerProvider::builder()
         .with_resource(resource(&service_name))
-        .with_id_generator(XrayIdGenerator::default());
+        .with_id_generator(xray::ids::ContinuingIdGenerator::default());
     // Each exporter has its own batch queue (OTEL_BSP_*), bounded, so a dead or slow endpoint
     // costs dropped spans, never memory or request time, and never delays the other.
     if let Some(exporter) = settings

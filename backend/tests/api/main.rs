@@ -12,5 +12,6 @@ mod relay;
 mod relay_hostile;
 mod telemetry;
 mod trace_context;
+mod trace_ids;
 mod traces;
 mod xray;
