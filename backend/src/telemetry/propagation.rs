@@ -556,4 +556,101 @@ mod tests {
         assert_eq!(outbound.get(TRACEPARENT).unwrap(), VALID);
         assert_eq!(outbound.get(TRACESTATE), None);
     }
+
+    /// The properties the `trace_context` fuzz target searches for at length, on a few
+    /// hundred generated cases each.
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        const OWS: &str = "[ \t]{0,3}";
+
+        fn member() -> impl Strategy<Value = (String, String)> {
+            (
+                "[a-z0-9][a-z0-9_*/@-]{0,20}",
+                "[\x20-\x2B\x2D-\x3C\x3E-\x7E]{0,20}[\x21-\x2B\x2D-\x3C\x3E-\x7E]",
+            )
+        }
+
+        /// Up to `max` members with distinct keys.
+        fn members(max: usize) -> impl Strategy<Value = Vec<(String, String)>> {
+            prop::collection::vec(member(), 1..=max).prop_map(|members| {
+                let mut seen = std::collections::HashSet::new();
+                members
+                    .into_iter()
+                    .filter(|(key, _)| seen.insert(key.clone()))
+                    .collect()
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn any_text_as_traceparent_is_valid_or_refused_never_a_panic(value in any::<String>()) {
+                if let Some((trace_id, span_id, _)) = parse_traceparent(&value) {
+                    prop_assert_ne!(trace_id, TraceId::INVALID);
+                    prop_assert_ne!(span_id, SpanId::INVALID);
+                }
+            }
+
+            #[test]
+            fn a_valid_traceparent_is_read_exactly(
+                trace in 1u128..,
+                span in 1u64..,
+                flags in any::<u8>(),
+                before in OWS,
+                after in OWS,
+            ) {
+                let value = format!("{before}00-{trace:032x}-{span:016x}-{flags:02x}{after}");
+                let parsed = parse_traceparent(&value);
+                prop_assert_eq!(
+                    parsed,
+                    Some((TraceId::from(trace), SpanId::from(span), TraceFlags::new(flags & 1)))
+                );
+                let upper = value.to_ascii_uppercase();
+                if upper != value {
+                    prop_assert_eq!(parse_traceparent(&upper), None);
+                }
+                // One digit fewer in either id is a new trace, never a padded one.
+                let short_trace = format!("00-{:031x}-{span:016x}-01", trace >> 4);
+                prop_assert_eq!(parse_traceparent(&short_trace), None);
+            }
+
+            #[test]
+            fn tracestate_over_any_split_is_the_same_list(
+                members in members(32),
+                splits in prop::collection::vec(any::<bool>(), 32),
+                padding in OWS,
+            ) {
+                let mut headers = vec![String::new()];
+                for (index, (key, value)) in members.iter().enumerate() {
+                    let header = headers.last_mut().unwrap();
+                    header.push_str(&format!("{padding}{key}={value}{padding},"));
+                    if splits[index] {
+                        headers.push(String::new());
+                    }
+                }
+                let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+                prop_assert_eq!(parse_tracestate(&headers), Some(members));
+            }
+
+            #[test]
+            fn more_than_32_members_discard_the_list(members in members(64)) {
+                prop_assume!(members.len() > 32);
+                let header = join_tracestate(&members);
+                prop_assert_eq!(parse_tracestate(&[&header]), None);
+            }
+
+            #[test]
+            fn any_tracestate_parses_to_a_list_that_parses_back_the_same(
+                headers in prop::collection::vec(any::<String>(), 0..4),
+            ) {
+                let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+                if let Some(members) = parse_tracestate(&headers) {
+                    prop_assert!(members.len() <= MAX_MEMBERS);
+                    let joined = join_tracestate(&members);
+                    prop_assert_eq!(parse_tracestate(&[&joined]), Some(members));
+                }
+            }
+        }
+    }
 }

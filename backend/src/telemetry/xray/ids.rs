@@ -120,4 +120,25 @@ mod tests {
             );
         }
     }
+
+    /// The property the `xray_header` fuzz target searches for at length.
+    mod properties {
+        use axum::http::{HeaderMap, HeaderValue};
+        use proptest::prelude::*;
+
+        use crate::telemetry::xray::{X_AMZN_TRACE_ID, incoming_trace};
+
+        proptest! {
+            #[test]
+            fn any_x_amzn_trace_id_is_read_or_ignored_never_a_panic(
+                value in "[ -~]{0,80}|(Root|Parent|Sampled|Self|Lineage)=[ -~]{0,40}(;[ -~]{0,40}){0,4}",
+            ) {
+                let mut headers = HeaderMap::new();
+                headers.insert(X_AMZN_TRACE_ID, HeaderValue::from_str(&value).unwrap());
+                if let Some((context, _)) = incoming_trace(&headers) {
+                    prop_assert_ne!(context.trace_id(), super::TraceId::INVALID);
+                }
+            }
+        }
+    }
 }
