@@ -44,6 +44,9 @@ pub struct Settings {
     /// SIGTERM. The relay's drain and the exporters' flush follow within their own bounds, so
     /// the whole exit fits in Docker's default 10 s grace period.
     pub shutdown_timeout: Duration,
+    /// `CRUDDUR_DEV_ENDPOINTS=1`: serve the development tools' endpoints under `/api/dev/`
+    /// (`routes::dev`). Off by default: they call out on a caller's behalf.
+    pub dev_endpoints: bool,
 }
 
 /// The relay for the browser's spans (`POST /v1/traces`).
@@ -264,6 +267,7 @@ impl Settings {
                 env.var("CRUDDUR_SHUTDOWN_TIMEOUT"),
                 DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
             )? as u64),
+            dev_endpoints: dev_endpoints_enabled(env.var("CRUDDUR_DEV_ENDPOINTS"))?,
         })
     }
 }
@@ -332,6 +336,18 @@ impl LocalTracesSettings {
                 .var("HONEYCOMB_TRACE_URL")
                 .filter(|template| template.contains("{trace_id}")),
         })
+    }
+}
+
+fn dev_endpoints_enabled(value: Option<String>) -> Result<bool, ConfigurationError> {
+    match value.as_deref().map(str::trim) {
+        None | Some("" | "0") => Ok(false),
+        Some("1") => Ok(true),
+        Some(_) => Err(ConfigurationError::Invalid {
+            name: "CRUDDUR_DEV_ENDPOINTS",
+            expected: "1 or 0",
+            value: value.unwrap_or_default(),
+        }),
     }
 }
 
@@ -521,6 +537,15 @@ fn traces_endpoint_from(traces_endpoint: Option<String>, base: Option<String>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dev_endpoints_are_off_unless_set_to_1() {
+        assert!(!dev_endpoints_enabled(None).unwrap());
+        assert!(!dev_endpoints_enabled(Some("0".into())).unwrap());
+        assert!(!dev_endpoints_enabled(Some(String::new())).unwrap());
+        assert!(dev_endpoints_enabled(Some(" 1 ".into())).unwrap());
+        assert!(dev_endpoints_enabled(Some("yes".into())).is_err());
+    }
 
     #[test]
     fn local_traces_are_off_unless_switched_on() {

@@ -1,6 +1,7 @@
 //! The Cruddur API, one module per feature.
 
 pub mod activities;
+pub mod dev;
 pub mod health;
 pub mod messages;
 

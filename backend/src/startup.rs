@@ -18,7 +18,7 @@ use tower_http::cors::CorsLayer;
 
 use crate::configuration::{DEFAULT_FRONTEND_URL, Settings};
 use crate::error::ApiError;
-use crate::routes::{self, activities, health, messages};
+use crate::routes::{self, activities, dev, health, messages};
 use crate::state::AppState;
 use crate::telemetry::TelemetryHandles;
 use crate::telemetry::relay::{self, Relay, RelayConfig};
@@ -37,11 +37,16 @@ pub enum StartupError {
     Serve(#[from] std::io::Error),
 }
 
-/// The whole HTTP surface, without a listener, so tests can call it directly.
-pub fn app(state: AppState, frontend_origin: HeaderValue) -> Router {
-    let traced = Router::new()
+/// The whole HTTP surface, without a listener, so tests can call it directly. `dev_endpoints`
+/// adds the development tools' endpoints (`CRUDDUR_DEV_ENDPOINTS`).
+pub fn app(state: AppState, frontend_origin: HeaderValue, dev_endpoints: bool) -> Router {
+    let mut api = Router::new()
         .merge(activities::router())
-        .merge(messages::router())
+        .merge(messages::router());
+    if dev_endpoints {
+        api = api.merge(dev::router());
+    }
+    let traced = api
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -153,7 +158,11 @@ impl Application {
         };
         let state = AppState::with_seed_data(request_tracing, relay.clone(), trace_view)?;
         let listener = TcpListener::bind((settings.bind, settings.port)).await?;
-        let router = app(state, settings.frontend_origin.clone());
+        let router = app(
+            state,
+            settings.frontend_origin.clone(),
+            settings.dev_endpoints,
+        );
         Ok(Application {
             listener,
             router,

@@ -9,6 +9,7 @@
 pub mod attribute_limit;
 pub mod losses;
 pub mod outbound;
+pub mod propagation;
 pub mod relay;
 pub mod request_tracing;
 pub mod trace_store;
@@ -24,7 +25,7 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{KeyValue, global};
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use opentelemetry_sdk::propagation::BaggagePropagator;
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
 use opentelemetry_semantic_conventions::resource::SERVICE_NAME;
 use tracing::Level;
@@ -35,8 +36,6 @@ use tracing_subscriber::layer::Filter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
-
-use opentelemetry_aws::trace::XrayIdGenerator;
 
 use crate::configuration::{
     DEFAULT_SERVICE_NAME, LocalTracesSettings, OtlpProtocol, TelemetrySettings,
@@ -136,7 +135,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 /// W3C Trace Context and Baggage, in and out.
 fn install_propagator() {
     global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
-        Box::new(TraceContextPropagator::new()),
+        Box::new(propagation::W3cTraceContext),
         Box::new(BaggagePropagator::new()),
     ]));
 }
@@ -170,7 +169,7 @@ fn tracer_provider(
     // X-Ray ids (Unix seconds first) are valid W3C ids too, so one id finds a request in both.
     let builder = SdkTracerProvider::builder()
         .with_resource(resource(&service_name))
-        .with_id_generator(XrayIdGenerator::default());
+        .with_id_generator(xray::ids::ContinuingIdGenerator::default());
     // Each exporter has its own batch queue (OTEL_BSP_*), bounded, so a dead or slow endpoint
     // costs dropped spans, never memory or request time, and never delays the other. They all
     // sit behind the value length limit, so each gets spans already held to it.

@@ -66,10 +66,12 @@ pub async fn trace_request(
         propagator.extract(&HeaderExtractor(request.headers()))
     });
     let mut xray_decision = None;
+    let mut xray_root = None;
     if recorder.is_some()
         && !parent.span().span_context().is_valid()
         && let Some((context, decision)) = xray::incoming_trace(request.headers())
     {
+        xray_root = (!context.is_valid()).then(|| context.trace_id());
         parent = parent.with_remote_span_context(context);
         xray_decision = decision;
     }
@@ -77,7 +79,10 @@ pub async fn trace_request(
     let _ = span.set_parent(parent);
     record_request(&span, &request, route, &tracing_state.trusted_proxies);
 
-    let span_context = span.context().span().span_context().clone();
+    let span_context = xray::ids::start_in_trace(xray_root, || span.context())
+        .span()
+        .span_context()
+        .clone();
     let mut xray_header = None;
     if span_context.is_valid() {
         span.record("trace_id", tracing::field::display(span_context.trace_id()));

@@ -6,11 +6,14 @@
 //! here, each saying why: sampling, the segment translation, and the daemon client.
 
 mod exporter;
+pub mod ids;
 pub mod sampling;
 pub mod segment;
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::trace::{SpanContext, TraceFlags, TraceId};
@@ -104,6 +107,8 @@ pub struct XrayRecorder {
     forced: Arc<ForcedSamples>,
     decisions: Arc<TraceDecisions>,
     naming: SegmentNaming,
+    /// Traces kept from X-Ray because their id is no X-Ray id of now (`ids::plausible_for_xray`).
+    implausible_ids: Arc<AtomicU64>,
 }
 
 /// What a request asks of X-Ray.
@@ -120,21 +125,25 @@ pub struct XrayRequest<'a> {
 impl XrayRecorder {
     /// Decides whether X-Ray receives this request's trace; returns the response header.
     pub fn begin(&self, request: &XrayRequest) -> HeaderValue {
-        let sampled =
-            self.decisions
-                .get_or_decide(request.trace_id, || match request.upstream_decision {
-                    Some(false) => false,
-                    Some(true) if self.forced.admit() => true,
-                    _ => {
-                        let service_name = self.naming.name(request.host);
-                        self.sampler.sample(&SamplingRequest {
-                            service_name: &service_name,
-                            host: request.host.unwrap_or_default(),
-                            method: request.method,
-                            path: request.path,
-                        })
-                    }
-                });
+        let sampled = self.decisions.get_or_decide(request.trace_id, || {
+            if !ids::plausible_for_xray(request.trace_id, SystemTime::now()) {
+                self.count_implausible_id(request.trace_id);
+                return false;
+            }
+            match request.upstream_decision {
+                Some(false) => false,
+                Some(true) if self.forced.admit() => true,
+                _ => {
+                    let service_name = self.naming.name(request.host);
+                    self.sampler.sample(&SamplingRequest {
+                        service_name: &service_name,
+                        host: request.host.unwrap_or_default(),
+                        method: request.method,
+                        path: request.path,
+                    })
+                }
+            }
+        });
         let value = format!(
             "Root={};Sampled={}",
             segment::xray_trace_id(request.trace_id),
@@ -142,10 +151,27 @@ impl XrayRecorder {
         );
         HeaderValue::from_str(&value).expect("hex digits and separators are a valid header value")
     }
+
+    /// A trace continued from a system whose W3C ids don't start with the time: the daemon
+    /// would refuse its segments, so X-Ray doesn't get it (OTLP still does). Logged at the 1st,
+    /// 2nd, 4th, 8th… such trace, so a steady stream of them can't flood the log.
+    fn count_implausible_id(&self, trace_id: TraceId) {
+        let count = self.implausible_ids.fetch_add(1, Ordering::Relaxed) + 1;
+        if count.is_power_of_two() {
+            tracing::warn!(
+                %trace_id,
+                traces_so_far = count,
+                "the trace id's first 8 hex digits are not a recent time: X-Ray would refuse \
+                 its segments, so the trace goes to OTLP only"
+            );
+        }
+    }
 }
 
 /// The trace an incoming `X-Amzn-Trace-Id` continues, and the upstream sampling decision.
-/// The context is marked sampled for OpenTelemetry: X-Ray's decision governs X-Ray only.
+/// The context is marked sampled for OpenTelemetry: X-Ray's decision governs X-Ray only. A
+/// `Root` without a `Parent` gives a context with the trace id and a zero span id, which the
+/// SDK doesn't take as a parent: start the request's span with `ids::start_in_trace`.
 pub fn incoming_trace(headers: &HeaderMap) -> Option<(SpanContext, Option<bool>)> {
     let value = headers.get(X_AMZN_TRACE_ID)?.to_str().ok()?;
     let context = opentelemetry_aws::trace::xray_propagator::span_context_from_str(value.trim())?;
@@ -204,6 +230,7 @@ pub fn build(settings: &XraySettings, service_name: &str) -> Option<(XrayRecorde
         forced: Arc::new(ForcedSamples::new(settings.forced_samples_per_second)),
         decisions,
         naming,
+        implausible_ids: Arc::default(),
     };
     Some((recorder, exporter))
 }

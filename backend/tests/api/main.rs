@@ -4,12 +4,15 @@
 mod activities;
 mod aws_resources;
 mod browser;
+mod exporter_faults;
 mod helpers;
 mod http_surface;
 mod messages;
 mod relay;
 mod relay_hostile;
 mod telemetry;
+mod trace_context;
+mod trace_ids;
 mod traces;
 mod untrusted_input;
 mod xray;

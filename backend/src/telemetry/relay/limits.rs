@@ -469,4 +469,70 @@ mod tests {
         assert_eq!(values, ["abcde", "éé", "abc"]);
         assert_eq!(trimmed.values_truncated, 2);
     }
+
+    /// The properties the `relay_otlp` fuzz target searches for at length.
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn decoded_spans(export: &ExportTraceServiceRequest) -> usize {
+            export
+                .resource_spans
+                .iter()
+                .flat_map(|resource| &resource.scope_spans)
+                .map(|scope| scope.spans.len())
+                .sum()
+        }
+
+        /// Found by the `relay_otlp` fuzz target: prost skips an unknown field in protobuf's
+        /// deprecated group encoding, the count refuses it. Refusing is the safe direction.
+        #[test]
+        fn group_encoded_fields_are_refused_though_prost_would_skip_them() {
+            let body = [0x5b, 0x5c, 0x20, 0x7a];
+            assert!(ExportTraceServiceRequest::decode(body.as_slice()).is_ok());
+            assert_eq!(count_protobuf_spans(&body), None);
+        }
+
+        proptest! {
+            #[test]
+            fn a_protobuf_count_is_exact_whenever_the_body_decodes(body in prop::collection::vec(any::<u8>(), 0..512)) {
+                if let (Some(counted), Ok(export)) = (
+                    count_protobuf_spans(&body),
+                    ExportTraceServiceRequest::decode(body.as_slice()),
+                ) {
+                    prop_assert_eq!(counted, decoded_spans(&export));
+                }
+            }
+
+            #[test]
+            fn exports_of_any_shape_are_counted_exactly(
+                shape in prop::collection::vec(prop::collection::vec(0usize..4, 0..4), 0..4),
+            ) {
+                let export = ExportTraceServiceRequest {
+                    resource_spans: shape
+                        .iter()
+                        .map(|scopes| ResourceSpans {
+                            scope_spans: scopes
+                                .iter()
+                                .map(|spans| ScopeSpans {
+                                    spans: vec![Span::default(); *spans],
+                                    ..Default::default()
+                                })
+                                .collect(),
+                            ..Default::default()
+                        })
+                        .collect(),
+                };
+                let spans = decoded_spans(&export);
+                prop_assert_eq!(count_protobuf_spans(&export.encode_to_vec()), Some(spans));
+                let json = serde_json::to_vec(&export).unwrap();
+                prop_assert_eq!(count_json_spans(&json), Some(spans));
+            }
+
+            #[test]
+            fn any_text_as_json_is_counted_or_refused_never_a_panic(body in any::<String>()) {
+                let _ = count_json_spans(body.as_bytes());
+            }
+        }
+    }
 }
