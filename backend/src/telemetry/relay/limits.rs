@@ -173,15 +173,14 @@ pub fn enforce(
         resource.attributes.retain(|attribute| {
             attribute.key != "service.name" && attribute.key != "cruddur.relayed"
         });
-        resource.dropped_attributes_count =
-            resource
-                .dropped_attributes_count
-                .saturating_add(trim_attributes(
-                    &mut resource.attributes,
-                    limits,
-                    2,
-                    &mut trimmed,
-                ));
+        // Two places kept for the relay's own attributes.
+        let browser_limit = limits.max_attributes.saturating_sub(2);
+        trimmed.trim_attributes(
+            &mut resource.attributes,
+            &mut resource.dropped_attributes_count,
+            browser_limit,
+            limits.max_value_bytes,
+        );
         resource
             .attributes
             .insert(0, string_attribute("service.name", service_name));
@@ -195,31 +194,41 @@ pub fn enforce(
         });
         for scope_spans in &mut resource_spans.scope_spans {
             if let Some(scope) = &mut scope_spans.scope {
-                let dropped = trim_attributes(&mut scope.attributes, limits, 0, &mut trimmed);
-                scope.dropped_attributes_count =
-                    scope.dropped_attributes_count.saturating_add(dropped);
+                trimmed.trim_attributes_to(
+                    &mut scope.attributes,
+                    &mut scope.dropped_attributes_count,
+                    limits,
+                );
             }
             for span in &mut scope_spans.spans {
-                let dropped = trim_attributes(&mut span.attributes, limits, 0, &mut trimmed);
-                span.dropped_attributes_count =
-                    span.dropped_attributes_count.saturating_add(dropped);
-                let events = excess(span.events.len(), limits.max_events);
-                span.events.truncate(limits.max_events);
-                span.dropped_events_count = span.dropped_events_count.saturating_add(events);
-                trimmed.events_dropped += u64::from(events);
+                trimmed.trim_attributes_to(
+                    &mut span.attributes,
+                    &mut span.dropped_attributes_count,
+                    limits,
+                );
+                trimmed.events_dropped += trim_list(
+                    &mut span.events,
+                    &mut span.dropped_events_count,
+                    limits.max_events,
+                );
                 for event in &mut span.events {
-                    let dropped = trim_attributes(&mut event.attributes, limits, 0, &mut trimmed);
-                    event.dropped_attributes_count =
-                        event.dropped_attributes_count.saturating_add(dropped);
+                    trimmed.trim_attributes_to(
+                        &mut event.attributes,
+                        &mut event.dropped_attributes_count,
+                        limits,
+                    );
                 }
-                let links = excess(span.links.len(), limits.max_links);
-                span.links.truncate(limits.max_links);
-                span.dropped_links_count = span.dropped_links_count.saturating_add(links);
-                trimmed.links_dropped += u64::from(links);
+                trimmed.links_dropped += trim_list(
+                    &mut span.links,
+                    &mut span.dropped_links_count,
+                    limits.max_links,
+                );
                 for link in &mut span.links {
-                    let dropped = trim_attributes(&mut link.attributes, limits, 0, &mut trimmed);
-                    link.dropped_attributes_count =
-                        link.dropped_attributes_count.saturating_add(dropped);
+                    trimmed.trim_attributes_to(
+                        &mut link.attributes,
+                        &mut link.dropped_attributes_count,
+                        limits,
+                    );
                 }
                 if span.kind == SpanKind::Server as i32 || span.kind == SpanKind::Consumer as i32 {
                     span.kind = SpanKind::Internal as i32;
@@ -231,24 +240,44 @@ pub fn enforce(
     trimmed
 }
 
-/// Keeps the first `max_attributes - reserved` attributes and truncates their values; returns
-/// how many were dropped.
-fn trim_attributes(
-    attributes: &mut Vec<KeyValue>,
-    limits: &OtlpLimits,
-    reserved: usize,
-    trimmed: &mut Trimmed,
-) -> u32 {
-    let keep = limits.max_attributes.saturating_sub(reserved);
-    let dropped = excess(attributes.len(), keep);
-    attributes.truncate(keep);
-    trimmed.attributes_dropped += u64::from(dropped);
-    for attribute in attributes.iter_mut() {
-        if let Some(value) = &mut attribute.value {
-            truncate_value(value, limits.max_value_bytes, trimmed);
+/// Keeps the first `max` items, adds what it drops to the OTLP `dropped_count`, and returns it.
+fn trim_list<T>(items: &mut Vec<T>, dropped_count: &mut u32, max: usize) -> u64 {
+    let dropped = u32::try_from(items.len().saturating_sub(max)).unwrap_or(u32::MAX);
+    items.truncate(max);
+    *dropped_count = dropped_count.saturating_add(dropped);
+    u64::from(dropped)
+}
+
+impl Trimmed {
+    fn trim_attributes_to(
+        &mut self,
+        attributes: &mut Vec<KeyValue>,
+        dropped_count: &mut u32,
+        limits: &OtlpLimits,
+    ) {
+        self.trim_attributes(
+            attributes,
+            dropped_count,
+            limits.max_attributes,
+            limits.max_value_bytes,
+        );
+    }
+
+    /// Keeps the first `max` attributes and truncates their values.
+    fn trim_attributes(
+        &mut self,
+        attributes: &mut Vec<KeyValue>,
+        dropped_count: &mut u32,
+        max: usize,
+        max_value_bytes: usize,
+    ) {
+        self.attributes_dropped += trim_list(attributes, dropped_count, max);
+        for attribute in attributes.iter_mut() {
+            if let Some(value) = &mut attribute.value {
+                truncate_value(value, max_value_bytes, self);
+            }
         }
     }
-    dropped
 }
 
 fn truncate_value(value: &mut AnyValue, max_bytes: usize, trimmed: &mut Trimmed) {
@@ -276,10 +305,6 @@ fn truncate_value(value: &mut AnyValue, max_bytes: usize, trimmed: &mut Trimmed)
         }
         _ => {}
     }
-}
-
-fn excess(length: usize, limit: usize) -> u32 {
-    u32::try_from(length.saturating_sub(limit)).unwrap_or(u32::MAX)
 }
 
 fn string_attribute(key: &str, value: &str) -> KeyValue {
