@@ -18,14 +18,31 @@ pub struct LossReport {
     pub total: u64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct LossCounter {
     total: AtomicU64,
     unreported: AtomicU64,
     last_report: Mutex<Option<Instant>>,
+    interval: Duration,
+}
+
+impl Default for LossCounter {
+    fn default() -> Self {
+        LossCounter::reporting_every(REPORT_INTERVAL)
+    }
 }
 
 impl LossCounter {
+    /// Reports at most once per `interval`.
+    pub fn reporting_every(interval: Duration) -> Self {
+        LossCounter {
+            total: AtomicU64::new(0),
+            unreported: AtomicU64::new(0),
+            last_report: Mutex::new(None),
+            interval,
+        }
+    }
+
     /// Counts `count` more; returns the report to log when one is due (the first loss, then
     /// at most one per interval).
     pub fn add(&self, count: u64) -> Option<LossReport> {
@@ -39,7 +56,7 @@ impl LossCounter {
         self.total.fetch_add(count, Ordering::Relaxed);
         self.unreported.fetch_add(count, Ordering::Relaxed);
         let mut last_report = sync::lock(&self.last_report);
-        if last_report.is_some_and(|at| now.saturating_duration_since(at) < REPORT_INTERVAL) {
+        if last_report.is_some_and(|at| now.saturating_duration_since(at) < self.interval) {
             return None;
         }
         *last_report = Some(now);

@@ -12,9 +12,8 @@
 use std::collections::hash_map::{Entry, RandomState};
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
@@ -32,6 +31,7 @@ use shared::traces::{
 };
 
 use super::hex;
+use super::losses::LossCounter;
 use crate::sync;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +60,8 @@ pub struct TraceStore {
     /// Keys the fingerprints that find a trace's copy of a resource, so that no client can
     /// choose resources that collide.
     fingerprints: RandomState,
-    drops: DropLog,
+    /// Spans the caps refuse, said in the log at most once a minute.
+    drops: LossCounter,
 }
 
 #[derive(Default)]
@@ -150,7 +151,7 @@ impl TraceStore {
             limits,
             held: Mutex::new(Held::default()),
             fingerprints: RandomState::new(),
-            drops: DropLog::default(),
+            drops: LossCounter::reporting_every(Duration::from_secs(60)),
         }
     }
 
@@ -173,8 +174,13 @@ impl TraceStore {
             // Freed here, after the lock: a big trace takes a while to free.
             drop((refused, evicted));
         }
-        if dropped > 0 {
-            self.drops.count(dropped as u64, self.limits);
+        if let Some(report) = self.drops.add(dropped as u64) {
+            tracing::warn!(
+                dropped_spans = report.total,
+                max_spans_per_trace = self.limits.max_spans_per_trace,
+                max_bytes = self.limits.max_bytes,
+                "the local trace store drops spans past a trace's caps; each trace counts its own"
+            );
         }
     }
 
@@ -476,31 +482,6 @@ impl Listed {
             span_count: self.span_count,
             dropped_spans: self.dropped_spans,
             error: self.error,
-        }
-    }
-}
-
-/// Counts the spans the caps refuse, and says so in the log at most once a minute.
-#[derive(Default)]
-struct DropLog {
-    total: AtomicU64,
-    last_said: Mutex<Option<Instant>>,
-}
-
-impl DropLog {
-    const EVERY: Duration = Duration::from_secs(60);
-
-    fn count(&self, dropped: u64, limits: StoreLimits) {
-        let total = self.total.fetch_add(dropped, Ordering::Relaxed) + dropped;
-        let mut last_said = sync::lock(&self.last_said);
-        if last_said.is_none_or(|said| said.elapsed() >= Self::EVERY) {
-            *last_said = Some(Instant::now());
-            tracing::warn!(
-                dropped_spans = total,
-                max_spans_per_trace = limits.max_spans_per_trace,
-                max_bytes = limits.max_bytes,
-                "the local trace store drops spans past a trace's caps; each trace counts its own"
-            );
         }
     }
 }
