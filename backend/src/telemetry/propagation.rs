@@ -40,6 +40,16 @@ struct IncomingTraceState(String);
 #[derive(Debug, Default)]
 pub struct W3cTraceContext;
 
+/// `00-<trace id>-<span id>-<flags>`: a `traceparent`, and a Level 2 `traceresponse`.
+pub(crate) fn version_00(span_context: &SpanContext, flags: TraceFlags) -> String {
+    format!(
+        "00-{}-{}-{:02x}",
+        span_context.trace_id(),
+        span_context.span_id(),
+        flags.to_u8()
+    )
+}
+
 impl TextMapPropagator for W3cTraceContext {
     fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
         let span = cx.span();
@@ -49,11 +59,9 @@ impl TextMapPropagator for W3cTraceContext {
         }
         injector.set(
             TRACEPARENT,
-            format!(
-                "00-{}-{}-{:02x}",
-                span_context.trace_id(),
-                span_context.span_id(),
-                (span_context.trace_flags() & TraceFlags::SAMPLED).to_u8()
+            version_00(
+                span_context,
+                span_context.trace_flags() & TraceFlags::SAMPLED,
             ),
         );
         let tracestate = match cx.get::<IncomingTraceState>() {

@@ -224,12 +224,7 @@ fn protocol_version(version: Version) -> &'static str {
 /// W3C Trace Context Level 2 `traceresponse`: version-traceid-spanid-flags of the server span.
 fn traceresponse(span_context: &SpanContext) -> Option<HeaderValue> {
     span_context.is_valid().then(|| {
-        let value = format!(
-            "00-{}-{}-{:02x}",
-            span_context.trace_id(),
-            span_context.span_id(),
-            span_context.trace_flags().to_u8()
-        );
+        let value = super::propagation::version_00(span_context, span_context.trace_flags());
         HeaderValue::from_str(&value).expect("hex digits and dashes are a valid header value")
     })
 }

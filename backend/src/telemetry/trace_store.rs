@@ -175,8 +175,11 @@ impl TraceStore {
             drop((refused, evicted));
         }
         if let Some(report) = self.drops.add(dropped as u64) {
+            // Not on the relayed request's span: the store's caps are the store's affair.
             tracing::warn!(
-                dropped_spans = report.total,
+                parent: None,
+                dropped_spans = report.since_last_report,
+                total = report.total,
                 max_spans_per_trace = self.limits.max_spans_per_trace,
                 max_bytes = self.limits.max_bytes,
                 "the local trace store drops spans past a trace's caps; each trace counts its own"
@@ -528,15 +531,13 @@ impl std::fmt::Debug for TraceStore {
 }
 
 /// A trace id as the API writes it (32 hex digits, either case).
+/// 32 hex digits, and nothing else: `from_str_radix` alone would take a leading `+`.
 fn parse_trace_id(text: &str) -> Option<TraceId> {
-    if text.len() != 32 || !text.is_ascii() {
-        return None;
-    }
-    let mut id = [0; 16];
-    for (byte, pair) in id.iter_mut().zip(text.as_bytes().chunks(2)) {
-        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
-    }
-    Some(id)
+    let valid = text.len() == 32 && text.bytes().all(|byte| byte.is_ascii_hexdigit());
+    valid
+        .then(|| u128::from_str_radix(text, 16).ok())
+        .flatten()
+        .map(u128::to_be_bytes)
 }
 
 fn stored_span(span: &Span, span_id: SpanId, resource: u32) -> StoredSpan {

@@ -11,7 +11,6 @@ pub mod sampling;
 pub mod segment;
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -25,6 +24,7 @@ use segment::Translator;
 
 use crate::configuration::{DEFAULT_SERVICE_NAME, XraySettings};
 use crate::sync;
+use crate::telemetry::losses::LossCounter;
 
 pub const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
 
@@ -108,7 +108,7 @@ pub struct XrayRecorder {
     decisions: Arc<TraceDecisions>,
     naming: SegmentNaming,
     /// Traces kept from X-Ray because their id is no X-Ray id of now (`ids::plausible_for_xray`).
-    implausible_ids: Arc<AtomicU64>,
+    implausible_ids: Arc<LossCounter>,
 }
 
 /// What a request asks of X-Ray.
@@ -153,14 +153,14 @@ impl XrayRecorder {
     }
 
     /// A trace continued from a system whose W3C ids don't start with the time: the daemon
-    /// would refuse its segments, so X-Ray doesn't get it (OTLP still does). Logged at the 1st,
-    /// 2nd, 4th, 8th… such trace, so a steady stream of them can't flood the log.
+    /// would refuse its segments, so X-Ray doesn't get it (OTLP still does). Logged at most
+    /// once per interval, so a steady stream of them can't flood the log.
     fn count_implausible_id(&self, trace_id: TraceId) {
-        let count = self.implausible_ids.fetch_add(1, Ordering::Relaxed) + 1;
-        if count.is_power_of_two() {
+        if let Some(report) = self.implausible_ids.add(1) {
             tracing::warn!(
                 %trace_id,
-                traces_so_far = count,
+                traces = report.since_last_report,
+                traces_so_far = report.total,
                 "the trace id's first 8 hex digits are not a recent time: X-Ray would refuse \
                  its segments, so the trace goes to OTLP only"
             );

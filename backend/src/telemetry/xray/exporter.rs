@@ -31,6 +31,8 @@ pub struct XrayExporter {
     /// Documents sent without some details, and documents not sent, to fit a datagram.
     shed: LossCounter,
     too_large: LossCounter,
+    /// Spans made outside any request, which have no segment to belong to.
+    orphans: LossCounter,
 }
 
 impl XrayExporter {
@@ -48,6 +50,7 @@ impl XrayExporter {
             socket: Mutex::new(None),
             shed: LossCounter::default(),
             too_large: LossCounter::default(),
+            orphans: LossCounter::default(),
         }
     }
 
@@ -123,9 +126,12 @@ impl SpanExporter for XrayExporter {
                 },
             )
             .collect();
-        if orphans > 0 && self.context_missing == ContextMissing::LogError {
+        if let Some(report) = self.orphans.add(orphans as u64)
+            && self.context_missing == ContextMissing::LogError
+        {
             tracing::error!(
-                spans = orphans,
+                spans = report.since_last_report,
+                total = report.total,
                 "spans outside any request have no X-Ray segment: not sent to X-Ray"
             );
         }
