@@ -122,6 +122,7 @@ impl XraySampler {
         let specs = response
             .sampling_rule_records
             .into_iter()
+            .take(MAX_RULES)
             .map(|record| record.sampling_rule);
         let mut centralized = sync::write(&self.centralized);
         let rules = CentralizedRules::refreshed(specs, centralized.take());
@@ -162,7 +163,11 @@ impl XraySampler {
         let body = serde_json::json!({ "SamplingStatisticsDocuments": documents });
         let response: SamplingTargetsResponse =
             post(client, base, "/SamplingTargets", &body).await?;
-        for target in response.sampling_target_documents {
+        for target in response
+            .sampling_target_documents
+            .into_iter()
+            .take(MAX_RULES)
+        {
             if let Some(rule) = rules.iter().find(|rule| rule.name() == target.rule_name) {
                 rule.apply_target(
                     target.fixed_rate,
@@ -177,13 +182,18 @@ impl XraySampler {
     }
 }
 
+/// X-Ray allows 25 sampling rules an account; answers are a few KB. Bounds with room to spare,
+/// so a broken or hostile proxy can't make every request's rule matching long.
+const MAX_RULES: usize = 100;
+const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+
 async fn post<T: for<'de> Deserialize<'de>>(
     client: &reqwest::Client,
     base: &str,
     path: &str,
     body: &serde_json::Value,
 ) -> Result<T, String> {
-    let response = client
+    let mut response = client
         .post(format!("{base}{path}"))
         .json(body)
         .send()
@@ -192,7 +202,17 @@ async fn post<T: for<'de> Deserialize<'de>>(
     if !response.status().is_success() {
         return Err(format!("{path} answered {}", response.status()));
     }
-    response.json().await.map_err(|error| error.to_string())
+    // Read no more than an answer can be, whatever the other end sends.
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|error| error.to_string())? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(format!(
+                "{path} answered more than {MAX_ANSWER_BYTES} bytes"
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).map_err(|error| error.to_string())
 }
 
 #[cfg(test)]
