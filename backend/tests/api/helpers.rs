@@ -22,6 +22,26 @@ use tokio::process::{Child, Command};
 use tokio::sync::Notify;
 
 pub const FRONTEND_ORIGIN: &str = "http://localhost:3000";
+/// Batches exported every 20 ms, so a test sees its spans at once.
+pub const QUICK_EXPORT: (&str, &str) = ("OTEL_BSP_SCHEDULE_DELAY", "20");
+/// Local X-Ray sampling rules that keep every trace, or none.
+pub const SAMPLE_ALL: &str = r#"{"version": 2, "default": {"fixed_target": 0, "rate": 1.0}}"#;
+pub const SAMPLE_NONE: &str = r#"{"version": 2, "default": {"fixed_target": 0, "rate": 0.0}}"#;
+
+/// The segment documents among what the X-Ray daemon received (subsegment documents have a type).
+pub fn segments(documents: &[Json]) -> Vec<&Json> {
+    documents
+        .iter()
+        .filter(|document| document.get("type").is_none())
+        .collect()
+}
+
+pub fn now_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
 
 /// The application served in this process on a free port, with telemetry off.
 pub struct TestApp {

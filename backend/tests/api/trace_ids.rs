@@ -1,31 +1,16 @@
 //! Trace ids between systems: X-Ray's (time first) and W3C's (any 128 bits), through the real
 //! binary with a fake X-Ray daemon and OTLP receiver.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
-use serde_json::Value;
 
-use crate::helpers::{FakeXrayDaemon, OtlpReceiver, hex, spawn_backend};
-
-const SAMPLE_ALL: &str = r#"{"version": 2, "default": {"fixed_target": 0, "rate": 1.0}}"#;
-
-fn now_seconds() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
+use crate::helpers::{
+    FakeXrayDaemon, OtlpReceiver, SAMPLE_ALL, hex, now_seconds, segments, spawn_backend,
+};
 
 fn header(response: &reqwest::Response, name: &str) -> String {
     response.headers()[name].to_str().unwrap().to_owned()
-}
-
-fn segments(documents: &[Value]) -> Vec<&Value> {
-    documents
-        .iter()
-        .filter(|document| document.get("type").is_none())
-        .collect()
 }
 
 #[tokio::test]

@@ -2,36 +2,22 @@
 //! both exporters only within bounds, and its credentials never do: the real binary, a fake
 //! OTLP receiver and a fake X-Ray daemon.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::helpers::{FakeXrayDaemon, OtlpReceiver, ReceivedSpan, spawn_backend, string_attribute};
+use crate::helpers::{
+    FakeXrayDaemon, OtlpReceiver, QUICK_EXPORT, ReceivedSpan, SAMPLE_ALL, SAMPLE_NONE, now_seconds,
+    segments, spawn_backend, string_attribute,
+};
 
-const QUICK_EXPORT: (&str, &str) = ("OTEL_BSP_SCHEDULE_DELAY", "20");
-const SAMPLE_ALL: &str = r#"{"version": 2, "default": {"fixed_target": 0, "rate": 1.0}}"#;
-const SAMPLE_NONE: &str = r#"{"version": 2, "default": {"fixed_target": 0, "rate": 0.0}}"#;
 /// The largest datagram the X-Ray daemon takes, its header line included.
 const MAX_DATAGRAM_BYTES: usize = 64 * 1000;
 
 fn named<'a>(spans: &'a [ReceivedSpan], name: &str) -> Option<&'a ReceivedSpan> {
     spans.iter().find(|span| span.span.name == name)
-}
-
-fn segments(documents: &[Value]) -> Vec<&Value> {
-    documents
-        .iter()
-        .filter(|document| document.get("type").is_none())
-        .collect()
-}
-
-fn unix_seconds() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 #[tokio::test]
@@ -231,7 +217,7 @@ async fn an_upstream_sampled_1_puts_at_most_its_limit_a_second_into_xray() {
     ])
     .await;
     let client = reqwest::Client::new();
-    let first_second = unix_seconds();
+    let first_second = now_seconds();
     let mut sampled = Vec::new();
     for index in 0..30 {
         let root = format!("1-{first_second:08x}-{index:024x}");
@@ -248,7 +234,7 @@ async fn an_upstream_sampled_1_puts_at_most_its_limit_a_second_into_xray() {
         assert!(header.starts_with(&format!("Root={root};")), "{header}");
         sampled.push(header.ends_with(";Sampled=1"));
     }
-    let seconds = unix_seconds() - first_second + 1;
+    let seconds = now_seconds() - first_second + 1;
 
     assert_eq!(sampled[..2], [true, true], "the first two are honoured");
     let honoured = sampled.iter().filter(|sampled| **sampled).count();

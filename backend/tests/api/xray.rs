@@ -1,14 +1,11 @@
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::helpers::{
-    BackendProcess, FakeXrayDaemon, OtlpReceiver, closed_port, hex, slowest_of, spawn_backend,
+    BackendProcess, FakeXrayDaemon, OtlpReceiver, QUICK_EXPORT, SAMPLE_ALL, SAMPLE_NONE,
+    closed_port, hex, now_seconds, segments, slowest_of, spawn_backend,
 };
-
-const QUICK_EXPORT: (&str, &str) = ("OTEL_BSP_SCHEDULE_DELAY", "20");
-const SAMPLE_ALL: &str = r#"{"version": 2, "default": {"fixed_target": 0, "rate": 1.0}}"#;
-const SAMPLE_NONE: &str = r#"{"version": 2, "default": {"fixed_target": 0, "rate": 0.0}}"#;
 
 async fn backend_with_daemon(daemon: &FakeXrayDaemon, extra: &[(&str, &str)]) -> BackendProcess {
     let mut envs = vec![
@@ -17,13 +14,6 @@ async fn backend_with_daemon(daemon: &FakeXrayDaemon, extra: &[(&str, &str)]) ->
     ];
     envs.extend_from_slice(extra);
     spawn_backend(&envs).await
-}
-
-fn segments(documents: &[Value]) -> Vec<&Value> {
-    documents
-        .iter()
-        .filter(|document| document.get("type").is_none())
-        .collect()
 }
 
 /// A segment's subsegments, nested in it or, when its spans were exported in another batch,
@@ -52,13 +42,6 @@ fn xray_header(response: &reqwest::Response) -> String {
         .to_str()
         .unwrap()
         .to_owned()
-}
-
-fn now_seconds() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 #[tokio::test]
