@@ -20,7 +20,9 @@ use prost::Message;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
-use crate::helpers::{BackendProcess, closed_port, slowest_of, spawn_backend};
+use crate::helpers::{
+    BackendProcess, QUICK_EXPORT, closed_port, slowest_of, spawn_backend_exporting_to,
+};
 
 /// How the endpoint answers one export.
 #[derive(Clone, Copy, Debug)]
@@ -122,14 +124,9 @@ impl FaultyEndpoint {
 const HOME: &str = "GET /api/activities/home";
 
 async fn backend_exporting_to(endpoint: &str, extra: &[(&str, &str)]) -> BackendProcess {
-    let mut envs = vec![
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
-        ("OTEL_BSP_SCHEDULE_DELAY", "20"),
-        ("AWS_XRAY_SDK_ENABLED", "false"),
-        ("CRUDDUR_LOCAL_TRACES", "off"),
-    ];
+    let mut envs = vec![QUICK_EXPORT, ("CRUDDUR_LOCAL_TRACES", "off")];
     envs.extend_from_slice(extra);
-    spawn_backend(&envs).await
+    spawn_backend_exporting_to(endpoint, &envs).await
 }
 
 #[tokio::test]
@@ -172,13 +169,7 @@ async fn a_429_is_retried_no_sooner_than_its_retry_after() {
 }
 
 async fn relay_counts(backend: &BackendProcess) -> Value {
-    let health: Value = reqwest::get(format!("{}/api/health", backend.address))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    health["relay"].clone()
+    backend.health().await["relay"].clone()
 }
 
 async fn relay_one_browser_span(backend: &BackendProcess, name: &str) {

@@ -189,7 +189,27 @@ pub async fn spawn_backend(envs: &[(&str, &str)]) -> BackendProcess {
     }
 }
 
+/// The binary exporting its spans (and relaying the browser's) to `endpoint`, X-Ray off.
+pub async fn spawn_backend_exporting_to(endpoint: &str, extra: &[(&str, &str)]) -> BackendProcess {
+    let mut envs = vec![
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
+        ("AWS_XRAY_SDK_ENABLED", "false"),
+    ];
+    envs.extend_from_slice(extra);
+    spawn_backend(&envs).await
+}
+
 impl BackendProcess {
+    /// `/api/health`'s JSON, the relay's counters included.
+    pub async fn health(&self) -> Json {
+        reqwest::get(format!("{}/api/health", self.address))
+            .await
+            .expect("the backend answers")
+            .json()
+            .await
+            .expect("health is JSON")
+    }
+
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }

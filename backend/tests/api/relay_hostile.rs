@@ -11,7 +11,10 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 use serde_json::Value as Json;
 
-use crate::helpers::{BackendProcess, OtlpReceiver, attribute, spawn_backend, string_attribute};
+use crate::helpers::{
+    BackendProcess, OtlpReceiver, attribute, spawn_backend, spawn_backend_exporting_to,
+    string_attribute,
+};
 
 fn text(key: &str, value: &str) -> KeyValue {
     KeyValue {
@@ -77,15 +80,6 @@ async fn error_code(response: reqwest::Response) -> String {
     body["errors"][0].as_str().unwrap_or_default().to_owned()
 }
 
-async fn health(backend: &BackendProcess) -> Json {
-    reqwest::get(format!("{}/api/health", backend.address))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 /// Budgets out of the way, for tests about something else.
 const UNLIMITED: [(&str, &str); 6] = [
     ("CRUDDUR_RELAY_REQUESTS_PER_SECOND", "100000"),
@@ -97,13 +91,7 @@ const UNLIMITED: [(&str, &str); 6] = [
 ];
 
 async fn relay_to(receiver: &OtlpReceiver, more: &[(&str, &str)]) -> BackendProcess {
-    let mut envs = vec![
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str()),
-        ("OTEL_SDK_DISABLED", "false"),
-        ("AWS_XRAY_SDK_ENABLED", "false"),
-    ];
-    envs.extend_from_slice(more);
-    spawn_backend(&envs).await
+    spawn_backend_exporting_to(&receiver.endpoint, more).await
 }
 
 #[tokio::test]
@@ -194,7 +182,7 @@ async fn a_browser_cannot_pass_for_the_backend_or_a_server() {
         );
         assert_eq!(span.span.kind, SpanKind::Internal as i32);
     }
-    let counts = health(&backend).await;
+    let counts = backend.health().await;
     assert_eq!(counts["relay"]["trimmed"]["kinds_rewritten"], 2);
 }
 
@@ -244,7 +232,7 @@ async fn each_cap_refuses_or_trims_and_is_counted() {
     assert_eq!(span.span.links.len(), 128);
     assert_eq!(span.span.dropped_links_count, 12);
 
-    let counts = health(&backend).await;
+    let counts = backend.health().await;
     let relay = &counts["relay"];
     assert_eq!(relay["refused"]["too_many_spans"], 1);
     assert_eq!(relay["refused"]["too_large"], 1);
@@ -377,7 +365,7 @@ async fn span_budgets_per_client_and_for_everyone_answer_429_with_retry_after() 
     assert_eq!(over_global.status(), 429, "everyone's 150 spans are spent");
     assert!(over_global.headers().contains_key("retry-after"));
 
-    let counts = health(&backend).await;
+    let counts = backend.health().await;
     assert_eq!(counts["relay"]["refused"]["rate_limited"], 2);
     assert_eq!(counts["relay"]["spans_refused"], 120);
 }
@@ -436,7 +424,7 @@ async fn a_slow_client_cannot_hold_the_exit_past_the_shutdown_deadline() {
 #[tokio::test]
 async fn the_counters_start_at_zero_and_are_logged_at_shutdown_when_something_was_refused() {
     let mut backend = spawn_backend(&[]).await;
-    let counts = health(&backend).await;
+    let counts = backend.health().await;
     assert_eq!(counts["status"], "ok");
     assert_eq!(counts["relay"]["exports_accepted"], 0);
     assert_eq!(counts["relay"]["refused"]["malformed"], 0);
@@ -449,7 +437,7 @@ async fn the_counters_start_at_zero_and_are_logged_at_shutdown_when_something_wa
         .await
         .unwrap();
     assert_eq!(response.status(), 400);
-    assert_eq!(health(&backend).await["relay"]["refused"]["malformed"], 1);
+    assert_eq!(backend.health().await["relay"]["refused"]["malformed"], 1);
 
     backend.terminate();
     backend.wait(Duration::from_secs(10)).await;
