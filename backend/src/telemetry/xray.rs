@@ -1,12 +1,14 @@
 //! AWS X-Ray from the same spans that go to OpenTelemetry: one trace id for both (X-Ray's form:
 //! the first 8 hex digits are Unix seconds), a segment per request and a subsegment per span
-//! in it, sent to the X-Ray daemon over UDP for the traces X-Ray sampling picks.
+//! in it, sent to the X-Ray daemon over UDP for the traces X-Ray sampling picks; or, with
+//! `CRUDDUR_XRAY_EXPORTER=otlp`, those traces' spans as OTLP straight to X-Ray (`otlp`).
 //!
 //! From opentelemetry-aws: the X-Ray id generator and the `X-Amzn-Trace-Id` parser. Written
 //! here, each saying why: sampling, the segment translation, and the daemon client.
 
 mod exporter;
 pub mod ids;
+pub mod otlp;
 pub mod sampling;
 pub mod segment;
 
@@ -19,10 +21,11 @@ use opentelemetry::trace::{SpanContext, TraceFlags, TraceId};
 use wildmatch::WildMatch;
 
 pub use exporter::XrayExporter;
+use otlp::{XrayOtlpExporter, XrayRoutes};
 use sampling::{ForcedSamples, LocalRules, PollIntervals, SamplingRequest, XraySampler};
 use segment::Translator;
 
-use crate::configuration::{DEFAULT_SERVICE_NAME, XraySettings};
+use crate::configuration::{DEFAULT_SERVICE_NAME, XrayDestination, XraySettings};
 use crate::sync;
 use crate::telemetry::losses::LossCounter;
 
@@ -193,8 +196,39 @@ pub fn incoming_trace(headers: &HeaderMap) -> Option<(SpanContext, Option<bool>)
     Some((context, decision))
 }
 
+/// The exporting half of X-Ray: segments to the daemon, or OTLP to X-Ray's endpoint.
+#[derive(Debug)]
+pub enum XraySpanExporter {
+    Daemon(XrayExporter),
+    Otlp(XrayOtlpExporter),
+}
+
+impl opentelemetry_sdk::trace::SpanExporter for XraySpanExporter {
+    async fn export(
+        &self,
+        batch: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        match self {
+            XraySpanExporter::Daemon(exporter) => exporter.export(batch).await,
+            XraySpanExporter::Otlp(exporter) => exporter.export(batch).await,
+        }
+    }
+
+    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
+        match self {
+            XraySpanExporter::Daemon(exporter) => exporter.set_resource(resource),
+            XraySpanExporter::Otlp(exporter) => exporter.set_resource(resource),
+        }
+    }
+}
+
 /// Builds both halves of X-Ray, sharing the decisions; None when `AWS_XRAY_SDK_ENABLED=false`.
-pub fn build(settings: &XraySettings, service_name: &str) -> Option<(XrayRecorder, XrayExporter)> {
+/// The exporter is None when X-Ray's share goes out with every other span already (`routes`).
+pub fn build(
+    settings: &XraySettings,
+    service_name: &str,
+    routes: &XrayRoutes,
+) -> Option<(XrayRecorder, Option<XraySpanExporter>)> {
     if !settings.enabled {
         return None;
     }
@@ -217,14 +251,31 @@ pub fn build(settings: &XraySettings, service_name: &str) -> Option<(XrayRecorde
         }
     };
     let sampler = Arc::new(XraySampler::new(local_rules));
-    sampler.poll_daemon(&settings.daemon.tcp, PollIntervals::SDK);
     let decisions = Arc::new(TraceDecisions::new(REMEMBERED_DECISIONS));
-    let exporter = XrayExporter::new(
-        Translator::new(naming.clone()),
-        decisions.clone(),
-        settings.daemon.udp.clone(),
-        settings.context_missing,
-    );
+    let exporter = match &settings.destination {
+        XrayDestination::Daemon => {
+            sampler.poll_daemon(&settings.daemon.tcp, PollIntervals::SDK);
+            Some(XraySpanExporter::Daemon(XrayExporter::new(
+                Translator::new(naming.clone()),
+                decisions.clone(),
+                settings.daemon.udp.clone(),
+                settings.context_missing,
+            )))
+        }
+        XrayDestination::Otlp(_) => {
+            if let Some(api) = &routes.sampling_api {
+                sampler.poll_api(&api.endpoint, api.signer.clone(), PollIntervals::SDK);
+            }
+            routes.xray_share.as_ref().and_then(|route| {
+                XrayOtlpExporter::new(decisions.clone(), route)
+                    .inspect_err(|error| {
+                        eprintln!("{DEFAULT_SERVICE_NAME}: spans will not reach X-Ray: {error}");
+                    })
+                    .ok()
+                    .map(XraySpanExporter::Otlp)
+            })
+        }
+    };
     let recorder = XrayRecorder {
         sampler,
         forced: Arc::new(ForcedSamples::new(settings.forced_samples_per_second)),
