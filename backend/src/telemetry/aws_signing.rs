@@ -7,8 +7,8 @@
 //! a key or a signature.
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
@@ -23,6 +23,7 @@ use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
 use tokio::sync::watch;
 
 use crate::configuration::Secret;
+use crate::sync;
 
 /// The service name X-Ray's endpoints are signed for, traces and sampling alike.
 pub const XRAY_SERVICE: &str = "xray";
@@ -77,6 +78,8 @@ impl XrayAuth {
 pub struct SigV4 {
     region: String,
     credentials: watch::Receiver<Option<Credentials>>,
+    /// The sending half until `start_refreshing` hands it to the refreshing task.
+    refresher: Mutex<Option<watch::Sender<Option<Credentials>>>>,
 }
 
 impl fmt::Debug for SigV4 {
@@ -89,23 +92,32 @@ impl fmt::Debug for SigV4 {
 }
 
 impl SigV4 {
+    /// A signer for `region` whose credentials come once `start_refreshing` runs.
+    pub fn new(region: String) -> Arc<Self> {
+        let (sender, receiver) = watch::channel(None);
+        Arc::new(SigV4 {
+            region,
+            credentials: receiver,
+            refresher: Mutex::new(Some(sender)),
+        })
+    }
+
     /// Builds the standard credential chain (environment, shared config and credentials files
     /// with profiles, web identity, ECS/EKS container credentials, EC2 instance metadata) and
-    /// keeps its credentials fresh on the runtime. Call inside the runtime.
-    pub fn start(region: String) -> Arc<Self> {
-        let (sender, receiver) = watch::channel(None);
-        let chain_region = Region::new(region.clone());
+    /// keeps its credentials fresh on the runtime; once, the later calls do nothing. Call
+    /// inside the runtime, with logging installed: the first failure is said there.
+    pub fn start_refreshing(&self) {
+        let Some(sender) = sync::lock(&self.refresher).take() else {
+            return;
+        };
+        let region = Region::new(self.region.clone());
         tokio::spawn(async move {
             let chain = DefaultCredentialsChain::builder()
-                .region(chain_region)
+                .region(region)
                 .build()
                 .await;
             keep_fresh(chain, sender).await;
         });
-        Arc::new(SigV4 {
-            region,
-            credentials: receiver,
-        })
     }
 
     /// A signer with fixed credentials, for tests.
@@ -115,6 +127,7 @@ impl SigV4 {
         SigV4 {
             region: region.to_owned(),
             credentials: receiver,
+            refresher: Mutex::default(),
         }
     }
 
@@ -399,6 +412,7 @@ mod tests {
         let auth = XrayAuth::SigV4(Arc::new(SigV4 {
             region: "us-west-2".into(),
             credentials,
+            refresher: Mutex::default(),
         }));
         let mut headers = HeaderMap::new();
         let refused = auth.authorize(

@@ -123,7 +123,7 @@ pub fn init(settings: &TelemetrySettings, local: &LocalTracesSettings) -> Teleme
         .init();
 
     announce_destination(settings);
-    xray_routes.announce(settings);
+    xray_routes.start(settings);
     if xray.is_some() && settings.xray.destination == XrayDestination::Daemon {
         let daemon = &settings.xray.daemon;
         tracing::info!(udp = %daemon.udp, tcp = %daemon.tcp, "X-Ray segments of sampled traces go to the daemon");

@@ -16,7 +16,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use prost::Message;
 
@@ -59,17 +59,19 @@ pub struct XrayRoutes {
     /// Where the centralized sampling rules come from in `otlp` mode; None with only an API
     /// key, which can't read them: the local rules decide.
     pub sampling_api: Option<SamplingApi>,
+    /// One per region, each with its credential chain.
+    signers: Vec<Arc<SigV4>>,
 }
 
 impl XrayRoutes {
-    /// Call inside the runtime: the credential chain refreshes on it.
+    /// Builds no credential chain yet: `start` does, with logging installed.
     pub fn plan(settings: &TelemetrySettings) -> Self {
         let mut signers: Vec<Arc<SigV4>> = Vec::new();
         let mut signer_for = |region: &str| {
             if let Some(signer) = signers.iter().find(|signer| signer.region() == region) {
                 return signer.clone();
             }
-            let signer = SigV4::start(region.to_owned());
+            let signer = SigV4::new(region.to_owned());
             signers.push(signer.clone());
             signer
         };
@@ -110,12 +112,17 @@ impl XrayRoutes {
                     signer: signer.clone(),
                 },
             ),
+            signers,
         }
     }
 
-    /// Says once, with logging installed, where X-Ray's spans go and how they authenticate;
-    /// never a key or a credential.
-    pub fn announce(&self, settings: &TelemetrySettings) {
+    /// Starts the credential chains, and says once where X-Ray's spans go and how they
+    /// authenticate (never a key or a credential). Call inside the runtime, with logging
+    /// installed.
+    pub fn start(&self, settings: &TelemetrySettings) {
+        for signer in &self.signers {
+            signer.start_refreshing();
+        }
         if let Some(XrayAuth::SigV4(signer)) = &self.traces_endpoint_auth {
             tracing::info!(
                 region = signer.region(),
@@ -205,7 +212,9 @@ impl XrayOtlpExporter {
         })
     }
 
-    fn report(&self, spans: usize, why: &str) -> OTelSdkError {
+    /// Counts the lost spans and logs at most once per interval. The batch then counts as
+    /// handled: the batch processor would log every failed batch again, a line per batch.
+    fn report(&self, spans: usize, why: &str) {
         if let Some(report) = self.not_delivered.add(spans as u64) {
             tracing::warn!(
                 spans = report.since_last_report,
@@ -214,7 +223,37 @@ impl XrayOtlpExporter {
                 "spans for X-Ray not delivered: {why}"
             );
         }
-        OTelSdkError::InternalFailure(format!("{spans} spans for X-Ray not delivered: {why}"))
+    }
+
+    /// Sends the spans once; a refusal or failure is reported, never retried.
+    async fn send(&self, spans: Vec<SpanData>) -> Result<(), String> {
+        let body = ExportTraceServiceRequest {
+            resource_spans: group_spans_by_resource_and_scope(spans, &self.resource),
+        }
+        .encode_to_vec();
+        let mut request = Request::new(Bytes::from(body));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = self
+            .endpoint
+            .parse()
+            .map_err(|_| "the endpoint is no URL".to_owned())?;
+        request
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROTOBUF));
+        match self.client.send_bytes(request).await {
+            Ok(response) if response.status().is_success() => Ok(()),
+            Ok(response) if response.status().as_u16() == 403 => Err(format!(
+                "{}: the role lacks permission to write traces, the signature or key was \
+                 refused, or Transaction Search is off (aws/setup.sh turns it on)",
+                response.status()
+            )),
+            Ok(response) => Err(format!("the endpoint answered {}", response.status())),
+            // reqwest's errors name the URL; the log names the endpoint once, cleaned.
+            Err(error) => Err(match error.downcast::<reqwest::Error>() {
+                Ok(error) => error.without_url().to_string(),
+                Err(error) => error.to_string(),
+            }),
+        }
     }
 }
 
@@ -237,42 +276,10 @@ impl SpanExporter for XrayOtlpExporter {
             return Ok(());
         }
         let spans = sampled.len();
-        let body = ExportTraceServiceRequest {
-            resource_spans: group_spans_by_resource_and_scope(sampled, &self.resource),
+        if let Err(why) = self.send(sampled).await {
+            self.report(spans, &why);
         }
-        .encode_to_vec();
-        let mut request = Request::new(Bytes::from(body));
-        *request.method_mut() = Method::POST;
-        *request.uri_mut() = self
-            .endpoint
-            .parse()
-            .map_err(|_| self.report(spans, "the endpoint is no URL"))?;
-        request
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROTOBUF));
-        match self.client.send_bytes(request).await {
-            Ok(response) if response.status().is_success() => Ok(()),
-            Ok(response) => {
-                let status = response.status();
-                let why = if status.as_u16() == 403 {
-                    format!(
-                        "{status}: the role lacks permission to write traces, the signature or \
-                         key was refused, or Transaction Search is off (aws/setup.sh turns it on)"
-                    )
-                } else {
-                    format!("the endpoint answered {status}")
-                };
-                Err(self.report(spans, &why))
-            }
-            Err(error) => {
-                // reqwest's errors name the URL; the log names the endpoint once, cleaned.
-                let why = match error.downcast::<reqwest::Error>() {
-                    Ok(error) => error.without_url().to_string(),
-                    Err(error) => error.to_string(),
-                };
-                Err(self.report(spans, &why))
-            }
-        }
+        Ok(())
     }
 
     fn set_resource(&mut self, resource: &Resource) {
