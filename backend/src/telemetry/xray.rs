@@ -155,6 +155,24 @@ impl XrayRecorder {
         HeaderValue::from_str(&value).expect("hex digits and separators are a valid header value")
     }
 
+    /// X-Ray's decision for a trace the browser's relayed spans belong to: the one made when a
+    /// request of the trace arrived, else one made now by the same rules, for the frontend's
+    /// service, which the trace's later requests follow.
+    pub fn decide_for_browser(&self, trace_id: TraceId, service_name: &str) -> bool {
+        self.decisions.get_or_decide(trace_id, || {
+            if !ids::plausible_for_xray(trace_id, SystemTime::now()) {
+                self.count_implausible_id(trace_id);
+                return false;
+            }
+            self.sampler.sample(&SamplingRequest {
+                service_name,
+                host: "",
+                method: "",
+                path: "",
+            })
+        })
+    }
+
     /// A trace continued from a system whose W3C ids don't start with the time: the daemon
     /// would refuse its segments, so X-Ray doesn't get it (OTLP still does). Logged at most
     /// once per interval, so a steady stream of them can't flood the log.

@@ -11,8 +11,8 @@ use serde_json::json;
 
 use crate::helpers::{
     AwsFiles, BackendProcess, CONTAINER_KEY_ID, CONTAINER_SECRET, CONTAINER_TOKEN, FakeAws,
-    FakeXrayDaemon, OtlpReceiver, QUICK_EXPORT, ReceivedExport, SAMPLE_ALL, SAMPLE_NONE, hex,
-    now_seconds, segments, spawn_backend, string_attribute,
+    FakeXrayDaemon, OtlpReceiver, QUICK_EXPORT, ReceivedExport, ReceivedSpan, SAMPLE_ALL,
+    SAMPLE_NONE, hex, now_seconds, segments, spawn_backend, string_attribute,
 };
 use crate::sigv4;
 
@@ -69,7 +69,7 @@ fn xray_trace(response: &reqwest::Response) -> (String, bool) {
     (root.replace('-', ""), header.ends_with("Sampled=1"))
 }
 
-fn has_server_span_of(trace_id: &str) -> impl Fn(&[crate::helpers::ReceivedSpan]) -> bool + '_ {
+fn has_server_span_of(trace_id: &str) -> impl Fn(&[ReceivedSpan]) -> bool + '_ {
     move |spans| {
         spans.iter().any(|span| {
             span.span.kind == SpanKind::Server as i32 && hex(&span.span.trace_id) == trace_id
@@ -387,4 +387,160 @@ async fn sampling_rules_come_signed_from_xrays_api_and_decide() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     aws.wait_for_spans(has_server_span_of(&trace_id)).await;
+}
+
+/// Local rules that keep the home feed's traces and nothing else.
+const SAMPLE_HOME_ONLY: &str = r#"{"version": 2,
+    "rules": [{"description": "home", "host": "*", "http_method": "*",
+               "url_path": "/api/activities/home", "fixed_target": 0, "rate": 1.0}],
+    "default": {"fixed_target": 0, "rate": 0.0}}"#;
+
+/// A trace id as the browser makes them: the time first, as X-Ray's are.
+fn browser_trace_id(tail: u8) -> String {
+    format!("{:08x}{}", now_seconds(), format!("{tail:02x}").repeat(12))
+}
+
+/// The browser's export (OTLP/JSON) of spans given as (trace id, span id, name).
+fn browser_export(spans: &[(&str, &str, &str)]) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let spans: Vec<serde_json::Value> = spans
+        .iter()
+        .map(|(trace_id, span_id, name)| {
+            json!({
+                "traceId": trace_id, "spanId": span_id, "name": name, "kind": 3,
+                "startTimeUnixNano": (now - 50_000_000).to_string(),
+                "endTimeUnixNano": now.to_string()
+            })
+        })
+        .collect();
+    json!({"resourceSpans": [{
+        "resource": {"attributes": [
+            {"key": "service.name", "value": {"stringValue": "cruddur-frontend"}}
+        ]},
+        "scopeSpans": [{"scope": {"name": "cruddur-frontend"}, "spans": spans}]
+    }]})
+    .to_string()
+}
+
+async fn relay(backend: &BackendProcess, export: String) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/traces", backend.address))
+        .header("content-type", "application/json")
+        .body(export)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn a_relayed_browser_span_reaches_xray_in_the_same_trace_as_the_server_span() {
+    let aws = FakeAws::start().await;
+    let files = AwsFiles::new();
+    let receiver = OtlpReceiver::start().await;
+    let mut extra = STATIC_CREDENTIALS.to_vec();
+    extra.extend([
+        ("AWS_XRAY_SAMPLING_RULES", SAMPLE_HOME_ONLY),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str()),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "x-honeycomb-team=hc-k3y"),
+    ]);
+    let backend = backend_to(&aws, &files, &extra).await;
+    let (home, feed, page) = (
+        browser_trace_id(1),
+        browser_trace_id(2),
+        browser_trace_id(3),
+    );
+    let fetch = |trace_id: &str| format!("00-{trace_id}-00f067aa0ba902b7-01");
+    for (trace_id, path) in [
+        (&home, "/api/activities/home"),
+        (&feed, "/api/activities/notifications"),
+    ] {
+        let response = reqwest::Client::new()
+            .get(format!("{}{path}", backend.address))
+            .header("traceparent", fetch(trace_id))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(xray_trace(&response).1, trace_id == &home, "{path}");
+    }
+
+    relay(
+        &backend,
+        browser_export(&[
+            (&home, "00f067aa0ba902b7", "HTTP GET"),
+            (&feed, "00f067aa0ba902b7", "HTTP GET"),
+            // No request: decided by the same rules, for the frontend, and left out.
+            (&page, "1111111111111111", "documentLoad"),
+        ]),
+    )
+    .await;
+
+    let spans = aws
+        .wait_for_spans(|spans| {
+            has_server_span_of(&home)(spans)
+                && spans.iter().any(|span| span.span.name == "HTTP GET")
+        })
+        .await;
+    let browser = spans
+        .iter()
+        .find(|span| span.span.name == "HTTP GET")
+        .unwrap();
+    assert_eq!(hex(&browser.span.trace_id), home);
+    assert_eq!(
+        string_attribute(&browser.resource, "service.name"),
+        Some("cruddur-frontend")
+    );
+    let server = spans
+        .iter()
+        .find(|span| span.span.kind == SpanKind::Server as i32)
+        .unwrap();
+    assert_eq!(
+        hex(&server.span.parent_span_id),
+        "00f067aa0ba902b7",
+        "click → fetch → server"
+    );
+    let from_the_browser = |span: &ReceivedSpan| {
+        string_attribute(&span.resource, "service.name") == Some("cruddur-frontend")
+    };
+    receiver
+        .wait_for(|spans| spans.iter().filter(|span| from_the_browser(span)).count() >= 3)
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let traces: HashSet<String> = aws
+        .spans()
+        .iter()
+        .map(|span| hex(&span.span.trace_id))
+        .collect();
+    assert_eq!(traces, HashSet::from([home]), "only the sampled trace");
+    for export in aws.requests_to("/v1/traces") {
+        assert_signed(&export, KEY_ID, SECRET, TOKEN);
+        assert!(
+            !export.headers.contains_key("x-honeycomb-team"),
+            "X-Ray never gets the OTLP endpoint's headers"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_browser_only_trace_is_decided_by_the_same_rules() {
+    let aws = FakeAws::start().await;
+    let files = AwsFiles::new();
+    let mut extra = STATIC_CREDENTIALS.to_vec();
+    extra.push(("AWS_XRAY_SAMPLING_RULES", SAMPLE_ALL));
+    let backend = backend_to(&aws, &files, &extra).await;
+    let page = browser_trace_id(4);
+
+    relay(
+        &backend,
+        browser_export(&[(&page, "2222222222222222", "documentLoad")]),
+    )
+    .await;
+
+    let spans = aws
+        .wait_for_spans(|spans| spans.iter().any(|span| span.span.name == "documentLoad"))
+        .await;
+    assert_eq!(hex(&spans[0].span.trace_id), page);
 }
