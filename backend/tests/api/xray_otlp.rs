@@ -544,3 +544,76 @@ async fn a_browser_only_trace_is_decided_by_the_same_rules() {
         .await;
     assert_eq!(hex(&spans[0].span.trace_id), page);
 }
+
+#[tokio::test]
+async fn an_otlp_endpoint_of_xrays_own_is_signed_by_the_exporter_and_the_relay() {
+    // X-Ray's real address, reached through a loopback proxy: the name alone asks for SigV4.
+    const XRAY: &str = "http://xray.us-west-2.amazonaws.com/v1/traces";
+    let aws = FakeAws::start().await;
+    let files = AwsFiles::new();
+    let mut envs: Vec<(&str, String)> = files.env();
+    envs.extend([
+        ("HTTP_PROXY", aws.address.clone()),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", XRAY.to_owned()),
+        ("AWS_XRAY_SDK_ENABLED", "false".to_owned()),
+        (QUICK_EXPORT.0, QUICK_EXPORT.1.to_owned()),
+    ]);
+    envs.extend(STATIC_CREDENTIALS.map(|(name, value)| (name, value.to_owned())));
+    let envs: Vec<(&str, &str)> = envs
+        .iter()
+        .map(|(name, value)| (*name, value.as_str()))
+        .collect();
+    let backend = spawn_backend(&envs).await;
+
+    let response = get(&backend, "/api/activities/home", None).await;
+    let trace_id = response.headers()["traceresponse"].to_str().unwrap()[3..35].to_owned();
+    relay(
+        &backend,
+        browser_export(&[(&browser_trace_id(5), "3333333333333333", "documentLoad")]),
+    )
+    .await;
+    aws.wait_for_spans(|spans| {
+        has_server_span_of(&trace_id)(spans)
+            && spans.iter().any(|span| span.span.name == "documentLoad")
+    })
+    .await;
+    for export in aws.requests_to("/v1/traces") {
+        assert_eq!(export.headers["host"], "xray.us-west-2.amazonaws.com");
+        assert_signed(&export, KEY_ID, SECRET, TOKEN);
+    }
+}
+
+#[tokio::test]
+async fn the_same_endpoint_named_twice_gets_each_span_once() {
+    let aws = FakeAws::start().await;
+    let files = AwsFiles::new();
+    let traces = aws.traces_endpoint();
+    let mut extra = STATIC_CREDENTIALS.to_vec();
+    extra.extend([
+        ("AWS_XRAY_SAMPLING_RULES", SAMPLE_ALL),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", traces.as_str()),
+    ]);
+    let backend = backend_to(&aws, &files, &extra).await;
+
+    let response = get(&backend, "/api/activities/home", None).await;
+    let (trace_id, _) = xray_trace(&response);
+    relay(
+        &backend,
+        browser_export(&[(&trace_id, "00f067aa0ba902b7", "HTTP GET")]),
+    )
+    .await;
+    aws.wait_for_spans(|spans| {
+        has_server_span_of(&trace_id)(spans)
+            && spans.iter().any(|span| span.span.name == "HTTP GET")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut seen = HashSet::new();
+    for span in aws.spans() {
+        assert!(seen.insert(span.span.span_id), "a span sent twice");
+    }
+    for export in aws.requests_to("/v1/traces") {
+        assert_signed(&export, KEY_ID, SECRET, TOKEN);
+    }
+    backend.log_containing("every span goes there once").await;
+}
