@@ -238,7 +238,7 @@ fn tracer_provider(
     (builder.with_span_processor(processors).build(), xray)
 }
 
-/// How long one signed export may take; the unsigned ones follow `OTEL_EXPORTER_OTLP_TIMEOUT`.
+/// How long one export to an X-Ray endpoint may take: the signing client's own timeout.
 const SIGNED_EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn otlp_exporter(
