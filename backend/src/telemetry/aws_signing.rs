@@ -139,13 +139,16 @@ impl SigV4 {
         self.credentials.borrow().is_some()
     }
 
-    /// Waits, at most `limit`, for the first credentials: for the sampling poller's first
-    /// call, which would otherwise fail before the chain had a chance to answer.
-    pub async fn ready(&self, limit: Duration) -> bool {
+    /// Waits, a few seconds at most, for the first credentials: for the sampling poller's
+    /// first call, which would otherwise fail before the chain had a chance to answer.
+    pub async fn ready(&self) -> bool {
         let mut credentials = self.credentials.clone();
-        tokio::time::timeout(limit, credentials.wait_for(Option::is_some))
-            .await
-            .is_ok_and(|waited| waited.is_ok())
+        tokio::time::timeout(
+            FIRST_CREDENTIALS_WAIT,
+            credentials.wait_for(Option::is_some),
+        )
+        .await
+        .is_ok_and(|waited| waited.is_ok())
     }
 
     /// Adds the SigV4 headers (`Authorization`, `X-Amz-Date`, and `X-Amz-Security-Token` for
@@ -277,7 +280,7 @@ pub struct AuthorizingHttpClient {
     waited_for_credentials: AtomicBool,
 }
 
-/// How long the exporter's first batch waits for the first credentials.
+/// How long the first export, and the first sampling call, wait for the first credentials.
 const FIRST_CREDENTIALS_WAIT: Duration = Duration::from_secs(5);
 
 impl AuthorizingHttpClient {

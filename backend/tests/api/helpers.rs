@@ -477,12 +477,17 @@ pub struct FakeAws {
     requests: Arc<Mutex<Vec<ReceivedExport>>>,
     traces_status: Arc<std::sync::atomic::AtomicU16>,
     sampling_rules: Arc<Mutex<Json>>,
+    credentials_lifetime: Arc<std::sync::atomic::AtomicU64>,
 }
 
-/// The credentials `FakeAws` serves as a container's, valid for an hour.
-pub const CONTAINER_KEY_ID: &str = "ASIACONTAINEREXAMPLE";
+/// The credentials `FakeAws` serves as a container's: a new key id each time (the first is
+/// `container_key_id(1)`), valid for an hour unless told otherwise.
 pub const CONTAINER_SECRET: &str = "c0ntainer/s3cr3t+EXAMPLEKEY";
 pub const CONTAINER_TOKEN: &str = "c0ntainer-sessi0n-t0ken";
+
+pub fn container_key_id(fetch: usize) -> String {
+    format!("ASIACONTAINER{fetch}EXAMPLE")
+}
 
 impl FakeAws {
     pub async fn start() -> Self {
@@ -496,6 +501,7 @@ impl FakeAws {
             requests: Arc::new(Mutex::new(Vec::new())),
             traces_status: Arc::new(AtomicU16::new(200)),
             sampling_rules: Arc::new(Mutex::new(serde_json::json!([]))),
+            credentials_lifetime: Arc::new(std::sync::atomic::AtomicU64::new(3600)),
         };
         let router = Router::new()
             .fallback(
@@ -526,14 +532,17 @@ impl FakeAws {
                         }))
                         .into_response(),
                         "/credentials" => {
-                            let expiration = time::OffsetDateTime::now_utc() + time::Duration::HOUR;
+                            let fetch = fake.requests_to("/credentials").len();
+                            let lifetime = fake.credentials_lifetime.load(Ordering::Relaxed);
+                            let expiration = time::OffsetDateTime::now_utc()
+                                + time::Duration::seconds(lifetime as i64);
                             let expiration = expiration
                                 .replace_nanosecond(0)
                                 .unwrap()
                                 .format(&time::format_description::well_known::Rfc3339)
                                 .unwrap();
                             axum::Json(serde_json::json!({
-                                "AccessKeyId": CONTAINER_KEY_ID,
+                                "AccessKeyId": container_key_id(fetch),
                                 "SecretAccessKey": CONTAINER_SECRET,
                                 "Token": CONTAINER_TOKEN,
                                 "Expiration": expiration,
@@ -563,6 +572,12 @@ impl FakeAws {
     pub fn answer_traces_with(&self, status: u16) {
         self.traces_status
             .store(status, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Serves container credentials that expire `seconds` after they are fetched.
+    pub fn serve_credentials_for(&self, seconds: u64) {
+        self.credentials_lifetime
+            .store(seconds, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// What GetSamplingRules answers: `SamplingRuleRecords`.

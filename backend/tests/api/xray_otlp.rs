@@ -10,9 +10,9 @@ use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use serde_json::json;
 
 use crate::helpers::{
-    AwsFiles, BackendProcess, CONTAINER_KEY_ID, CONTAINER_SECRET, CONTAINER_TOKEN, FakeAws,
-    FakeXrayDaemon, OtlpReceiver, QUICK_EXPORT, ReceivedExport, ReceivedSpan, SAMPLE_ALL,
-    SAMPLE_NONE, hex, now_seconds, segments, spawn_backend, string_attribute,
+    AwsFiles, BackendProcess, CONTAINER_SECRET, CONTAINER_TOKEN, FakeAws, FakeXrayDaemon,
+    OtlpReceiver, QUICK_EXPORT, ReceivedExport, ReceivedSpan, SAMPLE_ALL, SAMPLE_NONE,
+    container_key_id, hex, now_seconds, segments, spawn_backend, string_attribute,
 };
 use crate::sigv4;
 
@@ -164,7 +164,12 @@ async fn container_credentials_from_the_chain_sign_the_exports() {
     aws.wait_for_spans(has_server_span_of(&trace_id)).await;
     let exports = aws.requests_to("/v1/traces");
     for export in &exports {
-        assert_signed(export, CONTAINER_KEY_ID, CONTAINER_SECRET, CONTAINER_TOKEN);
+        assert_signed(
+            export,
+            &container_key_id(1),
+            CONTAINER_SECRET,
+            CONTAINER_TOKEN,
+        );
     }
     assert_eq!(
         aws.requests_to("/credentials").len(),
@@ -172,6 +177,40 @@ async fn container_credentials_from_the_chain_sign_the_exports() {
         "fetched once, refreshed only before they expire"
     );
     assert_logged_no_secret(&backend, &exports, &[CONTAINER_SECRET, CONTAINER_TOKEN]);
+}
+
+#[tokio::test]
+async fn credentials_are_fetched_again_before_they_expire_and_sign_from_then_on() {
+    let aws = FakeAws::start().await;
+    // Five minutes and a second: due again in the shortest wait, ten seconds.
+    aws.serve_credentials_for(301);
+    let files = AwsFiles::new();
+    let credentials_uri = aws.credentials_uri();
+    let backend = backend_to(
+        &aws,
+        &files,
+        &[
+            (
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                credentials_uri.as_str(),
+            ),
+            ("AWS_XRAY_SAMPLING_RULES", SAMPLE_ALL),
+        ],
+    )
+    .await;
+
+    aws.wait_for("/credentials", |fetches| fetches.len() >= 2)
+        .await;
+    let response = get(&backend, "/api/activities/home", None).await;
+    let (trace_id, _) = xray_trace(&response);
+    aws.wait_for_spans(has_server_span_of(&trace_id)).await;
+    let last = aws.requests_to("/v1/traces").pop().unwrap();
+    assert_signed(
+        &last,
+        &container_key_id(2),
+        CONTAINER_SECRET,
+        CONTAINER_TOKEN,
+    );
 }
 
 #[tokio::test]

@@ -103,7 +103,7 @@ impl XraySampler {
         tokio::spawn(async move {
             if let Some(signer) = &signer {
                 // The first call would otherwise go before the credential chain answered.
-                signer.ready(FIRST_CREDENTIALS_WAIT).await;
+                signer.ready().await;
             }
             let api = Api { base, signer };
             // Not the traced client: sampling traffic is telemetry, and must not make spans.
@@ -214,8 +214,6 @@ impl XraySampler {
 /// so a broken or hostile proxy can't make every request's rule matching long.
 const MAX_RULES: usize = 100;
 const MAX_ANSWER_BYTES: usize = 1024 * 1024;
-/// How long the poller's first call waits for the credential chain's first answer.
-const FIRST_CREDENTIALS_WAIT: Duration = Duration::from_secs(5);
 
 /// Where the sampling calls go, and what signs them (nothing: the daemon's proxy does).
 struct Api {
