@@ -68,7 +68,7 @@ pub struct TraceDecisions {
 }
 
 impl TraceDecisions {
-    fn new(capacity: usize) -> Self {
+    pub fn new(capacity: usize) -> Self {
         TraceDecisions {
             capacity,
             inner: Mutex::new((HashMap::new(), VecDeque::new())),
@@ -81,7 +81,7 @@ impl TraceDecisions {
     }
 
     /// The decision already made for the trace, or `decide()` now.
-    fn get_or_decide(&self, trace_id: TraceId, decide: impl FnOnce() -> bool) -> bool {
+    pub fn get_or_decide(&self, trace_id: TraceId, decide: impl FnOnce() -> bool) -> bool {
         if let Some(decided) = self.get(trace_id) {
             return decided;
         }
@@ -156,10 +156,19 @@ impl XrayRecorder {
     }
 
     /// X-Ray's decision for a trace the browser's relayed spans belong to: the one made when a
-    /// request of the trace arrived, else one made now by the same rules, for the frontend's
-    /// service, which the trace's later requests follow.
-    pub fn decide_for_browser(&self, trace_id: TraceId, service_name: &str) -> bool {
-        self.decisions.get_or_decide(trace_id, || {
+    /// request of the trace arrived, else the one in `browser_decisions`, made by the same
+    /// rules for the frontend's service. Those are kept apart from the requests' decisions, so
+    /// that posted spans can never push a request's decision out before its spans are sent.
+    pub fn decide_for_browser(
+        &self,
+        trace_id: TraceId,
+        service_name: &str,
+        browser_decisions: &TraceDecisions,
+    ) -> bool {
+        if let Some(decided) = self.decisions.get(trace_id) {
+            return decided;
+        }
+        browser_decisions.get_or_decide(trace_id, || {
             if !ids::plausible_for_xray(trace_id, SystemTime::now()) {
                 self.count_implausible_id(trace_id);
                 return false;
@@ -334,6 +343,44 @@ mod tests {
         assert_eq!(naming.name(Some(&long_host)), "é".repeat(200));
         let everything = SegmentNaming::new("Cruddur".into(), Some("*"));
         assert_eq!(everything.name(Some("")), "Cruddur", "never an empty name");
+    }
+
+    /// A trace id of now, as X-Ray's and the browser's are.
+    fn trace_of_now(tail: u8) -> TraceId {
+        let seconds = SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as u32;
+        let mut bytes = [tail; 16];
+        bytes[..4].copy_from_slice(&seconds.to_be_bytes());
+        TraceId::from_bytes(bytes)
+    }
+
+    #[test]
+    fn posted_browser_spans_never_push_out_a_requests_decision() {
+        let everything = r#"{"version":2,"default":{"fixed_target":0,"rate":1}}"#;
+        let recorder = XrayRecorder {
+            sampler: Arc::new(XraySampler::new(LocalRules::parse(everything).unwrap())),
+            forced: Arc::new(ForcedSamples::new(0)),
+            decisions: Arc::new(TraceDecisions::new(2)),
+            naming: SegmentNaming::new("Cruddur".into(), None),
+            implausible_ids: Arc::default(),
+        };
+        let request = trace_of_now(0);
+        recorder.decisions.get_or_decide(request, || false);
+        let browser = TraceDecisions::new(2);
+        for tail in 1..=10 {
+            assert!(recorder.decide_for_browser(trace_of_now(tail), "cruddur-frontend", &browser));
+        }
+        assert_eq!(
+            recorder.decisions.get(request),
+            Some(false),
+            "still remembered"
+        );
+        assert!(
+            !recorder.decide_for_browser(request, "cruddur-frontend", &browser),
+            "the request's decision is the trace's"
+        );
     }
 }
 

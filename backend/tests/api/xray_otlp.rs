@@ -117,7 +117,10 @@ async fn sampled_spans_reach_xrays_otlp_endpoint_signed_with_sigv4_for_the_regio
     let files = AwsFiles::new();
     let mut extra = STATIC_CREDENTIALS.to_vec();
     // Everything logged, down to the signing library's own traces.
-    extra.extend([("AWS_XRAY_SAMPLING_RULES", SAMPLE_ALL), ("RUST_LOG", "trace")]);
+    extra.extend([
+        ("AWS_XRAY_SAMPLING_RULES", SAMPLE_ALL),
+        ("RUST_LOG", "trace"),
+    ]);
     let backend = backend_to(&aws, &files, &extra).await;
 
     let response = get(&backend, "/api/activities/home", None).await;

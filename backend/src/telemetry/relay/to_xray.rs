@@ -3,9 +3,11 @@
 //! that X-Ray's trace shows click → fetch → server.
 //!
 //! The decisions are the backend's own (`TraceDecisions`: bounded, the oldest forgotten
-//! first). A browser's span of a trace no request has decided yet (a `documentLoad`, or a
-//! span that overtook its fetch) is decided now, by the same rules, for the frontend's
-//! service, and the trace's later requests follow that decision.
+//! first). A browser's span of a trace no request has decided (a `documentLoad`) is decided
+//! by the same rules, for the frontend's service, and remembered in a bounded map of the
+//! relay's own: anyone can post spans of made-up traces, and they must not push the requests'
+//! decisions out. A browser span that overtakes its own request (its fetch ends after the
+//! response, so it never should) is decided apart from it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,8 +20,8 @@ use prost::Message;
 use super::counters::Counters;
 use super::forward::{Forwarder, Queued};
 use crate::configuration::OtlpHeaders;
-use crate::telemetry::xray::XrayRecorder;
 use crate::telemetry::xray::otlp::XrayOtlpRoute;
+use crate::telemetry::xray::{TraceDecisions, XrayRecorder};
 
 /// What the relay needs to send X-Ray its share.
 pub struct RelayToXray {
@@ -28,9 +30,14 @@ pub struct RelayToXray {
     pub recorder: XrayRecorder,
 }
 
+/// How many browser-only traces' decisions are remembered, so that a page's spans sent in
+/// several exports are decided alike.
+const REMEMBERED_BROWSER_DECISIONS: usize = 4096;
+
 pub(super) struct XrayShare {
     forwarder: Forwarder,
     recorder: XrayRecorder,
+    browser_decisions: TraceDecisions,
     /// What reached X-Ray and what did not; apart from the relay's own counts.
     pub(super) counters: Arc<Counters>,
     frontend_service_name: String,
@@ -48,6 +55,7 @@ impl XrayShare {
                 counters.clone(),
             ),
             recorder: to.recorder,
+            browser_decisions: TraceDecisions::new(REMEMBERED_BROWSER_DECISIONS),
             counters,
             frontend_service_name,
         }
@@ -57,8 +65,11 @@ impl XrayShare {
     /// not delivered. The browser's export was accepted either way.
     pub(super) fn offer(&self, export: &ExportTraceServiceRequest) {
         let Some((sampled, spans)) = sampled_part(export, |trace_id| {
-            self.recorder
-                .decide_for_browser(trace_id, &self.frontend_service_name)
+            self.recorder.decide_for_browser(
+                trace_id,
+                &self.frontend_service_name,
+                &self.browser_decisions,
+            )
         }) else {
             return;
         };
