@@ -92,6 +92,10 @@ pub struct TelemetrySettings {
     /// `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`, else `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`, else
     /// 4096: the most bytes a string attribute value of the backend's spans keeps.
     pub attribute_value_length_limit: usize,
+    /// The region to sign for when the traces endpoint is X-Ray's own
+    /// (`https://xray.<region>.amazonaws.com/...`): AWS's OpenTelemetry distributions sign
+    /// requests there with SigV4, and so does this backend.
+    pub traces_endpoint_xray_region: Option<String>,
     pub xray: XraySettings,
 }
 
@@ -112,6 +116,114 @@ pub struct XraySettings {
     /// `Sampled=1` may put in X-Ray; past that the sampling rules decide. 0: the rules always do.
     pub forced_samples_per_second: u64,
     pub context_missing: ContextMissing,
+    /// `CRUDDUR_XRAY_EXPORTER=daemon|otlp` (daemon): where the spans of sampled traces go.
+    pub destination: XrayDestination,
+}
+
+/// Where X-Ray's spans go: segments to the daemon, or OTLP straight to X-Ray's endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum XrayDestination {
+    Daemon,
+    Otlp(XrayOtlpSettings),
+}
+
+/// `CRUDDUR_XRAY_EXPORTER=otlp`: X-Ray without a daemon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XrayOtlpSettings {
+    /// `CRUDDUR_XRAY_OTLP_ENDPOINT`, else `https://xray.<region>.amazonaws.com/v1/traces`.
+    pub endpoint: String,
+    /// `CRUDDUR_XRAY_API_ENDPOINT`, else `https://xray.<region>.amazonaws.com`: where
+    /// GetSamplingRules and GetSamplingTargets go.
+    pub api_endpoint: String,
+    /// `AWS_REGION`, else `AWS_DEFAULT_REGION`, else the endpoint's own region.
+    pub region: String,
+    /// `CRUDDUR_XRAY_API_KEY`: sent as `Authorization: Bearer <key>` instead of a SigV4
+    /// signature. It can only send spans: sampling then follows the local rules.
+    pub api_key: Option<Secret>,
+}
+
+/// A value that is never shown: `Debug` prints a placeholder.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Secret(value)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("Secret(redacted)")
+    }
+}
+
+/// The region of an X-Ray endpoint (`xray.<region>.amazonaws.com`, or `.amazonaws.com.cn`),
+/// None for any other address.
+pub fn xray_endpoint_region(endpoint: &str) -> Option<String> {
+    let url = reqwest::Url::parse(endpoint.trim()).ok()?;
+    let host = url.host_str()?.to_ascii_lowercase();
+    let region = host
+        .strip_prefix("xray.")?
+        .strip_suffix(".amazonaws.com")
+        .or_else(|| {
+            host.strip_prefix("xray.")
+                .and_then(|rest| rest.strip_suffix(".amazonaws.com.cn"))
+        })?;
+    let valid = !region.is_empty()
+        && region
+            .chars()
+            .all(|character| character.is_ascii_alphanumeric() || character == '-');
+    valid.then(|| region.to_owned())
+}
+
+/// `CRUDDUR_XRAY_EXPORTER` and the settings its `otlp` mode needs. The region is needed to
+/// build the default endpoints and to sign; an endpoint of X-Ray's own names its region.
+fn xray_destination_from(
+    exporter: Option<String>,
+    otlp_endpoint: Option<String>,
+    api_endpoint: Option<String>,
+    region: Option<String>,
+    api_key: Option<String>,
+) -> Result<XrayDestination, ConfigurationError> {
+    match exporter
+        .as_deref()
+        .map(|value| value.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("daemon") => return Ok(XrayDestination::Daemon),
+        Some("otlp") => {}
+        Some(_) => {
+            return Err(ConfigurationError::Invalid {
+                name: "CRUDDUR_XRAY_EXPORTER",
+                expected: "daemon or otlp",
+                value: exporter.unwrap_or_default(),
+            });
+        }
+    }
+    let otlp_endpoint = otlp_endpoint.map(|endpoint| endpoint.trim().to_owned());
+    let region = region
+        .map(|region| region.trim().to_owned())
+        .or_else(|| otlp_endpoint.as_deref().and_then(xray_endpoint_region))
+        .ok_or(ConfigurationError::Invalid {
+            name: "AWS_REGION",
+            expected: "set (or AWS_DEFAULT_REGION) when CRUDDUR_XRAY_EXPORTER=otlp: X-Ray's \
+                       endpoints and signatures are per region",
+            value: String::new(),
+        })?;
+    let region_host = format!("https://xray.{region}.amazonaws.com");
+    Ok(XrayDestination::Otlp(XrayOtlpSettings {
+        endpoint: otlp_endpoint.unwrap_or_else(|| format!("{region_host}/v1/traces")),
+        api_endpoint: api_endpoint
+            .map(|endpoint| endpoint.trim().trim_end_matches('/').to_owned())
+            .unwrap_or(region_host),
+        region,
+        api_key: api_key.map(|key| Secret::new(key.trim().to_owned())),
+    }))
 }
 
 /// Where the X-Ray daemon listens: segments go to its UDP port, sampling calls to its TCP proxy.
@@ -411,6 +523,12 @@ impl TelemetrySettings {
                 env.var("HONEYCOMB_API_KEY"),
             ),
             attribute_value_length_limit: attribute_value_length_limit(env)?,
+            traces_endpoint_xray_region: traces_endpoint_from(
+                env.var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+                env.var("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            )
+            .as_deref()
+            .and_then(xray_endpoint_region),
             xray: XraySettings::read(env)?,
         })
     }
@@ -469,6 +587,14 @@ impl XraySettings {
                 }
                 _ => ContextMissing::LogError,
             },
+            destination: xray_destination_from(
+                env.var("CRUDDUR_XRAY_EXPORTER"),
+                env.var("CRUDDUR_XRAY_OTLP_ENDPOINT"),
+                env.var("CRUDDUR_XRAY_API_ENDPOINT"),
+                env.var("AWS_REGION")
+                    .or_else(|| env.var("AWS_DEFAULT_REGION")),
+                env.var("CRUDDUR_XRAY_API_KEY"),
+            )?,
         })
     }
 }
@@ -752,6 +878,115 @@ mod tests {
         assert!(
             error.contains("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT"),
             "{error}"
+        );
+    }
+
+    fn xray_destination(variables: &[(&str, &str)]) -> Result<XrayDestination, ConfigurationError> {
+        settings(variables).map(|settings| settings.telemetry.xray.destination)
+    }
+
+    #[test]
+    fn xray_goes_to_the_daemon_unless_switched_to_otlp() {
+        assert_eq!(xray_destination(&[]).unwrap(), XrayDestination::Daemon);
+        assert_eq!(
+            xray_destination(&[("CRUDDUR_XRAY_EXPORTER", " Daemon ")]).unwrap(),
+            XrayDestination::Daemon
+        );
+        let error = xray_destination(&[("CRUDDUR_XRAY_EXPORTER", "udp")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("CRUDDUR_XRAY_EXPORTER"), "{error}");
+    }
+
+    #[test]
+    fn xray_over_otlp_defaults_to_the_regions_endpoints() {
+        let XrayDestination::Otlp(otlp) = xray_destination(&[
+            ("CRUDDUR_XRAY_EXPORTER", "otlp"),
+            ("AWS_DEFAULT_REGION", "eu-west-1"),
+        ])
+        .unwrap() else {
+            panic!("otlp mode")
+        };
+        assert_eq!(
+            otlp.endpoint,
+            "https://xray.eu-west-1.amazonaws.com/v1/traces"
+        );
+        assert_eq!(otlp.api_endpoint, "https://xray.eu-west-1.amazonaws.com");
+        assert_eq!(otlp.region, "eu-west-1");
+        assert_eq!(otlp.api_key, None);
+
+        let XrayDestination::Otlp(otlp) = xray_destination(&[
+            ("CRUDDUR_XRAY_EXPORTER", "otlp"),
+            ("AWS_REGION", "us-east-2"),
+            ("AWS_DEFAULT_REGION", "eu-west-1"),
+        ])
+        .unwrap() else {
+            panic!("otlp mode")
+        };
+        assert_eq!(otlp.region, "us-east-2", "AWS_REGION wins");
+    }
+
+    #[test]
+    fn xray_over_otlp_takes_its_region_from_an_xray_endpoint_and_needs_one() {
+        let XrayDestination::Otlp(otlp) = xray_destination(&[
+            ("CRUDDUR_XRAY_EXPORTER", "otlp"),
+            (
+                "CRUDDUR_XRAY_OTLP_ENDPOINT",
+                "https://xray.ap-south-1.amazonaws.com/v1/traces",
+            ),
+            ("CRUDDUR_XRAY_API_ENDPOINT", "http://127.0.0.1:9/"),
+            ("CRUDDUR_XRAY_API_KEY", "k3y"),
+        ])
+        .unwrap() else {
+            panic!("otlp mode")
+        };
+        assert_eq!(otlp.region, "ap-south-1");
+        assert_eq!(otlp.api_endpoint, "http://127.0.0.1:9");
+        assert_eq!(otlp.api_key.as_ref().map(Secret::expose), Some("k3y"));
+        assert!(
+            !format!("{otlp:?}").contains("k3y"),
+            "the key is never shown"
+        );
+
+        let error = xray_destination(&[
+            ("CRUDDUR_XRAY_EXPORTER", "otlp"),
+            (
+                "CRUDDUR_XRAY_OTLP_ENDPOINT",
+                "http://127.0.0.1:4318/v1/traces",
+            ),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("AWS_REGION"), "{error}");
+    }
+
+    #[test]
+    fn only_xray_endpoints_name_a_region_to_sign_for() {
+        assert_eq!(
+            xray_endpoint_region("https://xray.us-west-2.amazonaws.com/v1/traces").as_deref(),
+            Some("us-west-2")
+        );
+        assert_eq!(
+            xray_endpoint_region("https://XRAY.cn-north-1.amazonaws.com.cn/v1/traces").as_deref(),
+            Some("cn-north-1")
+        );
+        for other in [
+            "https://api.honeycomb.io/v1/traces",
+            "https://xray.amazonaws.com/v1/traces",
+            "https://xray.us-west-2.amazonaws.com.evil.test/v1/traces",
+            "http://localhost:4318/v1/traces",
+            "not a url",
+        ] {
+            assert_eq!(xray_endpoint_region(other), None, "{other}");
+        }
+        let signed = settings(&[(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "https://xray.us-west-2.amazonaws.com",
+        )])
+        .unwrap();
+        assert_eq!(
+            signed.telemetry.traces_endpoint_xray_region.as_deref(),
+            Some("us-west-2")
         );
     }
 

@@ -21,7 +21,7 @@ use crate::error::ApiError;
 use crate::routes::{self, activities, dev, health, messages};
 use crate::state::AppState;
 use crate::telemetry::TelemetryHandles;
-use crate::telemetry::relay::{self, Relay, RelayConfig};
+use crate::telemetry::relay::{self, Relay, RelayConfig, RelayToXray};
 use crate::telemetry::request_tracing::{RequestTracing, TRACERESPONSE, trace_request};
 use crate::telemetry::trace_view::{self, TraceView};
 use crate::telemetry::xray::X_AMZN_TRACE_ID;
@@ -120,6 +120,13 @@ impl Application {
         let relay = Relay::start(RelayConfig {
             endpoint: otlp.traces_endpoint.clone().filter(|_| !otlp.sdk_disabled),
             headers: otlp.headers.clone(),
+            auth: telemetry.xray_routes.traces_endpoint_auth.clone(),
+            xray: telemetry
+                .xray_routes
+                .xray_share
+                .clone()
+                .zip(telemetry.xray.clone())
+                .map(|(route, recorder)| RelayToXray { route, recorder }),
             frontend_service_name: settings.relay.frontend_service_name.clone(),
             budgets: settings.relay.budgets,
             trusted_proxies: settings.trusted_proxies.clone(),

@@ -7,6 +7,7 @@
 //! X-Ray.
 
 pub mod attribute_limit;
+pub mod aws_signing;
 pub mod losses;
 pub mod outbound;
 pub mod propagation;
@@ -23,7 +24,7 @@ use std::time::Duration;
 use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{KeyValue, global};
-use opentelemetry_otlp::{Protocol, WithExportConfig};
+use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::BaggagePropagator;
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
@@ -38,12 +39,14 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::configuration::{
-    DEFAULT_SERVICE_NAME, LocalTracesSettings, OtlpProtocol, TelemetrySettings,
+    DEFAULT_SERVICE_NAME, LocalTracesSettings, OtlpProtocol, TelemetrySettings, XrayDestination,
 };
 use attribute_limit::ValueLengthLimit;
+use aws_signing::{AuthorizingHttpClient, XrayAuth};
 use outbound::without_credentials;
 use trace_store::{StoreExporter, TraceStore};
 use xray::XrayRecorder;
+use xray::otlp::XrayRoutes;
 
 /// What the application needs from telemetry to serve requests; all off by default.
 #[derive(Clone, Default)]
@@ -52,6 +55,8 @@ pub struct TelemetryHandles {
     pub xray: Option<XrayRecorder>,
     /// The local trace view's store, fed by the backend's exporter, when the view is on.
     pub local_traces: Option<Arc<TraceStore>>,
+    /// How spans reach AWS without the daemon, for the relay to send the browser's there too.
+    pub xray_routes: XrayRoutes,
 }
 
 /// Keeps the tracer provider alive; dropping it flushes every queued span and stops the exporters.
@@ -90,11 +95,12 @@ pub fn init(settings: &TelemetrySettings, local: &LocalTracesSettings) -> Teleme
         .enabled
         .then(|| Arc::new(TraceStore::new(local.limits)));
 
-    let (provider, xray) = if settings.sdk_disabled {
-        (None, None)
+    let (provider, xray, xray_routes) = if settings.sdk_disabled {
+        (None, None, XrayRoutes::default())
     } else {
-        let (provider, xray) = tracer_provider(settings, local_traces.clone());
-        (Some(provider), xray)
+        let xray_routes = XrayRoutes::plan(settings);
+        let (provider, xray) = tracer_provider(settings, local_traces.clone(), &xray_routes);
+        (Some(provider), xray, xray_routes)
     };
     let otel_layer = provider.as_ref().map(|provider| {
         tracing_opentelemetry::layer()
@@ -106,25 +112,43 @@ pub fn init(settings: &TelemetrySettings, local: &LocalTracesSettings) -> Teleme
     let log_layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_filter(
+        .with_filter(without_signing_traces(
             EnvFilter::builder()
                 .with_default_directive(LevelFilter::INFO.into())
                 .from_env_lossy(),
-        );
+        ));
     tracing_subscriber::registry()
         .with(otel_layer)
         .with(log_layer)
         .init();
 
     announce_destination(settings);
-    if xray.is_some() {
+    xray_routes.start(settings);
+    if xray.is_some() && settings.xray.destination == XrayDestination::Daemon {
         let daemon = &settings.xray.daemon;
         tracing::info!(udp = %daemon.udp, tcp = %daemon.tcp, "X-Ray segments of sampled traces go to the daemon");
     }
     TelemetryGuard {
         provider,
-        handles: TelemetryHandles { xray, local_traces },
+        handles: TelemetryHandles {
+            xray,
+            local_traces,
+            xray_routes,
+        },
     }
+}
+
+/// The signing library traces each canonical request, session token included: never logged,
+/// whatever `RUST_LOG` asks.
+fn without_signing_traces(filter: EnvFilter) -> EnvFilter {
+    [
+        "aws_sigv4=info",
+        "aws_smithy_runtime=info",
+        "aws_smithy_http_client=info",
+    ]
+    .into_iter()
+    .filter_map(|directive| directive.parse().ok())
+    .fold(filter, EnvFilter::add_directive)
 }
 
 /// Lowercase hex, the way trace and span ids are written.
@@ -156,13 +180,20 @@ fn exported_spans() -> impl Filter<Registry> {
         .with_target("reqwest", LevelFilter::OFF)
         .with_target("hyper", LevelFilter::OFF)
         .with_target("hyper_util", LevelFilter::OFF)
-        .with_target("opentelemetry_aws", LevelFilter::OFF);
+        .with_target("opentelemetry_aws", LevelFilter::OFF)
+        .with_target("aws_config", LevelFilter::OFF)
+        .with_target("aws_credential_types", LevelFilter::OFF)
+        .with_target("aws_sdk_sts", LevelFilter::OFF)
+        .with_target("aws_sigv4", LevelFilter::OFF)
+        .with_target("aws_smithy_runtime", LevelFilter::OFF)
+        .with_target("aws_smithy_http_client", LevelFilter::OFF);
     warnings_and_spans.and(application)
 }
 
 fn tracer_provider(
     settings: &TelemetrySettings,
     local_traces: Option<Arc<TraceStore>>,
+    xray_routes: &XrayRoutes,
 ) -> (SdkTracerProvider, Option<XrayRecorder>) {
     let service_name = service_name();
     // The builder's default configuration reads OTEL_TRACES_SAMPLER(_ARG) and the span limits.
@@ -174,11 +205,13 @@ fn tracer_provider(
     // costs dropped spans, never memory or request time, and never delays the other. They all
     // sit behind the value length limit, so each gets spans already held to it.
     let mut processors = ValueLengthLimit::new(settings.attribute_value_length_limit);
-    if let Some(exporter) = settings
-        .traces_endpoint
-        .as_deref()
-        .and_then(|endpoint| otlp_exporter(endpoint, settings.protocol))
-    {
+    if let Some(exporter) = settings.traces_endpoint.as_deref().and_then(|endpoint| {
+        otlp_exporter(
+            endpoint,
+            settings.protocol,
+            xray_routes.traces_endpoint_auth.clone(),
+        )
+    }) {
         processors = processors.with_processor(BatchSpanProcessor::builder(exporter).build());
     }
     if let Some(store) = local_traces {
@@ -192,9 +225,12 @@ fn tracer_provider(
                 .build(),
         );
     }
-    let xray = match xray::build(&settings.xray, &service_name) {
+    let xray = match xray::build(&settings.xray, &service_name, xray_routes) {
         Some((recorder, exporter)) => {
-            processors = processors.with_processor(BatchSpanProcessor::builder(exporter).build());
+            if let Some(exporter) = exporter {
+                processors =
+                    processors.with_processor(BatchSpanProcessor::builder(exporter).build());
+            }
             Some(recorder)
         }
         None => None,
@@ -202,19 +238,33 @@ fn tracer_provider(
     (builder.with_span_processor(processors).build(), xray)
 }
 
+/// How long one export to an X-Ray endpoint may take: the signing client's own timeout.
+const SIGNED_EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+
 fn otlp_exporter(
     endpoint: &str,
     protocol: OtlpProtocol,
+    auth: Option<XrayAuth>,
 ) -> Option<opentelemetry_otlp::SpanExporter> {
     let protocol = match protocol {
         OtlpProtocol::HttpJson => Protocol::HttpJson,
         OtlpProtocol::HttpProtobuf | OtlpProtocol::Unsupported => Protocol::HttpBinary,
     };
     // Headers and timeout come from OTEL_EXPORTER_OTLP_(TRACES_)HEADERS / _TIMEOUT, read by the exporter.
-    opentelemetry_otlp::SpanExporter::builder()
+    let mut builder = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_endpoint(endpoint)
-        .with_protocol(protocol)
+        .with_protocol(protocol);
+    if let Some(auth) = auth {
+        match AuthorizingHttpClient::new(auth, SIGNED_EXPORT_TIMEOUT) {
+            Ok(client) => builder = builder.with_http_client(client),
+            Err(error) => {
+                eprintln!("{DEFAULT_SERVICE_NAME}: spans will not be exported: {error}");
+                return None;
+            }
+        }
+    }
+    builder
         .build()
         .inspect_err(|error| {
             eprintln!("{DEFAULT_SERVICE_NAME}: spans will not be exported: {error}")

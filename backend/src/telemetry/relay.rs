@@ -7,6 +7,7 @@ mod budget;
 mod counters;
 mod forward;
 pub mod limits;
+mod to_xray;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -25,15 +26,18 @@ use tokio::sync::Semaphore;
 
 pub use budget::RelayBudgets;
 pub use counters::RelayCounts;
+pub use to_xray::RelayToXray;
 
 use super::trace_store::TraceStore;
 use crate::client_address::TrustedProxies;
 use crate::configuration::OtlpHeaders;
 use crate::error::ApiError;
+use crate::telemetry::aws_signing::XrayAuth;
 use budget::{Budgets, OverBudget};
 use counters::{Counters, Refusal};
 use forward::{Forwarder, Queued};
 use limits::{OtlpLimits, count_json_spans, count_protobuf_spans, enforce};
+use to_xray::XrayShare;
 
 /// A browser's batch is a few KB; anything this large is not one.
 pub const MAX_BODY_BYTES: usize = 512 * 1024;
@@ -47,6 +51,10 @@ pub struct RelayConfig {
     /// The backend's own OTLP traces endpoint; None: relayed spans are only kept locally.
     pub endpoint: Option<String>,
     pub headers: OtlpHeaders,
+    /// How the endpoint authenticates when it is X-Ray's own (SigV4).
+    pub auth: Option<XrayAuth>,
+    /// X-Ray without the daemon: the browser's spans of sampled traces go there too.
+    pub xray: Option<RelayToXray>,
     /// The `service.name` every relayed resource is given.
     pub frontend_service_name: String,
     pub budgets: RelayBudgets,
@@ -62,6 +70,7 @@ pub struct Relay {
 
 struct Inner {
     forwarder: Option<Forwarder>,
+    xray: Option<XrayShare>,
     budgets: Budgets,
     counters: Arc<Counters>,
     limits: OtlpLimits,
@@ -77,13 +86,17 @@ impl Relay {
     /// Starts the forwarder and the housekeeping on the runtime.
     pub fn start(config: RelayConfig) -> Relay {
         let counters = Arc::new(Counters::default());
-        let forwarder = config
-            .endpoint
-            .map(|endpoint| Forwarder::start(endpoint, config.headers, counters.clone()));
+        let forwarder = config.endpoint.map(|endpoint| {
+            Forwarder::start(endpoint, config.headers, config.auth, counters.clone())
+        });
+        let xray = config
+            .xray
+            .map(|to| XrayShare::start(to, config.frontend_service_name.clone()));
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let relay = Relay {
             inner: Arc::new(Inner {
                 forwarder,
+                xray,
                 budgets: Budgets::new(&config.budgets),
                 counters,
                 limits: OtlpLimits::default(),
@@ -105,13 +118,15 @@ impl Relay {
     /// At shutdown, after the server stopped: sends what is queued within `deadline`, then
     /// logs the counts if anything was refused or lost.
     pub async fn drain(&self, deadline: Duration) {
-        if let Some(forwarder) = &self.inner.forwarder {
+        let xray = self.inner.xray.as_ref().map(XrayShare::forwarder);
+        for forwarder in self.inner.forwarder.iter().chain(xray) {
             forwarder.drain(deadline).await;
         }
         let counts = self.counts();
         if counts.has_losses() {
             counts.log("at shutdown");
         }
+        log_xray_losses(&self.inner, &mut 0);
     }
 }
 
@@ -119,6 +134,7 @@ impl Relay {
 /// since the last look. Ends with the relay.
 async fn housekeeping(relay: std::sync::Weak<Inner>) {
     let mut logged = RelayCounts::default();
+    let mut logged_xray = 0;
     loop {
         tokio::time::sleep(HOUSEKEEPING_PERIOD).await;
         let Some(relay) = relay.upgrade() else { return };
@@ -128,6 +144,21 @@ async fn housekeeping(relay: std::sync::Weak<Inner>) {
             counts.log("the last minute");
             logged = counts;
         }
+        log_xray_losses(&relay, &mut logged_xray);
+    }
+}
+
+/// Logs the browser spans X-Ray did not get, when more were lost since `logged`.
+fn log_xray_losses(relay: &Inner, logged: &mut u64) {
+    let Some(xray) = &relay.xray else { return };
+    let counts = xray.counters.snapshot();
+    if counts.spans_not_delivered > *logged {
+        tracing::warn!(
+            spans_not_delivered = counts.spans_not_delivered,
+            spans_forwarded = counts.spans_forwarded,
+            "relayed browser spans of sampled traces not delivered to X-Ray, since the start"
+        );
+        *logged = counts.spans_not_delivered;
     }
 }
 
@@ -233,6 +264,9 @@ impl Relay {
                     inner.counters.refused(Refusal::Busy, spans);
                     busy()
                 })?;
+        }
+        if let Some(xray) = &inner.xray {
+            xray.offer(&export);
         }
         inner.counters.accepted(spans, &trimmed);
         if let Some(store) = &inner.local_traces {

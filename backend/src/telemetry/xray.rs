@@ -1,12 +1,14 @@
 //! AWS X-Ray from the same spans that go to OpenTelemetry: one trace id for both (X-Ray's form:
 //! the first 8 hex digits are Unix seconds), a segment per request and a subsegment per span
-//! in it, sent to the X-Ray daemon over UDP for the traces X-Ray sampling picks.
+//! in it, sent to the X-Ray daemon over UDP for the traces X-Ray sampling picks; or, with
+//! `CRUDDUR_XRAY_EXPORTER=otlp`, those traces' spans as OTLP straight to X-Ray (`otlp`).
 //!
 //! From opentelemetry-aws: the X-Ray id generator and the `X-Amzn-Trace-Id` parser. Written
 //! here, each saying why: sampling, the segment translation, and the daemon client.
 
 mod exporter;
 pub mod ids;
+pub mod otlp;
 pub mod sampling;
 pub mod segment;
 
@@ -19,10 +21,11 @@ use opentelemetry::trace::{SpanContext, TraceFlags, TraceId};
 use wildmatch::WildMatch;
 
 pub use exporter::XrayExporter;
+use otlp::{XrayOtlpExporter, XrayRoutes};
 use sampling::{ForcedSamples, LocalRules, PollIntervals, SamplingRequest, XraySampler};
 use segment::Translator;
 
-use crate::configuration::{DEFAULT_SERVICE_NAME, XraySettings};
+use crate::configuration::{DEFAULT_SERVICE_NAME, XrayDestination, XraySettings};
 use crate::sync;
 use crate::telemetry::losses::LossCounter;
 
@@ -65,7 +68,7 @@ pub struct TraceDecisions {
 }
 
 impl TraceDecisions {
-    fn new(capacity: usize) -> Self {
+    pub fn new(capacity: usize) -> Self {
         TraceDecisions {
             capacity,
             inner: Mutex::new((HashMap::new(), VecDeque::new())),
@@ -78,7 +81,7 @@ impl TraceDecisions {
     }
 
     /// The decision already made for the trace, or `decide()` now.
-    fn get_or_decide(&self, trace_id: TraceId, decide: impl FnOnce() -> bool) -> bool {
+    pub fn get_or_decide(&self, trace_id: TraceId, decide: impl FnOnce() -> bool) -> bool {
         if let Some(decided) = self.get(trace_id) {
             return decided;
         }
@@ -152,6 +155,33 @@ impl XrayRecorder {
         HeaderValue::from_str(&value).expect("hex digits and separators are a valid header value")
     }
 
+    /// X-Ray's decision for a trace the browser's relayed spans belong to: the one made when a
+    /// request of the trace arrived, else the one in `browser_decisions`, made by the same
+    /// rules for the frontend's service. Those are kept apart from the requests' decisions, so
+    /// that posted spans can never push a request's decision out before its spans are sent.
+    pub fn decide_for_browser(
+        &self,
+        trace_id: TraceId,
+        service_name: &str,
+        browser_decisions: &TraceDecisions,
+    ) -> bool {
+        if let Some(decided) = self.decisions.get(trace_id) {
+            return decided;
+        }
+        browser_decisions.get_or_decide(trace_id, || {
+            if !ids::plausible_for_xray(trace_id, SystemTime::now()) {
+                self.count_implausible_id(trace_id);
+                return false;
+            }
+            self.sampler.sample(&SamplingRequest {
+                service_name,
+                host: "",
+                method: "",
+                path: "",
+            })
+        })
+    }
+
     /// A trace continued from a system whose W3C ids don't start with the time: the daemon
     /// would refuse its segments, so X-Ray doesn't get it (OTLP still does). Logged at most
     /// once per interval, so a steady stream of them can't flood the log.
@@ -193,8 +223,39 @@ pub fn incoming_trace(headers: &HeaderMap) -> Option<(SpanContext, Option<bool>)
     Some((context, decision))
 }
 
+/// The exporting half of X-Ray: segments to the daemon, or OTLP to X-Ray's endpoint.
+#[derive(Debug)]
+pub enum XraySpanExporter {
+    Daemon(XrayExporter),
+    Otlp(XrayOtlpExporter),
+}
+
+impl opentelemetry_sdk::trace::SpanExporter for XraySpanExporter {
+    async fn export(
+        &self,
+        batch: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        match self {
+            XraySpanExporter::Daemon(exporter) => exporter.export(batch).await,
+            XraySpanExporter::Otlp(exporter) => exporter.export(batch).await,
+        }
+    }
+
+    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
+        match self {
+            XraySpanExporter::Daemon(exporter) => exporter.set_resource(resource),
+            XraySpanExporter::Otlp(exporter) => exporter.set_resource(resource),
+        }
+    }
+}
+
 /// Builds both halves of X-Ray, sharing the decisions; None when `AWS_XRAY_SDK_ENABLED=false`.
-pub fn build(settings: &XraySettings, service_name: &str) -> Option<(XrayRecorder, XrayExporter)> {
+/// The exporter is None when X-Ray's share goes out with every other span already (`routes`).
+pub fn build(
+    settings: &XraySettings,
+    service_name: &str,
+    routes: &XrayRoutes,
+) -> Option<(XrayRecorder, Option<XraySpanExporter>)> {
     if !settings.enabled {
         return None;
     }
@@ -217,14 +278,31 @@ pub fn build(settings: &XraySettings, service_name: &str) -> Option<(XrayRecorde
         }
     };
     let sampler = Arc::new(XraySampler::new(local_rules));
-    sampler.poll_daemon(&settings.daemon.tcp, PollIntervals::SDK);
     let decisions = Arc::new(TraceDecisions::new(REMEMBERED_DECISIONS));
-    let exporter = XrayExporter::new(
-        Translator::new(naming.clone()),
-        decisions.clone(),
-        settings.daemon.udp.clone(),
-        settings.context_missing,
-    );
+    let exporter = match &settings.destination {
+        XrayDestination::Daemon => {
+            sampler.poll_daemon(&settings.daemon.tcp, PollIntervals::SDK);
+            Some(XraySpanExporter::Daemon(XrayExporter::new(
+                Translator::new(naming.clone()),
+                decisions.clone(),
+                settings.daemon.udp.clone(),
+                settings.context_missing,
+            )))
+        }
+        XrayDestination::Otlp(_) => {
+            if let Some(api) = &routes.sampling_api {
+                sampler.poll_api(&api.endpoint, api.signer.clone(), PollIntervals::SDK);
+            }
+            routes.xray_share.as_ref().and_then(|route| {
+                XrayOtlpExporter::new(decisions.clone(), route)
+                    .inspect_err(|error| {
+                        eprintln!("{DEFAULT_SERVICE_NAME}: spans will not reach X-Ray: {error}");
+                    })
+                    .ok()
+                    .map(XraySpanExporter::Otlp)
+            })
+        }
+    };
     let recorder = XrayRecorder {
         sampler,
         forced: Arc::new(ForcedSamples::new(settings.forced_samples_per_second)),
@@ -265,6 +343,44 @@ mod tests {
         assert_eq!(naming.name(Some(&long_host)), "é".repeat(200));
         let everything = SegmentNaming::new("Cruddur".into(), Some("*"));
         assert_eq!(everything.name(Some("")), "Cruddur", "never an empty name");
+    }
+
+    /// A trace id of now, as X-Ray's and the browser's are.
+    fn trace_of_now(tail: u8) -> TraceId {
+        let seconds = SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as u32;
+        let mut bytes = [tail; 16];
+        bytes[..4].copy_from_slice(&seconds.to_be_bytes());
+        TraceId::from_bytes(bytes)
+    }
+
+    #[test]
+    fn posted_browser_spans_never_push_out_a_requests_decision() {
+        let everything = r#"{"version":2,"default":{"fixed_target":0,"rate":1}}"#;
+        let recorder = XrayRecorder {
+            sampler: Arc::new(XraySampler::new(LocalRules::parse(everything).unwrap())),
+            forced: Arc::new(ForcedSamples::new(0)),
+            decisions: Arc::new(TraceDecisions::new(2)),
+            naming: SegmentNaming::new("Cruddur".into(), None),
+            implausible_ids: Arc::default(),
+        };
+        let request = trace_of_now(0);
+        recorder.decisions.get_or_decide(request, || false);
+        let browser = TraceDecisions::new(2);
+        for tail in 1..=10 {
+            assert!(recorder.decide_for_browser(trace_of_now(tail), "cruddur-frontend", &browser));
+        }
+        assert_eq!(
+            recorder.decisions.get(request),
+            Some(false),
+            "still remembered"
+        );
+        assert!(
+            !recorder.decide_for_browser(request, "cruddur-frontend", &browser),
+            "the request's decision is the trace's"
+        );
     }
 }
 

@@ -43,23 +43,39 @@ case "$2" in
     touch "$state/rule" ;;
   update-sampling-rule)
     python3 -c 'import json,sys; r=json.loads(sys.argv[1])["SamplingRuleUpdate"]; assert "Version" not in r and r["RuleName"]=="Cruddur"' "$4" || exit 252 ;;
+  get-caller-identity) echo 111122223333 ;;
+  get) echo eu-west-1 ;;
+  put-resource-policy) python3 -c 'import json,sys; json.loads(sys.argv[1])' "$6" || exit 252; echo "$6" > "$state/logs-policy" ;;
+  update-trace-segment-destination) echo "$*" > "$state/destination" ;;
   *) echo "unexpected: $*" >&2; exit 2 ;;
 esac
 "#;
 
-#[test]
-fn the_xray_setup_script_creates_then_updates_the_group_and_rule() {
-    let fake_bin = std::env::temp_dir().join(format!("cruddur-fake-aws-{}", std::process::id()));
-    std::fs::create_dir_all(&fake_bin).unwrap();
-    let aws = fake_bin.join("aws");
-    std::fs::write(&aws, FAKE_AWS).unwrap();
-    Command::new("chmod").arg("+x").arg(&aws).status().unwrap();
-    let path = format!("{}:{}", fake_bin.display(), std::env::var("PATH").unwrap());
+/// A directory with the stand-in `aws` in it, removed when dropped.
+struct FakeAwsCli {
+    bin: PathBuf,
+}
 
-    let run = || {
+impl FakeAwsCli {
+    fn new(name: &str) -> Self {
+        let bin =
+            std::env::temp_dir().join(format!("cruddur-fake-aws-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&bin).unwrap();
+        let aws = bin.join("aws");
+        std::fs::write(&aws, FAKE_AWS).unwrap();
+        Command::new("chmod").arg("+x").arg(&aws).status().unwrap();
+        FakeAwsCli { bin }
+    }
+
+    /// Runs the setup script with `arguments` against the stand-in; its output.
+    fn setup(&self, arguments: &[&str]) -> String {
+        let path = format!("{}:{}", self.bin.display(), std::env::var("PATH").unwrap());
         let output = Command::new("bash")
             .arg(repository_root().join("aws/bin/xray-setup"))
+            .args(arguments)
             .env("PATH", &path)
+            .env_remove("AWS_REGION")
+            .env_remove("AWS_DEFAULT_REGION")
             .output()
             .unwrap();
         assert!(
@@ -68,7 +84,23 @@ fn the_xray_setup_script_creates_then_updates_the_group_and_rule() {
             String::from_utf8_lossy(&output.stderr)
         );
         String::from_utf8(output.stdout).unwrap()
-    };
+    }
+
+    fn state(&self, file: &str) -> String {
+        std::fs::read_to_string(self.bin.join("state").join(file)).unwrap_or_default()
+    }
+}
+
+impl Drop for FakeAwsCli {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.bin);
+    }
+}
+
+#[test]
+fn the_xray_setup_script_creates_then_updates_the_group_and_rule() {
+    let cli = FakeAwsCli::new("setup");
+    let run = || cli.setup(&[]);
     let first = run();
     assert!(first.contains("group Cruddur: created"), "{first}");
     assert!(first.contains("rule Cruddur: created"), "{first}");
@@ -76,10 +108,61 @@ fn the_xray_setup_script_creates_then_updates_the_group_and_rule() {
     assert!(second.contains("group Cruddur: updated"), "{second}");
     assert!(second.contains("rule Cruddur: updated"), "{second}");
 
-    let calls = std::fs::read_to_string(fake_bin.join("state/calls")).unwrap();
+    let calls = cli.state("calls");
     assert!(
         calls.contains(r#"--filter-expression service("cruddur-backend")"#),
         "{calls}"
     );
-    std::fs::remove_dir_all(&fake_bin).unwrap();
+    assert!(
+        cli.state("destination").is_empty(),
+        "Transaction Search only when asked"
+    );
+}
+
+#[test]
+fn the_xray_setup_script_turns_on_transaction_search_for_this_account_only() {
+    let cli = FakeAwsCli::new("search");
+    let output = cli.setup(&["--transaction-search"]);
+    assert!(output.contains("Transaction Search on"), "{output}");
+    assert!(
+        cli.state("destination")
+            .contains("update-trace-segment-destination --destination CloudWatchLogs"),
+        "{}",
+        cli.state("destination")
+    );
+    let policy: serde_json::Value = serde_json::from_str(&cli.state("logs-policy")).unwrap();
+    let statement = &policy["Statement"][0];
+    assert_eq!(statement["Principal"]["Service"], "xray.amazonaws.com");
+    assert_eq!(statement["Action"], "logs:PutLogEvents");
+    assert_eq!(
+        statement["Resource"][0],
+        "arn:aws:logs:eu-west-1:111122223333:log-group:aws/spans:*"
+    );
+    assert_eq!(
+        statement["Condition"]["StringEquals"]["aws:SourceAccount"],
+        "111122223333"
+    );
+}
+
+#[test]
+fn the_xray_setup_script_prints_the_iam_policy_the_backend_needs_without_calling_aws() {
+    let cli = FakeAwsCli::new("policy");
+    let policy: serde_json::Value =
+        serde_json::from_str(&cli.setup(&["--print-iam-policy"])).unwrap();
+    let actions: Vec<&str> = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|statement| statement["Action"].as_array().unwrap())
+        .map(|action| action.as_str().unwrap())
+        .collect();
+    for needed in [
+        "xray:PutTraceSegments",
+        "xray:PutSpans",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+    ] {
+        assert!(actions.contains(&needed), "{needed} in {actions:?}");
+    }
+    assert!(cli.state("calls").is_empty());
 }

@@ -282,6 +282,28 @@ pub struct ReceivedSpan {
     pub span: Span,
 }
 
+/// Every span in the exports, with its resource.
+pub fn spans_of(exports: &[ReceivedExport]) -> Vec<ReceivedSpan> {
+    exports
+        .iter()
+        .flat_map(|export| export.decoded().resource_spans)
+        .flat_map(|resource_spans| {
+            let resource = resource_spans
+                .resource
+                .map(|resource| resource.attributes)
+                .unwrap_or_default();
+            resource_spans
+                .scope_spans
+                .into_iter()
+                .flat_map(|scope| scope.spans)
+                .map(move |span| ReceivedSpan {
+                    resource: resource.clone(),
+                    span,
+                })
+        })
+        .collect()
+}
+
 /// An OTLP/HTTP trace receiver on a free loopback port, as a collector or Honeycomb would be.
 #[derive(Clone)]
 pub struct OtlpReceiver {
@@ -331,24 +353,7 @@ impl OtlpReceiver {
     }
 
     pub fn spans(&self) -> Vec<ReceivedSpan> {
-        self.exports()
-            .iter()
-            .flat_map(|export| export.decoded().resource_spans)
-            .flat_map(|resource_spans| {
-                let resource = resource_spans
-                    .resource
-                    .map(|resource| resource.attributes)
-                    .unwrap_or_default();
-                resource_spans
-                    .scope_spans
-                    .into_iter()
-                    .flat_map(|scope| scope.spans)
-                    .map(move |span| ReceivedSpan {
-                        resource: resource.clone(),
-                        span,
-                    })
-            })
-            .collect()
+        spans_of(&self.exports())
     }
 
     /// Waits until the spans received so far satisfy `done`, and returns them.
@@ -466,5 +471,209 @@ impl FakeXrayDaemon {
         })
         .await;
         waited.unwrap_or_else(|_| panic!("documents never arrived; got {:#?}", self.documents()))
+    }
+}
+
+/// AWS on loopback: X-Ray's OTLP traces endpoint (`/v1/traces`), its sampling API
+/// (`/GetSamplingRules`, `/SamplingTargets`) and an ECS container credentials endpoint
+/// (`/credentials`), keeping every request they get.
+#[derive(Clone)]
+pub struct FakeAws {
+    pub address: String,
+    requests: Arc<Mutex<Vec<ReceivedExport>>>,
+    traces_status: Arc<std::sync::atomic::AtomicU16>,
+    sampling_rules: Arc<Mutex<Json>>,
+    credentials_lifetime: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// The credentials `FakeAws` serves as a container's: a new key id each time (the first is
+/// `container_key_id(1)`), valid for an hour unless told otherwise.
+pub const CONTAINER_SECRET: &str = "c0ntainer/s3cr3t+EXAMPLEKEY";
+pub const CONTAINER_TOKEN: &str = "c0ntainer-sessi0n-t0ken";
+
+pub fn container_key_id(fetch: usize) -> String {
+    format!("ASIACONTAINER{fetch}EXAMPLE")
+}
+
+impl FakeAws {
+    pub async fn start() -> Self {
+        use axum::extract::State;
+        use axum::http::StatusCode;
+        use axum::response::IntoResponse;
+        use std::sync::atomic::{AtomicU16, Ordering};
+
+        let fake = FakeAws {
+            address: String::new(),
+            requests: Arc::new(Mutex::new(Vec::new())),
+            traces_status: Arc::new(AtomicU16::new(200)),
+            sampling_rules: Arc::new(Mutex::new(serde_json::json!([]))),
+            credentials_lifetime: Arc::new(std::sync::atomic::AtomicU64::new(3600)),
+        };
+        let router = Router::new()
+            .fallback(
+                |State(fake): State<FakeAws>, uri: Uri, headers: HeaderMap, body: Bytes| async move {
+                    let path = uri.path().to_owned();
+                    fake.requests.lock().unwrap().push(ReceivedExport {
+                        path: path.clone(),
+                        headers,
+                        body,
+                    });
+                    match path.as_str() {
+                        "/v1/traces" => {
+                            let status = fake.traces_status.load(Ordering::Relaxed);
+                            (
+                                StatusCode::from_u16(status).unwrap(),
+                                [("content-type", "application/x-protobuf")],
+                                ExportTraceServiceResponse::default().encode_to_vec(),
+                            )
+                                .into_response()
+                        }
+                        "/GetSamplingRules" => {
+                            let rules = fake.sampling_rules.lock().unwrap().clone();
+                            axum::Json(serde_json::json!({ "SamplingRuleRecords": rules }))
+                                .into_response()
+                        }
+                        "/SamplingTargets" => axum::Json(serde_json::json!({
+                            "SamplingTargetDocuments": [], "LastRuleModification": 0
+                        }))
+                        .into_response(),
+                        "/credentials" => {
+                            let fetch = fake.requests_to("/credentials").len();
+                            let lifetime = fake.credentials_lifetime.load(Ordering::Relaxed);
+                            let expiration = time::OffsetDateTime::now_utc()
+                                + time::Duration::seconds(lifetime as i64);
+                            let expiration = expiration
+                                .replace_nanosecond(0)
+                                .unwrap()
+                                .format(&time::format_description::well_known::Rfc3339)
+                                .unwrap();
+                            axum::Json(serde_json::json!({
+                                "AccessKeyId": container_key_id(fetch),
+                                "SecretAccessKey": CONTAINER_SECRET,
+                                "Token": CONTAINER_TOKEN,
+                                "Expiration": expiration,
+                            }))
+                            .into_response()
+                        }
+                        _ => StatusCode::NOT_FOUND.into_response(),
+                    }
+                },
+            )
+            .with_state(fake.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        FakeAws { address, ..fake }
+    }
+
+    pub fn traces_endpoint(&self) -> String {
+        format!("{}/v1/traces", self.address)
+    }
+
+    pub fn credentials_uri(&self) -> String {
+        format!("{}/credentials", self.address)
+    }
+
+    /// Answers every later OTLP export with `status`.
+    pub fn answer_traces_with(&self, status: u16) {
+        self.traces_status
+            .store(status, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Serves container credentials that expire `seconds` after they are fetched.
+    pub fn serve_credentials_for(&self, seconds: u64) {
+        self.credentials_lifetime
+            .store(seconds, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// What GetSamplingRules answers: `SamplingRuleRecords`.
+    pub fn serve_sampling_rules(&self, rules: Json) {
+        *self.sampling_rules.lock().unwrap() = rules;
+    }
+
+    pub fn requests_to(&self, path: &str) -> Vec<ReceivedExport> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|request| request.path == path)
+            .cloned()
+            .collect()
+    }
+
+    pub fn spans(&self) -> Vec<ReceivedSpan> {
+        spans_of(&self.requests_to("/v1/traces"))
+    }
+
+    /// Waits until the requests to `path` satisfy `done`, and returns them.
+    pub async fn wait_for(
+        &self,
+        path: &str,
+        done: impl Fn(&[ReceivedExport]) -> bool,
+    ) -> Vec<ReceivedExport> {
+        let waited = tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                let requests = self.requests_to(path);
+                if done(&requests) {
+                    return requests;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        })
+        .await;
+        waited.unwrap_or_else(|_| panic!("the requests to {path} never came"))
+    }
+
+    pub async fn wait_for_spans(
+        &self,
+        done: impl Fn(&[ReceivedSpan]) -> bool,
+    ) -> Vec<ReceivedSpan> {
+        self.wait_for("/v1/traces", |exports| done(&spans_of(exports)))
+            .await;
+        self.spans()
+    }
+}
+
+/// Empty AWS config and credentials files of a test's own, removed when dropped: the backend
+/// reads these instead of the machine's `~/.aws`.
+pub struct AwsFiles {
+    directory: std::path::PathBuf,
+}
+
+impl AwsFiles {
+    pub fn new() -> Self {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let directory = std::env::temp_dir().join(format!(
+            "cruddur-aws-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&directory).unwrap();
+        for file in ["config", "credentials"] {
+            std::fs::write(directory.join(file), "").unwrap();
+        }
+        AwsFiles { directory }
+    }
+
+    /// The variables that keep the credential chain on this machine's loopback: instance
+    /// metadata off, and these files.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+            (
+                "AWS_CONFIG_FILE",
+                self.directory.join("config").display().to_string(),
+            ),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE",
+                self.directory.join("credentials").display().to_string(),
+            ),
+        ]
+    }
+}
+
+impl Drop for AwsFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.directory);
     }
 }

@@ -13,6 +13,8 @@ use super::PROTOBUF;
 use super::counters::Counters;
 use crate::configuration::OtlpHeaders;
 use crate::sync::lock;
+use crate::telemetry::aws_signing::XrayAuth;
+use crate::telemetry::losses::LossCounter;
 
 /// Exports waiting to be forwarded; past that the relay answers 503 rather than grow.
 const QUEUE_LENGTH: usize = 64;
@@ -34,15 +36,25 @@ pub struct Forwarder {
 }
 
 impl Forwarder {
-    /// Starts sending to `endpoint` on the runtime.
-    pub fn start(endpoint: String, headers: OtlpHeaders, counters: Arc<Counters>) -> Self {
+    /// Starts sending to `endpoint` on the runtime, authenticated by `auth` when it is X-Ray's.
+    pub fn start(
+        endpoint: String,
+        headers: OtlpHeaders,
+        auth: Option<XrayAuth>,
+        counters: Arc<Counters>,
+    ) -> Self {
         let (queue, receiver) = mpsc::channel(QUEUE_LENGTH);
         let (closing, closed) = watch::channel(false);
         let pending_spans = Arc::new(AtomicUsize::new(0));
         let task = tokio::spawn(forward(
             receiver,
             closed,
-            Destination { endpoint, headers },
+            Destination {
+                endpoint,
+                headers,
+                auth,
+                failures: LossCounter::default(),
+            },
             pending_spans.clone(),
             counters.clone(),
         ));
@@ -91,6 +103,10 @@ impl Forwarder {
 struct Destination {
     endpoint: String,
     headers: OtlpHeaders,
+    auth: Option<XrayAuth>,
+    /// Exports the endpoint refused or never got, logged at most once per interval: an
+    /// endpoint that refuses everything (a 403) must not log a line per export.
+    failures: LossCounter,
 }
 
 /// Sends each queued export on, as protobuf, with the configured headers. Not through the
@@ -134,22 +150,52 @@ async fn forward(
 }
 
 async fn send(client: &reqwest::Client, destination: &Destination, body: Vec<u8>) -> bool {
+    let body = axum::body::Bytes::from(body);
     let mut request = client
         .post(&destination.endpoint)
         .header(header::CONTENT_TYPE, HeaderValue::from_static(PROTOBUF))
-        .body(body);
+        .body(body.clone());
     for (name, value) in destination.headers.iter() {
         request = request.header(name, value);
     }
-    match request.send().await {
+    let sent = match request.build() {
+        Ok(mut request) => match authorize(destination, &mut request, &body) {
+            Ok(()) => client.execute(request).await,
+            Err(why) => return destination.failed(&why),
+        },
+        Err(error) => return destination.failed(&error.without_url().to_string()),
+    };
+    match sent {
         Ok(response) if response.status().is_success() => true,
-        Ok(response) => {
-            tracing::warn!(status = %response.status(), "the OTLP endpoint refused relayed browser spans");
-            false
+        Ok(response) => destination.failed(&format!("the endpoint answered {}", response.status())),
+        Err(error) => destination.failed(&error.without_url().to_string()),
+    }
+}
+
+/// Signs the request for X-Ray, or adds its API key, when the destination is X-Ray's.
+fn authorize(
+    destination: &Destination,
+    request: &mut reqwest::Request,
+    body: &[u8],
+) -> Result<(), String> {
+    let Some(auth) = &destination.auth else {
+        return Ok(());
+    };
+    let url = request.url().to_string();
+    auth.authorize("POST", &url, request.headers_mut(), body)
+        .map_err(|error| error.to_string())
+}
+
+impl Destination {
+    /// Counts a failed export and logs at most once per interval; always false.
+    fn failed(&self, why: &str) -> bool {
+        if let Some(report) = self.failures.add(1) {
+            tracing::warn!(
+                exports = report.since_last_report,
+                total = report.total,
+                "relayed browser spans not delivered: {why}"
+            );
         }
-        Err(error) => {
-            tracing::warn!(error = %error.without_url(), "relayed browser spans not delivered");
-            false
-        }
+        false
     }
 }

@@ -1,14 +1,18 @@
-//! The daemon's TCP proxy to the X-Ray service: GetSamplingRules every few minutes, and
-//! SamplingTargets (each rule's statistics out, its quota and rate back) every few seconds.
+//! The X-Ray service's sampling API: GetSamplingRules every few minutes, and SamplingTargets
+//! (each rule's statistics out, its quota and rate back) every few seconds; through the
+//! daemon's TCP proxy, which signs for us, or straight to X-Ray's endpoint, signed here.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
+use axum::http::{HeaderValue, header};
+
 use super::centralized::{CentralizedRules, SamplingRuleSpec};
 use super::{XraySampler, unix_seconds};
 use crate::sync;
+use crate::telemetry::aws_signing::SigV4;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -75,9 +79,33 @@ impl XraySampler {
         daemon: &str,
         intervals: PollIntervals,
     ) -> tokio::task::JoinHandle<()> {
+        self.poll(format!("http://{daemon}"), None, intervals)
+    }
+
+    /// Keeps the centralized rules fresh straight from X-Ray's API at `endpoint`
+    /// (`https://xray.<region>.amazonaws.com`), each call signed by `signer`.
+    pub fn poll_api(
+        self: &Arc<Self>,
+        endpoint: &str,
+        signer: Arc<SigV4>,
+        intervals: PollIntervals,
+    ) -> tokio::task::JoinHandle<()> {
+        self.poll(endpoint.to_owned(), Some(signer), intervals)
+    }
+
+    fn poll(
+        self: &Arc<Self>,
+        base: String,
+        signer: Option<Arc<SigV4>>,
+        intervals: PollIntervals,
+    ) -> tokio::task::JoinHandle<()> {
         let sampler = self.clone();
-        let base = format!("http://{daemon}");
         tokio::spawn(async move {
+            if let Some(signer) = &signer {
+                // The first call would otherwise go before the credential chain answered.
+                signer.ready().await;
+            }
+            let api = Api { base, signer };
             // Not the traced client: sampling traffic is telemetry, and must not make spans.
             let client = match reqwest::Client::builder()
                 .timeout(Duration::from_secs(2))
@@ -93,13 +121,13 @@ impl XraySampler {
             let mut next_rules = Instant::now();
             loop {
                 if Instant::now() >= next_rules {
-                    match sampler.refresh_rules(&client, &base).await {
+                    match sampler.refresh_rules(&client, &api).await {
                         Ok(count) => {
                             tracing::debug!(count, "X-Ray sampling rules fetched");
                             reported_failure = false;
                         }
                         Err(error) if !reported_failure => {
-                            tracing::warn!(%error, "X-Ray sampling rules unavailable from the daemon: local rules apply");
+                            tracing::warn!(%error, "X-Ray sampling rules unavailable: local rules apply");
                             reported_failure = true;
                         }
                         Err(_) => {}
@@ -107,7 +135,7 @@ impl XraySampler {
                     next_rules = Instant::now() + intervals.rules;
                 }
                 tokio::time::sleep(intervals.targets).await;
-                match sampler.report_and_refresh_targets(&client, &base).await {
+                match sampler.report_and_refresh_targets(&client, &api).await {
                     Ok(rules_changed) if rules_changed => next_rules = Instant::now(),
                     Ok(_) => {}
                     Err(error) => tracing::debug!(%error, "X-Ray sampling targets unavailable"),
@@ -116,9 +144,9 @@ impl XraySampler {
         })
     }
 
-    async fn refresh_rules(&self, client: &reqwest::Client, base: &str) -> Result<usize, String> {
+    async fn refresh_rules(&self, client: &reqwest::Client, api: &Api) -> Result<usize, String> {
         let response: GetSamplingRulesResponse =
-            post(client, base, "/GetSamplingRules", &serde_json::json!({})).await?;
+            post(client, api, "/GetSamplingRules", &serde_json::json!({})).await?;
         let specs = response
             .sampling_rule_records
             .into_iter()
@@ -136,7 +164,7 @@ impl XraySampler {
     async fn report_and_refresh_targets(
         &self,
         client: &reqwest::Client,
-        base: &str,
+        api: &Api,
     ) -> Result<bool, String> {
         let (rules, fetched_at) = {
             let centralized = sync::read(&self.centralized);
@@ -162,7 +190,7 @@ impl XraySampler {
             .collect();
         let body = serde_json::json!({ "SamplingStatisticsDocuments": documents });
         let response: SamplingTargetsResponse =
-            post(client, base, "/SamplingTargets", &body).await?;
+            post(client, api, "/SamplingTargets", &body).await?;
         for target in response
             .sampling_target_documents
             .into_iter()
@@ -187,16 +215,36 @@ impl XraySampler {
 const MAX_RULES: usize = 100;
 const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 
+/// Where the sampling calls go, and what signs them (nothing: the daemon's proxy does).
+struct Api {
+    base: String,
+    signer: Option<Arc<SigV4>>,
+}
+
 async fn post<T: for<'de> Deserialize<'de>>(
     client: &reqwest::Client,
-    base: &str,
+    api: &Api,
     path: &str,
     body: &serde_json::Value,
 ) -> Result<T, String> {
+    let url = format!("{}{path}", api.base);
+    let body = serde_json::to_vec(body).map_err(|error| error.to_string())?;
+    let mut request = client
+        .post(&url)
+        .header(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )
+        .body(body.clone())
+        .build()
+        .map_err(|error| error.without_url().to_string())?;
+    if let Some(signer) = &api.signer {
+        signer
+            .sign("POST", &url, request.headers_mut(), &body)
+            .map_err(|error| error.to_string())?;
+    }
     let mut response = client
-        .post(format!("{base}{path}"))
-        .json(body)
-        .send()
+        .execute(request)
         .await
         .map_err(|error| error.to_string())?;
     if !response.status().is_success() {
