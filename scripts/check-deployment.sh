@@ -59,7 +59,8 @@ check(backend["depends_on"].get("db", {}).get("condition") == "service_healthy",
       "the backend waits for the database")
 for variable in ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_HEADERS", "HONEYCOMB_API_KEY",
                  "OTEL_SERVICE_NAME", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION",
-                 "AWS_XRAY_URL", "FRONTEND_URL", "DATABASE_URL"]:
+                 "AWS_XRAY_URL", "FRONTEND_URL", "DATABASE_URL", "CRUDDUR_XRAY_EXPORTER",
+                 "CRUDDUR_XRAY_OTLP_ENDPOINT", "CRUDDUR_XRAY_API_KEY"]:
     check(variable in backend["environment"], f"the backend gets {variable} from the shell")
 check(backend["environment"]["OTEL_EXPORTER_OTLP_HEADERS"] is None,
       "an unset OTLP header stays unset, never empty")
