@@ -228,6 +228,17 @@ impl Action {
         &self.context
     }
 
+    /// Marks the action, and the actions that caused it, as failed: work it caused ended in an
+    /// error the person is shown.
+    pub fn fail(&self, message: &str) {
+        if let Some(span) = self.span.borrow_mut().as_mut() {
+            span.fail(message);
+        }
+        if let Some(parent) = &self.parent {
+            parent.fail(message);
+        }
+    }
+
     /// Keeps the action open until the matching [`release`](Self::release).
     pub fn hold(&self) {
         self.pending.set(self.pending.get() + 1);
