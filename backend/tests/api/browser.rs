@@ -24,7 +24,7 @@ use crate::helpers::{
 const KEY: &str = "e2e-honeycomb-key-0123456789";
 
 /// The developers' build, with the local trace view.
-const DEVELOPERS_BUILD: &str = "dist";
+pub const DEVELOPERS_BUILD: &str = "dist";
 /// The bundle users download: `--no-default-features`, without the trace view.
 const USERS_BUNDLE: &str = "dist-users";
 
@@ -56,7 +56,7 @@ fn serve_frontend(listener: TcpListener, build: &str, api_url: String) {
 
 /// The backend (with `envs`, X-Ray off) and the bundle in `build` served beside it; returns the
 /// app's origin.
-async fn serve_app(build: &str, envs: &[(&str, &str)]) -> (String, BackendProcess) {
+pub async fn serve_app(build: &str, envs: &[(&str, &str)]) -> (String, BackendProcess) {
     // The backend allows only the frontend's origin, so the frontend's port comes first.
     let frontend = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://127.0.0.1:{}", frontend.local_addr().unwrap().port());
@@ -70,8 +70,8 @@ async fn serve_app(build: &str, envs: &[(&str, &str)]) -> (String, BackendProces
     (origin, backend)
 }
 
-struct Browser {
-    client: Client,
+pub struct Browser {
+    pub client: Client,
     _driver: Child,
     profile: PathBuf,
 }
@@ -82,7 +82,7 @@ impl Drop for Browser {
     }
 }
 
-async fn start_browser() -> Browser {
+pub async fn start_browser() -> Browser {
     let port = closed_port().await;
     let driver = Command::new("chromedriver")
         .arg(format!("--port={port}"))
@@ -139,17 +139,22 @@ async fn texts(client: &Client, selector: &str) -> Vec<String> {
     texts
 }
 
-async fn click(client: &Client, target: Locator<'_>) {
+pub async fn click(client: &Client, target: Locator<'_>) {
     client.find(target).await.unwrap().click().await.unwrap();
 }
 
-async fn type_into(client: &Client, selector: &str, text: &str) {
+pub async fn type_into(client: &Client, selector: &str, text: &str) {
     let field = client.find(Locator::Css(selector)).await.unwrap();
     field.send_keys(text).await.unwrap();
 }
 
 /// Waits until the texts of `selector` satisfy `done`.
-async fn wait_for(client: &Client, selector: &str, what: &str, done: impl Fn(&[String]) -> bool) {
+pub async fn wait_for(
+    client: &Client,
+    selector: &str,
+    what: &str,
+    done: impl Fn(&[String]) -> bool,
+) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let found = texts(client, selector).await;
@@ -164,7 +169,7 @@ async fn wait_for(client: &Client, selector: &str, what: &str, done: impl Fn(&[S
     }
 }
 
-async fn wait_for_text(client: &Client, selector: &str, expected: &str) {
+pub async fn wait_for_text(client: &Client, selector: &str, expected: &str) {
     let what = format!("{expected:?}");
     wait_for(client, selector, &what, |found| {
         found.iter().any(|text| text == expected)
@@ -176,25 +181,25 @@ fn service_of(span: &ReceivedSpan) -> &str {
     string_attribute(&span.resource, "service.name").unwrap_or_default()
 }
 
-fn from_browser(span: &ReceivedSpan) -> bool {
+pub fn from_browser(span: &ReceivedSpan) -> bool {
     service_of(span) == "cruddur-frontend"
 }
 
-fn named<'a>(spans: &'a [ReceivedSpan], service: &str, name: &str) -> Vec<&'a ReceivedSpan> {
+pub fn named<'a>(spans: &'a [ReceivedSpan], service: &str, name: &str) -> Vec<&'a ReceivedSpan> {
     spans
         .iter()
         .filter(|span| service_of(span) == service && span.span.name == name)
         .collect()
 }
 
-fn one<'a>(spans: &'a [ReceivedSpan], service: &str, name: &str) -> &'a ReceivedSpan {
+pub fn one<'a>(spans: &'a [ReceivedSpan], service: &str, name: &str) -> &'a ReceivedSpan {
     let found = named(spans, service, name);
     assert!(!found.is_empty(), "no {name} span from {service}");
     found[0]
 }
 
 /// The span whose id `child` names as its parent, among `spans`.
-fn parent_of<'a>(spans: &'a [ReceivedSpan], child: &ReceivedSpan) -> Option<&'a ReceivedSpan> {
+pub fn parent_of<'a>(spans: &'a [ReceivedSpan], child: &ReceivedSpan) -> Option<&'a ReceivedSpan> {
     spans.iter().find(|span| {
         span.span.span_id == child.span.parent_span_id && span.span.trace_id == child.span.trace_id
     })
