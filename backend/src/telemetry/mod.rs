@@ -7,6 +7,7 @@
 //! X-Ray.
 
 pub mod attribute_limit;
+pub mod honeycomb_links;
 pub mod losses;
 pub mod outbound;
 pub mod propagation;
@@ -223,7 +224,7 @@ fn otlp_exporter(
 }
 
 /// `OTEL_SERVICE_NAME`, else `service.name` from `OTEL_RESOURCE_ATTRIBUTES`, else `cruddur-backend`.
-fn service_name() -> String {
+pub(crate) fn service_name() -> String {
     Resource::builder()
         .build()
         .get(&SERVICE_NAME.into())

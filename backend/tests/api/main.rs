@@ -7,6 +7,7 @@ mod browser;
 mod browser_telemetry;
 mod exporter_faults;
 mod helpers;
+mod honeycomb_links;
 mod http_surface;
 mod messages;
 mod relay;
