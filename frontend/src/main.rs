@@ -5,6 +5,7 @@ mod app;
 mod clock;
 mod components;
 mod http;
+mod json;
 mod pages;
 mod router;
 mod telemetry;

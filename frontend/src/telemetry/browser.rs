@@ -8,7 +8,7 @@ use opentelemetry_proto::tonic::common::v1::KeyValue;
 use wasm_bindgen::{JsCast as _, JsValue};
 
 use super::span;
-use super::url::redacted;
+use super::url::{find, redacted};
 
 pub fn attributes(window: &web_sys::Window) -> Vec<KeyValue> {
     let mut attributes = Vec::with_capacity(6);
@@ -32,7 +32,7 @@ pub fn attributes(window: &web_sys::Window) -> Vec<KeyValue> {
     }
     let mobile = field(&agent_data, "mobile")
         .as_bool()
-        .unwrap_or_else(|| user_agent.contains("Mobi"));
+        .unwrap_or_else(|| find(&user_agent, "Mobi").is_some());
     attributes.push(span::bool("browser.mobile", mobile));
     let location = window.location();
     if let (Ok(url), Ok(path)) = (location.href(), location.pathname()) {
@@ -54,7 +54,7 @@ pub fn attributes(window: &web_sys::Window) -> Vec<KeyValue> {
 fn browser_of_brands(brands: &[(String, String)]) -> Option<(&str, &str)> {
     let real = brands
         .iter()
-        .filter(|(name, _)| !(name.contains("Not") && name.contains("Brand")));
+        .filter(|(name, _)| !(find(name, "Not").is_some() && find(name, "Brand").is_some()));
     real.clone()
         .find(|(name, _)| name != "Chromium")
         .or_else(|| real.clone().next())
@@ -72,7 +72,7 @@ fn browser_of_user_agent(user_agent: &str) -> Option<(&'static str, &str)> {
     ]
     .into_iter()
     .find_map(|(token, name)| {
-        let (_, after) = user_agent.split_once(token)?;
+        let after = &user_agent[find(user_agent, token)? + token.len()..];
         let version = after.split(' ').next().unwrap_or_default();
         Some((name, version))
     })

@@ -27,34 +27,56 @@ pub fn redacted(url: &str) -> String {
 
 /// `https://user:pass@host/` without the user and password.
 fn without_credentials(address: &str) -> String {
-    let authority_start = address.find("://").map_or(0, |scheme_end| scheme_end + 3);
+    let authority_start = find(address, "://").map_or(0, |scheme_end| scheme_end + 3);
     let authority_end = address[authority_start..]
         .find('/')
         .map_or(address.len(), |end| authority_start + end);
+    let mut clean = String::with_capacity(address.len());
     match address[authority_start..authority_end].rfind('@') {
-        Some(at) => format!(
-            "{}{REDACTED}:{REDACTED}{}",
-            &address[..authority_start],
-            &address[authority_start + at..]
-        ),
-        None => address.to_owned(),
+        Some(at) => {
+            clean.push_str(&address[..authority_start]);
+            clean.push_str(REDACTED);
+            clean.push(':');
+            clean.push_str(REDACTED);
+            clean.push_str(&address[authority_start + at..]);
+        }
+        None => clean.push_str(address),
     }
+    clean
 }
 
 fn redacted_pairs(pairs: &str) -> String {
-    pairs
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((name, _)) if looks_secret(name) => format!("{name}={REDACTED}"),
-            _ => pair.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join("&")
+    let mut clean = String::with_capacity(pairs.len());
+    for (index, pair) in pairs.split('&').enumerate() {
+        if index > 0 {
+            clean.push('&');
+        }
+        match pair.split_once('=') {
+            Some((name, _)) if looks_secret(name) => {
+                clean.push_str(name);
+                clean.push('=');
+                clean.push_str(REDACTED);
+            }
+            _ => clean.push_str(pair),
+        }
+    }
+    clean
 }
 
 fn looks_secret(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
-    SECRET_NAMES.iter().any(|secret| name.contains(secret))
+    SECRET_NAMES
+        .iter()
+        .any(|secret| find(&name, secret).is_some())
+}
+
+/// Where `needle` first is in `haystack`: a plain scan, as the texts searched here are short
+/// and the standard library's searcher is large in the bundle.
+pub fn find(haystack: &str, needle: &str) -> Option<usize> {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .position(|window| window == needle.as_bytes())
 }
 
 // They need a browser: `cargo test --target wasm32-unknown-unknown` runs them in Chromium.

@@ -379,8 +379,8 @@ fn report(
     } else {
         "poor"
     };
-    attributes.push(span::double(&format!("{name}.value"), value));
-    attributes.push(span::string(&format!("{name}.rating"), rating));
+    attributes.push(span::double(&[name, ".value"].concat(), value));
+    attributes.push(span::string(&[name, ".rating"].concat(), rating));
     Span::start(
         name,
         SpanKind::Internal,
@@ -454,31 +454,30 @@ fn selector(node: &JsValue) -> String {
     while let Some(current) = node.filter(|node| node.node_type() != web_sys::Node::DOCUMENT_NODE) {
         let element = current.dyn_ref::<web_sys::Element>();
         let id = element.map(web_sys::Element::id).unwrap_or_default();
-        let part = if !id.is_empty() {
-            format!("#{id}")
+        let mut part = String::new();
+        if !id.is_empty() {
+            part.push('#');
+            part.push_str(&id);
         } else if let Some(element) = element {
-            let name = element.node_name().to_ascii_lowercase();
-            let classes = element.class_name();
-            let classes: Vec<&str> = classes.split_whitespace().collect();
-            if classes.is_empty() {
-                name
-            } else {
-                format!("{name}.{}", classes.join("."))
+            part = element.node_name().to_ascii_lowercase();
+            for class in element.class_name().split_whitespace() {
+                part.push('.');
+                part.push_str(class);
             }
         } else {
-            current
+            part = current
                 .node_name()
                 .trim_start_matches('#')
-                .to_ascii_uppercase()
-        };
+                .to_ascii_uppercase();
+        }
         if selector.len() + part.len() > MAX_LENGTH - 1 {
             return if selector.is_empty() { part } else { selector };
         }
-        selector = if selector.is_empty() {
-            part
-        } else {
-            format!("{part}>{selector}")
-        };
+        if !selector.is_empty() {
+            part.push('>');
+            part.push_str(&selector);
+        }
+        selector = part;
         if !id.is_empty() {
             break;
         }
