@@ -16,6 +16,7 @@ mod export;
 pub mod fetch;
 pub mod interaction;
 mod span;
+pub mod trace_link;
 mod url;
 mod web_vitals;
 
@@ -34,6 +35,7 @@ pub fn init(api_url: &str) {
         ..Default::default()
     };
     export::start(format!("{api_url}/v1/traces"), resource);
+    trace_link::load(api_url);
     report_when_hidden();
     errors::observe();
     interaction::observe_gestures();

@@ -2,15 +2,18 @@
 //! promise and a panic as error spans, a refused form's click marked as failed, the LCP with
 //! its attribution in the page load's trace, who the browser is, and addresses without secrets.
 
+use axum::http::StatusCode as HttpStatus;
 use fantoccini::Locator;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
+use serde_json::json;
 
 use crate::browser::{
     DEVELOPERS_BUILD, click, from_browser, named, one, parent_of, serve_app, start_browser,
     wait_for, wait_for_text,
 };
 use crate::helpers::{OtlpReceiver, ReceivedSpan, attribute, hex, int_attribute, string_attribute};
+use crate::honeycomb_links::{AuthStandIn, KEY};
 
 const FRONTEND: &str = "cruddur-frontend";
 /// In the address the app is opened at: no span may carry it.
@@ -243,5 +246,69 @@ async fn a_thrown_error_a_rejection_a_refused_crud_and_a_panic_reach_the_collect
         |labels| labels.iter().any(|label| label.ends_with("exception")),
     )
     .await;
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_developers_indicator_and_the_trace_view_link_each_trace_to_honeycomb() {
+    let honeycomb = AuthStandIn::start(
+        HttpStatus::OK,
+        json!({
+            "team": {"name": "Cruddur", "slug": "cruddur"},
+            "environment": {"name": "Production", "slug": "production"}
+        }),
+    )
+    .await;
+    let receiver = OtlpReceiver::start().await;
+    let headers = format!("x-honeycomb-team={KEY}");
+    let (origin, _backend) = serve_app(
+        DEVELOPERS_BUILD,
+        &[
+            ("CRUDDUR_LOCAL_TRACES", "on"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str()),
+            ("OTEL_EXPORTER_OTLP_HEADERS", headers.as_str()),
+            ("HONEYCOMB_API_ENDPOINT", honeycomb.address.as_str()),
+        ],
+    )
+    .await;
+    let browser = start_browser().await;
+    let client = &browser.client;
+
+    client.goto(&origin).await.unwrap();
+    wait_for_text(client, ".activity .message", "Cloud is very fun!").await;
+    click(client, Locator::LinkText("Notifications")).await;
+    wait_for_text(client, ".activity .message", "I am white unicorn").await;
+    let link = "https://ui.honeycomb.io/cruddur/environments/production/trace?trace_id=";
+    wait_for(
+        client,
+        ".last-trace a.honeycomb",
+        "the Honeycomb link",
+        |links| links == ["Honeycomb"],
+    )
+    .await;
+    let indicator = client
+        .find(Locator::Css(".last-trace a.honeycomb"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    let trace_id = indicator.strip_prefix(link).expect(&indicator).to_owned();
+    assert_eq!(trace_id.len(), 32, "{indicator}");
+
+    client
+        .goto(&format!("{origin}/traces/{trace_id}"))
+        .await
+        .unwrap();
+    wait_for_text(client, ".trace-ids a", "Open in Honeycomb").await;
+    let in_view = client
+        .find(Locator::Css(".trace-ids a"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap();
+    assert_eq!(in_view.as_deref(), Some(indicator.as_str()));
     browser.client.clone().close().await.unwrap();
 }

@@ -15,17 +15,17 @@ use tokio::net::TcpListener;
 
 use crate::helpers::FRONTEND_ORIGIN;
 
-const KEY: &str = "hc-key-for-the-auth-stand-in";
+pub const KEY: &str = "hc-key-for-the-auth-stand-in";
 
 /// Honeycomb's `/1/auth` on a free port: answers `status` and `body`, and keeps what it was
 /// asked (path and key).
-struct AuthStandIn {
-    address: String,
+pub struct AuthStandIn {
+    pub address: String,
     asked: Arc<Mutex<Vec<(String, String)>>>,
 }
 
 impl AuthStandIn {
-    async fn start(status: StatusCode, body: Json) -> Self {
+    pub async fn start(status: StatusCode, body: Json) -> Self {
         let asked = Arc::new(Mutex::new(Vec::new()));
         let log = asked.clone();
         let router = Router::new().fallback(move |uri: Uri, headers: HeaderMap| {
