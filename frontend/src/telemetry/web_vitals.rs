@@ -30,10 +30,20 @@ use crate::clock::{self, from_page_time};
 struct Measured {
     largest_contentful_paint: Option<Paint>,
     layout_shift: LayoutShift,
-    /// Each interaction, by interaction id. A page sees tens of interactions, not thousands: a
-    /// list is smaller in the bundle than a map.
-    interactions: Vec<Interaction>,
+    interactions: Interactions,
 }
+
+/// The longest interactions, as web-vitals keeps them: enough for the 98th percentile of up to
+/// 500 interactions, and bounded however long the page is used. A list, longest first, is
+/// smaller in the bundle than a map.
+#[derive(Default)]
+struct Interactions {
+    longest: Vec<Interaction>,
+    /// How many interactions the page has seen, where the browser does not count them.
+    seen: usize,
+}
+
+const LONGEST_INTERACTIONS_KEPT: usize = 10;
 
 /// The latest LCP candidate. Its element is named when it is seen: by the time the page is
 /// hidden it may be gone from the document.
@@ -143,22 +153,45 @@ pub fn observe() {
             target: selector(&field(&entry, "target")),
             keyboard: entry.name().starts_with("key"),
         };
-        MEASURED.with_borrow_mut(|measured| add_interaction(&mut measured.interactions, seen));
+        MEASURED.with_borrow_mut(|measured| measured.interactions.add(seen));
     });
 }
 
-/// Adds an event's entry to its interaction: the first entry says when it started, the longest
-/// how long it took, the last handler when processing ended.
-fn add_interaction(interactions: &mut Vec<Interaction>, seen: Interaction) {
-    match interactions.iter_mut().find(|known| known.id == seen.id) {
-        Some(known) => {
-            known.latency = known.latency.max(seen.latency);
-            known.processing_end = known.processing_end.max(seen.processing_end);
-            if known.target.is_empty() {
-                known.target = seen.target;
+impl Interactions {
+    /// Adds an event's entry to its interaction: the first entry says when it started, the
+    /// longest how long it took, the last handler when processing ended.
+    fn add(&mut self, seen: Interaction) {
+        let interaction = match self.longest.iter().position(|known| known.id == seen.id) {
+            Some(index) => {
+                let mut known = self.longest.remove(index);
+                known.latency = known.latency.max(seen.latency);
+                known.processing_end = known.processing_end.max(seen.processing_end);
+                if known.target.is_empty() {
+                    known.target = seen.target;
+                }
+                known
             }
+            None => {
+                self.seen += 1;
+                seen
+            }
+        };
+        let at = self
+            .longest
+            .iter()
+            .position(|kept| kept.latency < interaction.latency)
+            .unwrap_or(self.longest.len());
+        if at < LONGEST_INTERACTIONS_KEPT {
+            self.longest.insert(at, interaction);
+            self.longest.truncate(LONGEST_INTERACTIONS_KEPT);
         }
-        None => interactions.push(seen),
+    }
+
+    /// The interaction at the 98th percentile of `count` interactions: one outlier is ignored
+    /// per 50.
+    fn to_next_paint(&self, count: usize) -> Option<&Interaction> {
+        let last = self.longest.len().checked_sub(1)?;
+        self.longest.get((count / 50).min(last))
     }
 }
 
@@ -207,7 +240,15 @@ pub fn report_final() {
             at = from_page_time(shift.at);
         }
         report("cls", cls.largest, &[0.1, 0.25], at, at, attributes);
-        if let Some(interaction) = interaction_to_next_paint(&measured.interactions) {
+        // Chromium counts every interaction, those too fast to be observed among them.
+        let counted = clock::performance()
+            .map_or(0.0, |performance| number(&performance, "interactionCount"));
+        let count = if counted > 0.0 {
+            counted as usize
+        } else {
+            measured.interactions.seen
+        };
+        if let Some(interaction) = measured.interactions.to_next_paint(count) {
             report_interaction_to_next_paint(interaction);
         }
     });
@@ -307,25 +348,6 @@ fn inp_parts(interaction: &Interaction) -> InpParts {
         processing_duration: interaction.processing_end - interaction.processing_start,
         presentation_delay: (next_paint - interaction.processing_end).max(0.0),
     }
-}
-
-/// The interaction at the 98th percentile of latencies: one outlier is ignored per 50
-/// interactions.
-fn interaction_to_next_paint(interactions: &[Interaction]) -> Option<&Interaction> {
-    let longest = |candidates: &[&Interaction]| {
-        candidates
-            .iter()
-            .enumerate()
-            .max_by(|(_, a), (_, b)| a.latency.total_cmp(&b.latency))
-            .map(|(index, _)| index)
-    };
-    let mut candidates: Vec<&Interaction> = interactions.iter().collect();
-    // The longest after the ignored ones, without sorting them all.
-    for _ in 0..interactions.len() / 50 {
-        let outlier = longest(&candidates)?;
-        candidates.swap_remove(outlier);
-    }
-    longest(&candidates).map(|index| candidates[index])
 }
 
 fn report_time_to_first_byte() {
@@ -540,29 +562,50 @@ mod tests {
         }
     }
 
-    fn latency(interaction: Option<&Interaction>) -> Option<f64> {
-        interaction.map(|interaction| interaction.latency)
+    fn measured(all: impl IntoIterator<Item = Interaction>) -> Interactions {
+        let mut interactions = Interactions::default();
+        for interaction in all {
+            interactions.add(interaction);
+        }
+        interactions
+    }
+
+    fn inp(interactions: &Interactions) -> Option<(u64, f64)> {
+        interactions
+            .to_next_paint(interactions.seen)
+            .map(|interaction| (interaction.id, interaction.latency))
     }
 
     #[wasm_bindgen_test]
     fn inp_is_the_longest_interaction_until_fifty_then_one_outlier_is_ignored() {
-        let few = [
+        let few = measured([
             interaction(1, 40.0),
             interaction(2, 320.0),
             interaction(3, 90.0),
-        ];
-        assert_eq!(latency(interaction_to_next_paint(&few)), Some(320.0));
-        let mut many: Vec<Interaction> = (0..60).map(|id| interaction(id, 50.0)).collect();
-        many.push(interaction(100, 900.0));
-        many.push(interaction(101, 400.0));
-        let chosen = interaction_to_next_paint(&many).unwrap();
-        assert_eq!((chosen.id, chosen.latency), (101, 400.0));
-        assert_eq!(interaction_to_next_paint(&[]), None);
+        ]);
+        assert_eq!(inp(&few), Some((2, 320.0)));
+        let many = measured(
+            (0..60)
+                .map(|id| interaction(id, 50.0))
+                .chain([interaction(100, 900.0), interaction(101, 400.0)]),
+        );
+        assert_eq!(many.seen, 62);
+        assert_eq!(inp(&many), Some((101, 400.0)));
+        assert_eq!(inp(&Interactions::default()), None);
+    }
+
+    #[wasm_bindgen_test]
+    fn only_the_longest_interactions_are_kept_however_many_there_are() {
+        let interactions = measured((0..10_000).map(|id| interaction(id, (id % 997) as f64)));
+        assert_eq!(interactions.seen, 10_000);
+        assert_eq!(interactions.longest.len(), LONGEST_INTERACTIONS_KEPT);
+        assert_eq!(interactions.longest[0].latency, 996.0);
+        // Past 500 interactions, the tenth longest stands for the 98th percentile.
+        assert_eq!(inp(&interactions).map(|(_, latency)| latency), Some(996.0));
     }
 
     #[wasm_bindgen_test]
     fn an_interaction_keeps_its_first_start_its_longest_latency_and_its_last_handler() {
-        let mut interactions = Vec::new();
         let pointerdown = Interaction {
             id: 7,
             latency: 80.0,
@@ -580,10 +623,9 @@ mod tests {
             target: "button.crud-button".into(),
             ..pointerdown.clone()
         };
-        add_interaction(&mut interactions, pointerdown);
-        add_interaction(&mut interactions, click);
-        assert_eq!(interactions.len(), 1);
-        let merged = &interactions[0];
+        let interactions = measured([interaction(1, 100.0), pointerdown, click]);
+        assert_eq!((interactions.seen, interactions.longest.len()), (2, 2));
+        let merged = &interactions.longest[0];
         assert_eq!(merged.start, 1000.0);
         assert_eq!(merged.latency, 120.0);
         assert_eq!(merged.processing_end, 1090.0);
