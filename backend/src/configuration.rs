@@ -75,6 +75,9 @@ pub struct LocalTracesSettings {
     /// and environment are in the address, and an API key does not tell them), for the view's
     /// link, e.g. `https://ui.honeycomb.io/TEAM/environments/ENV/trace?trace_id={trace_id}`.
     pub honeycomb_trace_url: Option<String>,
+    /// `HONEYCOMB_API_ENDPOINT`: where Honeycomb's API is asked for the team and environment the
+    /// key belongs to, when the OTLP endpoint is not Honeycomb's own (a proxy, a test's stand-in).
+    pub honeycomb_api_endpoint: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -447,6 +450,7 @@ impl LocalTracesSettings {
             honeycomb_trace_url: env
                 .var("HONEYCOMB_TRACE_URL")
                 .filter(|template| template.contains("{trace_id}")),
+            honeycomb_api_endpoint: env.var("HONEYCOMB_API_ENDPOINT"),
         })
     }
 }

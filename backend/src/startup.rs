@@ -20,11 +20,13 @@ use crate::configuration::{DEFAULT_FRONTEND_URL, Settings};
 use crate::error::ApiError;
 use crate::routes::{self, activities, dev, health, messages};
 use crate::state::AppState;
-use crate::telemetry::TelemetryHandles;
+use crate::telemetry::honeycomb_links::{HoneycombLinks, HoneycombLookup};
+use crate::telemetry::outbound::TracedClient;
 use crate::telemetry::relay::{self, Relay, RelayConfig, RelayToXray};
 use crate::telemetry::request_tracing::{RequestTracing, TRACERESPONSE, trace_request};
 use crate::telemetry::trace_view::{self, TraceView};
 use crate::telemetry::xray::X_AMZN_TRACE_ID;
+use crate::telemetry::{self, TelemetryHandles};
 
 /// The largest API request body; the longest valid one (a 1024-character message) is far smaller.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -157,7 +159,7 @@ impl Application {
         }
         let trace_view = TraceView {
             store: telemetry.local_traces,
-            honeycomb_trace_url: settings.local_traces.honeycomb_trace_url.clone(),
+            honeycomb: honeycomb_links(settings)?,
         };
         let request_tracing = RequestTracing {
             xray: telemetry.xray,
@@ -220,6 +222,30 @@ impl Application {
         self.relay.drain(RELAY_DRAIN_DEADLINE).await;
         Ok(())
     }
+}
+
+/// The link from a trace to Honeycomb: `HONEYCOMB_TRACE_URL` as set, else learned from
+/// Honeycomb when spans go there with a key, else none.
+fn honeycomb_links(settings: &Settings) -> reqwest::Result<HoneycombLinks> {
+    let local_traces = &settings.local_traces;
+    if let Some(template) = &local_traces.honeycomb_trace_url {
+        return Ok(HoneycombLinks::fixed(template.clone()));
+    }
+    let otlp = &settings.telemetry;
+    let lookup = HoneycombLookup::from_settings(
+        local_traces.honeycomb_api_endpoint.as_deref(),
+        otlp.traces_endpoint
+            .as_deref()
+            .filter(|_| !otlp.sdk_disabled),
+        otlp.headers
+            .iter()
+            .map(|(name, value)| (name.to_owned(), value.to_owned())),
+        &telemetry::service_name(),
+    );
+    Ok(match lookup {
+        Some(lookup) => HoneycombLinks::learn(lookup, TracedClient::new()?),
+        None => HoneycombLinks::default(),
+    })
 }
 
 /// Ctrl-C or SIGTERM (what `docker stop` and orchestrators send).

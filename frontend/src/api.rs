@@ -3,6 +3,7 @@
 use std::sync::OnceLock;
 
 use crate::http::{self, Answer, Unanswered};
+use crate::json;
 use crate::telemetry::fetch;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -98,7 +99,7 @@ fn read<T: DeserializeOwned>(answer: Result<Answer, Unanswered>) -> Result<T, Ap
 
 fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, ()> {
     let value = js_sys::JSON::parse(text).map_err(drop)?;
-    serde_wasm_bindgen::from_value(value).map_err(drop)
+    json::from_value(value).map_err(drop)
 }
 
 fn to_json<T: Serialize>(value: &T) -> Option<String> {

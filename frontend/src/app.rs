@@ -7,7 +7,7 @@ use crate::pages::{
     notifications::NotificationsPage, search::SearchPage, user::UserPage,
 };
 use crate::router::{self, NavLink, Route};
-use crate::telemetry::interaction;
+use crate::telemetry::{interaction, trace_link};
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -68,17 +68,25 @@ fn RouteChangeSpans() -> impl IntoView {
 }
 
 /// For developers, on every page: the trace of the last thing you did, one click from its
-/// waterfall.
+/// waterfall, and from its page in Honeycomb when spans go there.
 #[component]
 fn LastActionTrace() -> impl IntoView {
     let last = interaction::last_action_trace();
     move || {
         last.get().map(|trace_id| {
             let short = trace_id[..8].to_owned();
+            let honeycomb = trace_link::for_trace(&trace_id).map(|url| {
+                view! {
+                    <a class="honeycomb" href=url target="_blank" rel="noopener">"Honeycomb"</a>
+                }
+            });
             view! {
-                <a class="last-trace" href=format!("/traces/{trace_id}") title="The trace of your last action">
-                    "trace " <code>{short}</code>
-                </a>
+                <span class="last-trace">
+                    <a href=format!("/traces/{trace_id}") title="The trace of your last action">
+                        "trace " <code>{short}</code>
+                    </a>
+                    {honeycomb}
+                </span>
             }
         })
     }

@@ -5,6 +5,7 @@ mod app;
 mod clock;
 mod components;
 mod http;
+mod json;
 mod pages;
 mod router;
 mod telemetry;
@@ -15,7 +16,7 @@ mod telemetry;
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
 fn main() {
-    console_error_panic_hook::set_once();
+    std::panic::set_hook(Box::new(telemetry::panicked));
     // The configuration is read before mounting, so before Leptos' own executor exists.
     wasm_bindgen_futures::spawn_local(async {
         let api_url = api::configure().await;

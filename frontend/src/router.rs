@@ -76,6 +76,22 @@ impl Route {
         }
     }
 
+    /// The page's address with its parameters named, as spans group pages by it.
+    pub fn template(&self) -> &'static str {
+        match self {
+            Route::Home => "/",
+            Route::Notifications => "/notifications",
+            Route::Search { .. } => "/search",
+            Route::Messages => "/messages",
+            Route::Conversation { .. } => "/messages/@{handle}",
+            Route::Traces => "/traces",
+            Route::Trace { .. } => "/traces/{trace_id}",
+            Route::User { .. } => "/@{handle}",
+            Route::Activity { .. } => "/@{handle}/status/{uuid}",
+            Route::NotFound => "not found",
+        }
+    }
+
     /// The local trace view's pages, which the browser's tracing leaves untraced.
     pub fn is_trace_view(&self) -> bool {
         matches!(self, Route::Traces | Route::Trace { .. })

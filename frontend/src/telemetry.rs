@@ -3,17 +3,24 @@
 //! Spans are recorded by a small recorder of our own (`span`, which says why not the SDK),
 //! buffered and sent through `crate::http` (`export`); the Performance APIs become the
 //! page-load spans and the web vitals (`document_load`, `web_vitals`); user actions become the
-//! parents of the work they cause (`interaction`), and every API call a CLIENT span (`fetch`).
+//! parents of the work they cause (`interaction`), every API call a CLIENT span (`fetch`), and
+//! uncaught errors, rejections and panics error spans (`errors`).
 //!
-//! Its modules depend one way: `fetch` on `interaction` on `span` on `export`; the page-load
-//! spans on `span`. None reaches back into this one, which wires them.
+//! Its modules depend one way: `fetch` and `errors` on `interaction` on `span` on `export`; the
+//! page-load spans on `span`. None reaches back into this one, which wires them.
 
+mod browser;
 mod document_load;
+mod errors;
 mod export;
 pub mod fetch;
 pub mod interaction;
 mod span;
+pub mod trace_link;
+mod url;
 mod web_vitals;
+
+pub use errors::panicked;
 
 use leptos::prelude::window_event_listener;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
@@ -28,7 +35,9 @@ pub fn init(api_url: &str) {
         ..Default::default()
     };
     export::start(format!("{api_url}/v1/traces"), resource);
+    trace_link::load(api_url);
     report_when_hidden();
+    errors::observe();
     interaction::observe_gestures();
     document_load::record_when_loaded();
     web_vitals::observe();
@@ -71,13 +80,15 @@ fn resource_attributes() -> Vec<KeyValue> {
         span::string("telemetry.sdk.version", env!("CARGO_PKG_VERSION")),
         span::string("session.id", &session_id()),
     ];
-    if let Some(navigator) = web_sys::window().map(|window| window.navigator()) {
+    if let Some(window) = web_sys::window() {
+        let navigator = window.navigator();
         if let Ok(user_agent) = navigator.user_agent() {
             attributes.push(span::string("user_agent.original", &user_agent));
         }
         if let Some(language) = navigator.language() {
             attributes.push(span::string("browser.language", &language));
         }
+        attributes.extend(browser::attributes(&window));
     }
     attributes
 }

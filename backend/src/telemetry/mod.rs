@@ -8,6 +8,7 @@
 
 pub mod attribute_limit;
 pub mod aws_signing;
+pub mod honeycomb_links;
 pub mod losses;
 pub mod outbound;
 pub mod propagation;
@@ -273,7 +274,7 @@ fn otlp_exporter(
 }
 
 /// `OTEL_SERVICE_NAME`, else `service.name` from `OTEL_RESOURCE_ATTRIBUTES`, else `cruddur-backend`.
-fn service_name() -> String {
+pub(crate) fn service_name() -> String {
     Resource::builder()
         .build()
         .get(&SERVICE_NAME.into())

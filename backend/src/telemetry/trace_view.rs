@@ -7,9 +7,11 @@ use axum::extract::{FromRef, Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use serde::Serialize;
 use shared::ErrorCode;
 use shared::traces::{TraceFilter, TraceSummary};
 
+use super::honeycomb_links::HoneycombLinks;
 use super::trace_store::TraceStore;
 use crate::error::{ApiError, ApiQuery};
 
@@ -18,8 +20,16 @@ use crate::error::{ApiError, ApiQuery};
 pub struct TraceView {
     /// Recent traces; None when the view is off.
     pub store: Option<Arc<TraceStore>>,
-    /// `HONEYCOMB_TRACE_URL`, for the view's link to the same trace in Honeycomb.
-    pub honeycomb_trace_url: Option<String>,
+    /// For the view's link to the same trace in Honeycomb.
+    pub honeycomb: HoneycombLinks,
+}
+
+/// `GET /api/trace-link`: the Honeycomb link's template, `{trace_id}` where the id goes, or
+/// null. The browser links its traces with it (the console, the developer's indicator) in
+/// every build, so it is served whether the view is on or off, and says nothing else.
+#[derive(Serialize)]
+struct TraceLink<'a> {
+    template: Option<&'a str>,
 }
 
 pub fn router<S>() -> Router<S>
@@ -30,6 +40,7 @@ where
     Router::new()
         .route("/api/traces", get(list))
         .route("/api/traces/{trace_id}", get(show))
+        .route("/api/trace-link", get(trace_link))
 }
 
 impl TraceView {
@@ -54,18 +65,23 @@ async fn show(
     Path(trace_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let store = view.store()?.clone();
-    let honeycomb_trace_url = view.honeycomb_trace_url.clone();
+    let honeycomb = view.honeycomb.clone();
     off_the_workers(move || {
         let mut detail = store
             .get(&trace_id)
             .ok_or(ApiError::NotFound(ErrorCode::TraceNotFound))?;
-        detail.honeycomb_url = honeycomb_trace_url
-            .as_ref()
-            .map(|template| template.replace("{trace_id}", &detail.trace_id));
+        detail.honeycomb_url = honeycomb.trace_url(&detail.trace_id);
         // Serialized here too: a trace at its cap makes a long body.
         Ok(Json(detail).into_response())
     })
     .await?
+}
+
+async fn trace_link(State(view): State<TraceView>) -> Response {
+    Json(TraceLink {
+        template: view.honeycomb.template(),
+    })
+    .into_response()
 }
 
 /// Runs `work` on the blocking pool: a list or a trace at the store's caps takes longer than an

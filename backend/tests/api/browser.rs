@@ -24,7 +24,7 @@ use crate::helpers::{
 const KEY: &str = "e2e-honeycomb-key-0123456789";
 
 /// The developers' build, with the local trace view.
-const DEVELOPERS_BUILD: &str = "dist";
+pub const DEVELOPERS_BUILD: &str = "dist";
 /// The bundle users download: `--no-default-features`, without the trace view.
 pub const USERS_BUNDLE: &str = "dist-users";
 
@@ -56,7 +56,7 @@ fn serve_frontend(listener: TcpListener, build: &str, api_url: String) {
 
 /// The backend (with `envs`, X-Ray off) and the bundle in `build` served beside it; returns the
 /// app's origin.
-async fn serve_app(build: &str, envs: &[(&str, &str)]) -> (String, BackendProcess) {
+pub async fn serve_app(build: &str, envs: &[(&str, &str)]) -> (String, BackendProcess) {
     // The backend allows only the frontend's origin, so the frontend's port comes first.
     let frontend = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://127.0.0.1:{}", frontend.local_addr().unwrap().port());
@@ -181,25 +181,25 @@ fn service_of(span: &ReceivedSpan) -> &str {
     string_attribute(&span.resource, "service.name").unwrap_or_default()
 }
 
-fn from_browser(span: &ReceivedSpan) -> bool {
+pub fn from_browser(span: &ReceivedSpan) -> bool {
     service_of(span) == "cruddur-frontend"
 }
 
-fn named<'a>(spans: &'a [ReceivedSpan], service: &str, name: &str) -> Vec<&'a ReceivedSpan> {
+pub fn named<'a>(spans: &'a [ReceivedSpan], service: &str, name: &str) -> Vec<&'a ReceivedSpan> {
     spans
         .iter()
         .filter(|span| service_of(span) == service && span.span.name == name)
         .collect()
 }
 
-fn one<'a>(spans: &'a [ReceivedSpan], service: &str, name: &str) -> &'a ReceivedSpan {
+pub fn one<'a>(spans: &'a [ReceivedSpan], service: &str, name: &str) -> &'a ReceivedSpan {
     let found = named(spans, service, name);
     assert!(!found.is_empty(), "no {name} span from {service}");
     found[0]
 }
 
 /// The span whose id `child` names as its parent, among `spans`.
-fn parent_of<'a>(spans: &'a [ReceivedSpan], child: &ReceivedSpan) -> Option<&'a ReceivedSpan> {
+pub fn parent_of<'a>(spans: &'a [ReceivedSpan], child: &ReceivedSpan) -> Option<&'a ReceivedSpan> {
     spans.iter().find(|span| {
         span.span.span_id == child.span.parent_span_id && span.span.trace_id == child.span.trace_id
     })

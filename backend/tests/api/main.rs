@@ -4,9 +4,11 @@
 mod activities;
 mod aws_resources;
 mod browser;
+mod browser_telemetry;
 mod exporter_faults;
 mod health_check;
 mod helpers;
+mod honeycomb_links;
 mod http_surface;
 mod messages;
 mod relay;

@@ -10,7 +10,19 @@ use wasm_bindgen::JsCast as _;
 use web_sys::PerformanceResourceTiming;
 
 use super::span::{self, Span, SpanContext};
+use super::url::redacted;
 use crate::clock::{self, from_page_time};
+
+thread_local! {
+    /// Made before the span is recorded: the web vitals are its children, and the first of them
+    /// are seen before the page has loaded.
+    static CONTEXT: SpanContext = SpanContext::root();
+}
+
+/// The `documentLoad` span's trace and id.
+pub fn context() -> SpanContext {
+    CONTEXT.with(|context| *context)
+}
 
 /// Records the load once the `load` event has finished: only then is `loadEventEnd` known.
 pub fn record_when_loaded() {
@@ -35,11 +47,12 @@ fn record() {
     };
     let url = web_sys::window()
         .and_then(|window| window.location().href().ok())
+        .map(|url| redacted(&url))
         .unwrap_or_default();
-    let mut document_load = Span::start(
+    let mut document_load = Span::start_root(
+        context(),
         "documentLoad",
         SpanKind::Internal,
-        None,
         from_page_time(navigation.fetch_start()),
         vec![span::string("url.full", &url)],
     );
@@ -104,7 +117,7 @@ fn record_fetch(
         Some(parent),
         from_page_time(timing.fetch_start()),
         vec![
-            span::string("url.full", url),
+            span::string("url.full", &redacted(url)),
             span::int("http.response.body.size", timing.encoded_body_size() as i64),
             span::string("initiator_type", &timing.initiator_type()),
         ],

@@ -11,6 +11,7 @@ use wasm_bindgen::JsValue;
 
 use super::interaction::{self, Action};
 use super::span::{self, Span};
+use super::url::redacted;
 use crate::clock;
 use crate::http::{self, Answer, Unanswered};
 
@@ -47,13 +48,17 @@ pub fn traced(
                     i64::from(answer.status),
                 ));
                 if answer.status >= 400 {
-                    span.set(span::string("error.type", &answer.status.to_string()));
+                    let status = answer.status.to_string();
+                    span.set(span::string("error.type", &status));
                     span.fail("");
+                    // Every failed call's error is shown, beside its form or on its page.
+                    fail_action(&held, &format!("the API answered {status}"));
                 }
             }
             Err(Unanswered) => {
                 span.set(span::string("error.type", "fetch_failed"));
                 span.fail("the request got no answer");
+                fail_action(&held, "the API could not be reached");
             }
         }
         span.end(clock::now());
@@ -67,7 +72,7 @@ pub fn traced(
 fn request_attributes(method: &'static str, url: &str) -> Vec<KeyValue> {
     let mut attributes = vec![
         span::string("http.request.method", method),
-        span::string("url.full", url),
+        span::string("url.full", &redacted(url)),
     ];
     if let Ok(parsed) = web_sys::Url::new(url) {
         attributes.push(span::string("server.address", &parsed.hostname()));
@@ -79,6 +84,12 @@ fn request_attributes(method: &'static str, url: &str) -> Vec<KeyValue> {
         attributes.push(span::int("server.port", port));
     }
     attributes
+}
+
+fn fail_action(held: &Option<Held>, message: &str) {
+    if let Some(Held(action)) = held {
+        action.fail(message);
+    }
 }
 
 /// Keeps an action open while its call is in flight, however the call ends.

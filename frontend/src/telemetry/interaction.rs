@@ -15,6 +15,7 @@ use wasm_bindgen::JsCast as _;
 use wasm_bindgen::closure::Closure;
 
 use super::span::{self, Span, SpanContext};
+use super::trace_link;
 use crate::clock;
 use crate::router::{self, Route};
 
@@ -228,6 +229,17 @@ impl Action {
         &self.context
     }
 
+    /// Marks the action, and the actions that caused it, as failed: work it caused ended in an
+    /// error the person is shown.
+    pub fn fail(&self, message: &str) {
+        if let Some(span) = self.span.borrow_mut().as_mut() {
+            span.fail(message);
+        }
+        if let Some(parent) = &self.parent {
+            parent.fail(message);
+        }
+    }
+
     /// Keeps the action open until the matching [`release`](Self::release).
     pub fn hold(&self) {
         self.pending.set(self.pending.get() + 1);
@@ -253,12 +265,13 @@ impl Action {
         }
     }
 
-    /// Tells the developer which trace this action made: at the console, and in the page's
-    /// indicator.
+    /// Tells the developer which trace this action made: at the console, with its Honeycomb
+    /// link when spans go there, and in the page's indicator.
     fn announce(&self) {
         let trace_id = self.context.trace_id_hex();
+        let link = trace_link::for_trace(&trace_id).unwrap_or_default();
         web_sys::console::info_1(
-            &format!("Cruddur traced {}: trace {trace_id}", self.describe).into(),
+            &format!("Cruddur traced {}: trace {trace_id} {link}", self.describe).into(),
         );
         LAST_ACTION_TRACE.with(|last| last.set(Some(trace_id)));
     }

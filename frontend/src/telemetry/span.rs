@@ -19,6 +19,7 @@ use opentelemetry_proto::tonic::trace::v1::{SpanFlags, Status, status};
 
 use super::export;
 use crate::clock;
+use crate::router::Route;
 
 pub const SDK_NAME: &str = module_path!();
 
@@ -36,7 +37,7 @@ pub struct SpanContext {
 impl SpanContext {
     /// A new trace. Unix seconds lead its id, big-endian, so AWS X-Ray accepts the same id
     /// (its `1-{8 hex digits of time}-{24 random}` form).
-    fn root() -> SpanContext {
+    pub fn root() -> SpanContext {
         let mut trace_id = [0; 16];
         let seconds = (clock::epoch_millis() / 1000.0) as u32;
         trace_id[..4].copy_from_slice(&seconds.to_be_bytes());
@@ -99,6 +100,10 @@ pub fn int(key: &str, value: i64) -> KeyValue {
     attribute(key, any_value::Value::IntValue(value))
 }
 
+pub fn bool(key: &str, value: bool) -> KeyValue {
+    attribute(key, any_value::Value::BoolValue(value))
+}
+
 pub fn double(key: &str, value: f64) -> KeyValue {
     attribute(key, any_value::Value::DoubleValue(value))
 }
@@ -126,9 +131,32 @@ impl Span {
         kind: SpanKind,
         parent: Option<&SpanContext>,
         at: u64,
-        mut attributes: Vec<KeyValue>,
+        attributes: Vec<KeyValue>,
     ) -> Span {
         let context = parent.map_or_else(SpanContext::root, SpanContext::child);
+        Span::begin(context, parent, name, kind, at, attributes)
+    }
+
+    /// Starts the root span of a trace whose context was made beforehand, so that spans begun
+    /// earlier can already be its children.
+    pub fn start_root(
+        context: SpanContext,
+        name: &'static str,
+        kind: SpanKind,
+        at: u64,
+        attributes: Vec<KeyValue>,
+    ) -> Span {
+        Span::begin(context, None, name, kind, at, attributes)
+    }
+
+    fn begin(
+        context: SpanContext,
+        parent: Option<&SpanContext>,
+        name: &'static str,
+        kind: SpanKind,
+        at: u64,
+        mut attributes: Vec<KeyValue>,
+    ) -> Span {
         add_page_attributes(&mut attributes);
         let recorded = opentelemetry_proto::tonic::trace::v1::Span {
             trace_id: context.trace_id.to_vec(),
@@ -176,13 +204,15 @@ impl Span {
     }
 }
 
-/// Where the page was and how large the screen, when a span began: on every span.
+/// Where the page was and how large the screen, when a span began: on every span. The route is
+/// the app's name for the page (`/@{handle}`), the path its address (`/@andrewbrown`).
 fn add_page_attributes(attributes: &mut Vec<KeyValue>) {
     let Some(window) = web_sys::window() else {
         return;
     };
-    if let Ok(route) = window.location().pathname() {
-        attributes.push(string("page.route", &route));
+    if let Ok(path) = window.location().pathname() {
+        attributes.push(string("page.route", Route::of(&path).template()));
+        attributes.push(string("url.path", &path));
     }
     if let Ok(screen) = window.screen() {
         let width = screen.width().unwrap_or_default();
