@@ -101,6 +101,9 @@ pub fn init(settings: &TelemetrySettings, local: &LocalTracesSettings) -> Teleme
             .with_tracer(provider.tracer(DEFAULT_SERVICE_NAME))
             .with_threads(false)
             .with_tracked_inactivity(false)
+            // Parents come from tracing's own span tree: attaching an OpenTelemetry context on
+            // every poll of every span would cost each request for nothing that reads it.
+            .with_context_activation(false)
             .with_filter(exported_spans())
     });
     let log_layer = tracing_subscriber::fmt::layer()
@@ -194,7 +197,12 @@ fn tracer_provider(
     }
     let xray = match xray::build(&settings.xray, &service_name) {
         Some((recorder, exporter)) => {
-            processors = processors.with_processor(BatchSpanProcessor::builder(exporter).build());
+            // Only the spans X-Ray may send are copied and queued for it.
+            let sends = recorder.clone();
+            processors = processors
+                .with_processor_for(BatchSpanProcessor::builder(exporter).build(), move |span| {
+                    sends.may_send(span)
+                });
             Some(recorder)
         }
         None => None,

@@ -16,6 +16,7 @@ use std::time::SystemTime;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::trace::{SpanContext, TraceFlags, TraceId};
+use opentelemetry_sdk::trace::SpanData;
 use wildmatch::WildMatch;
 
 pub use exporter::XrayExporter;
@@ -150,6 +151,12 @@ impl XrayRecorder {
             u8::from(sampled)
         );
         HeaderValue::from_str(&value).expect("hex digits and separators are a valid header value")
+    }
+
+    /// Whether the exporter may send this span: not when its trace's decision was not to.
+    /// Spans outside any request have no decision and go on, for the exporter to count them.
+    pub fn may_send(&self, span: &SpanData) -> bool {
+        self.decisions.get(span.span_context.trace_id()) != Some(false)
     }
 
     /// A trace continued from a system whose W3C ids don't start with the time: the daemon
