@@ -21,6 +21,7 @@ use tracing::Instrument;
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+use super::hex;
 use super::xray::{self, XrayRecorder, XrayRequest};
 use crate::client_address::TrustedProxies;
 
@@ -85,7 +86,10 @@ pub async fn trace_request(
         .clone();
     let mut xray_header = None;
     if span_context.is_valid() {
-        span.record("trace_id", tracing::field::display(span_context.trace_id()));
+        span.record(
+            "trace_id",
+            hex(&span_context.trace_id().to_bytes()).as_str(),
+        );
         if let Some(recorder) = &recorder {
             xray_header = Some(recorder.begin(&XrayRequest {
                 trace_id: span_context.trace_id(),

@@ -2,8 +2,8 @@
 //! the first 8 hex digits are Unix seconds), a segment per request and a subsegment per span
 //! in it, sent to the X-Ray daemon over UDP for the traces X-Ray sampling picks.
 //!
-//! From opentelemetry-aws: the X-Ray id generator and the `X-Amzn-Trace-Id` parser. Written
-//! here, each saying why: sampling, the segment translation, and the daemon client.
+//! From opentelemetry-aws: the `X-Amzn-Trace-Id` parser. Written here, each saying why: the
+//! id generator, sampling, the segment translation, and the daemon client.
 
 mod exporter;
 pub mod ids;

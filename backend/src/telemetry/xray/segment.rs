@@ -21,6 +21,7 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
 use super::SegmentNaming;
+use crate::telemetry::push_hex;
 
 /// Datagram header of the daemon protocol.
 pub const DAEMON_HEADER: &str = "{\"format\":\"json\",\"version\":1}\n";
@@ -32,10 +33,16 @@ const METADATA_NAMESPACE: &str = "otel";
 /// X-Ray indexes at most this many annotations per document.
 const MAX_ANNOTATIONS: usize = 50;
 
-/// `1-{8 hex digits of seconds}-{24 hex digits}`: the OTel trace id in X-Ray's form. A `TraceId`
-/// is always 32 hex digits, so shared's formatter always accepts it.
+/// `1-{8 hex digits of seconds}-{24 hex digits}`: the OTel trace id in X-Ray's form, as
+/// `shared::traces::xray_trace_id` writes it from the hex.
 pub fn xray_trace_id(trace_id: TraceId) -> String {
-    shared::traces::xray_trace_id(&trace_id.to_string()).unwrap_or_default()
+    let bytes = trace_id.to_bytes();
+    let mut text = String::with_capacity(35);
+    text.push_str("1-");
+    push_hex(&mut text, &bytes[..4]);
+    text.push('-');
+    push_hex(&mut text, &bytes[4..]);
+    text
 }
 
 fn seconds(time: SystemTime) -> f64 {
@@ -308,9 +315,16 @@ struct Document<'a> {
     subsegments: Vec<Document<'a>>,
 }
 
+/// Room for a request's segment with a few subsegments, so writing it rarely grows the buffer.
+const TYPICAL_DOCUMENT_BYTES: usize = 2048;
+
 impl Document<'_> {
     fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        let mut json = Vec::with_capacity(TYPICAL_DOCUMENT_BYTES);
+        match serde_json::to_writer(&mut json, self) {
+            Ok(()) => String::from_utf8(json).unwrap_or_default(),
+            Err(_) => String::new(),
+        }
     }
 }
 
@@ -870,6 +884,15 @@ mod tests {
         );
         assert!(translated.documents.is_empty());
         assert_eq!(translated.too_large, ["n".repeat(MAX_DATAGRAM_BYTES)]);
+    }
+
+    #[test]
+    fn trace_ids_are_written_as_shared_writes_them() {
+        let trace_id = TraceId::from_hex(test_spans::TRACE).unwrap();
+        assert_eq!(
+            Some(xray_trace_id(trace_id)),
+            shared::traces::xray_trace_id(test_spans::TRACE)
+        );
     }
 
     #[test]
