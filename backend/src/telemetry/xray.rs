@@ -107,7 +107,8 @@ pub struct XrayRecorder {
     sampler: Arc<XraySampler>,
     forced: Arc<ForcedSamples>,
     decisions: Arc<TraceDecisions>,
-    naming: SegmentNaming,
+    /// Shared: the recorder is cloned with the application's state for every request.
+    naming: Arc<SegmentNaming>,
     /// Traces kept from X-Ray because their id is no X-Ray id of now (`ids::plausible_for_xray`).
     implausible_ids: Arc<LossCounter>,
 }
@@ -145,11 +146,10 @@ impl XrayRecorder {
                 }
             }
         });
-        let value = format!(
-            "Root={};Sampled={}",
-            segment::xray_trace_id(request.trace_id),
-            u8::from(sampled)
-        );
+        let mut value = String::with_capacity(50);
+        value.push_str("Root=");
+        value.push_str(&segment::xray_trace_id(request.trace_id));
+        value.push_str(if sampled { ";Sampled=1" } else { ";Sampled=0" });
         HeaderValue::from_str(&value).expect("hex digits and separators are a valid header value")
     }
 
@@ -236,7 +236,7 @@ pub fn build(settings: &XraySettings, service_name: &str) -> Option<(XrayRecorde
         sampler,
         forced: Arc::new(ForcedSamples::new(settings.forced_samples_per_second)),
         decisions,
-        naming,
+        naming: Arc::new(naming),
         implausible_ids: Arc::default(),
     };
     Some((recorder, exporter))
