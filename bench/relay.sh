@@ -2,7 +2,8 @@
 # The relay (POST /v1/traces) at its limits, against the release build, forwarding to the Rust
 # sink (backend/examples/telemetry_sink.rs):
 # - spans per second accepted with the default budgets (the global 20,000 spans/s decides),
-#   and with every budget lifted (what the relay itself can do on this machine);
+#   and with every budget lifted (what the relay itself can do on this machine), and per
+#   second of the backend's CPU time (user + system, from /proc): the spans/s one core takes;
 # - the backend's resident memory before and after 20 of the costliest exports the relay
 #   accepts, with the local trace store off and on.
 # Usage: bash bench/relay.sh [seconds per throughput run, default 10]
@@ -24,6 +25,17 @@ start_backend() {
 }
 stop_backend() { kill -TERM "$backend" && wait "$backend" || true; }
 rss() { awk '/VmRSS/ {print $2}' "/proc/$backend/status"; }
+# The backend's user + system time so far, in clock ticks (100 a second).
+cpu_ticks() { sed 's/.*) //' "/proc/$backend/stat" | awk '{print $12 + $13}'; }
+# throughput ARGS...: relay_load's line, then the spans accepted per second of the backend's CPU.
+throughput() {
+  local before line spans
+  before=$(cpu_ticks)
+  line=$(./target/release/examples/relay_load "http://127.0.0.1:$port" throughput "$@")
+  spans=$(awk '{print $1}' <<<"$line")
+  printf '%s; %.0f spans per CPU-second\n' "$line" \
+    "$(awk -v s="$spans" -v t="$seconds" -v c="$(($(cpu_ticks) - before))" 'BEGIN {print s * t * 100 / c}')"
+}
 
 unlimited=(CRUDDUR_RELAY_REQUESTS_PER_SECOND=1000000 CRUDDUR_RELAY_REQUEST_BURST=1000000
   CRUDDUR_RELAY_SPANS_PER_SECOND=100000000 CRUDDUR_RELAY_SPAN_BURST=100000000
@@ -33,11 +45,11 @@ echo "relay throughput, ${seconds}s per run, 32 connections, 256 clients, $(npro
 for spans in 50 2000; do
   start_backend CRUDDUR_LOCAL_TRACES=off
   printf 'default budgets, %4d-span exports:  ' "$spans"
-  ./target/release/examples/relay_load "http://127.0.0.1:$port" throughput "$seconds" 32 "$spans" 256
+  throughput "$seconds" 32 "$spans" 256
   stop_backend
   start_backend CRUDDUR_LOCAL_TRACES=off "${unlimited[@]}"
   printf 'budgets lifted,  %4d-span exports:  ' "$spans"
-  ./target/release/examples/relay_load "http://127.0.0.1:$port" throughput "$seconds" 32 "$spans" 256
+  throughput "$seconds" 32 "$spans" 256
   stop_backend
 done
 

@@ -29,12 +29,26 @@ pub fn truncate_at_char_boundary(text: &str, max_bytes: usize) -> &str {
     &text[..end]
 }
 
-/// Holds every span to `max_value_bytes`, then fans it out to the exporters' processors.
-#[derive(Debug)]
+/// Which spans a processor takes.
+type Wants = Box<dyn Fn(&SpanData) -> bool + Send + Sync>;
+
+/// Holds every span to `max_value_bytes`, then fans it out to the exporters' processors, each
+/// getting only the spans it wants: a copy for all but the last that wants it, which gets the
+/// span itself.
 pub struct ValueLengthLimit {
     max_value_bytes: usize,
-    processors: Vec<Box<dyn SpanProcessor>>,
+    processors: Vec<(Box<dyn SpanProcessor>, Option<Wants>)>,
     truncated: LossCounter,
+}
+
+impl std::fmt::Debug for ValueLengthLimit {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("ValueLengthLimit")
+            .field("max_value_bytes", &self.max_value_bytes)
+            .field("processors", &self.processors.len())
+            .finish()
+    }
 }
 
 impl ValueLengthLimit {
@@ -47,7 +61,19 @@ impl ValueLengthLimit {
     }
 
     pub fn with_processor(mut self, processor: impl SpanProcessor + 'static) -> Self {
-        self.processors.push(Box::new(processor));
+        self.processors.push((Box::new(processor), None));
+        self
+    }
+
+    /// Adds a processor that gets only the spans `wants` takes; the others cost it nothing,
+    /// not even a copy.
+    pub fn with_processor_for(
+        mut self,
+        processor: impl SpanProcessor + 'static,
+        wants: impl Fn(&SpanData) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.processors
+            .push((Box::new(processor), Some(Box::new(wants))));
         self
     }
 
@@ -94,7 +120,7 @@ impl ValueLengthLimit {
 
 impl SpanProcessor for ValueLengthLimit {
     fn on_start(&self, span: &mut Span, context: &Context) {
-        for processor in &self.processors {
+        for (processor, _) in &self.processors {
             processor.on_start(span, context);
         }
     }
@@ -110,30 +136,38 @@ impl SpanProcessor for ValueLengthLimit {
                 "attribute values over the length limit were truncated"
             );
         }
-        if let Some((last, others)) = self.processors.split_last() {
-            for processor in others {
+        let mut wanting = self
+            .processors
+            .iter()
+            .filter(|(_, wants)| wants.as_ref().is_none_or(|wants| wants(&span)))
+            .map(|(processor, _)| processor)
+            .peekable();
+        while let Some(processor) = wanting.next() {
+            if wanting.peek().is_some() {
                 processor.on_end(span.clone());
+            } else {
+                processor.on_end(span);
+                break;
             }
-            last.on_end(span);
         }
     }
 
     fn force_flush(&self) -> OTelSdkResult {
         self.processors
             .iter()
-            .map(|processor| processor.force_flush())
+            .map(|(processor, _)| processor.force_flush())
             .fold(Ok(()), Result::and)
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
         self.processors
             .iter()
-            .map(|processor| processor.shutdown_with_timeout(timeout))
+            .map(|(processor, _)| processor.shutdown_with_timeout(timeout))
             .fold(Ok(()), Result::and)
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        for processor in &mut self.processors {
+        for (processor, _) in &mut self.processors {
             processor.set_resource(resource);
         }
     }
@@ -158,6 +192,29 @@ mod tests {
         assert_eq!(truncate_at_char_boundary("ééé", 5), "éé");
         assert_eq!(truncate_at_char_boundary("ééé", 1), "");
         assert_eq!(truncate_at_char_boundary("short", 4096), "short");
+    }
+
+    #[test]
+    fn a_processor_for_some_spans_gets_those_and_the_others_get_every_span() {
+        let (every, servers) = (
+            InMemorySpanExporter::default(),
+            InMemorySpanExporter::default(),
+        );
+        let limit = ValueLengthLimit::new(4096)
+            .with_processor(SimpleSpanProcessor::new(every.clone()))
+            .with_processor_for(SimpleSpanProcessor::new(servers.clone()), |span| {
+                span.span_kind == SpanKind::Server
+            });
+
+        limit.on_end(span(1, 0, SpanKind::Server, Vec::new()));
+        limit.on_end(span(2, 1, SpanKind::Internal, Vec::new()));
+
+        let names = |exporter: &InMemorySpanExporter| -> Vec<String> {
+            let spans = exporter.get_finished_spans().unwrap();
+            spans.iter().map(|span| span.name.to_string()).collect()
+        };
+        assert_eq!(names(&every), ["step-1", "step-2"]);
+        assert_eq!(names(&servers), ["step-1"]);
     }
 
     #[test]

@@ -108,6 +108,9 @@ pub fn init(settings: &TelemetrySettings, local: &LocalTracesSettings) -> Teleme
             .with_tracer(provider.tracer(DEFAULT_SERVICE_NAME))
             .with_threads(false)
             .with_tracked_inactivity(false)
+            // Parents come from tracing's own span tree: attaching an OpenTelemetry context on
+            // every poll of every span would cost each request for nothing that reads it.
+            .with_context_activation(false)
             .with_filter(exported_spans())
     });
     let log_layer = tracing_subscriber::fmt::layer()
@@ -154,7 +157,19 @@ fn without_signing_traces(filter: EnvFilter) -> EnvFilter {
 
 /// Lowercase hex, the way trace and span ids are written.
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+    let mut text = String::with_capacity(bytes.len() * 2);
+    push_hex(&mut text, bytes);
+    text
+}
+
+/// Appends `bytes` in lowercase hex: every request writes its ids a few times, and a table
+/// costs far less than the formatter.
+pub(crate) fn push_hex(text: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for byte in bytes {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    }
 }
 
 /// W3C Trace Context and Baggage, in and out.
@@ -229,8 +244,12 @@ fn tracer_provider(
     let xray = match xray::build(&settings.xray, &service_name, xray_routes) {
         Some((recorder, exporter)) => {
             if let Some(exporter) = exporter {
-                processors =
-                    processors.with_processor(BatchSpanProcessor::builder(exporter).build());
+                // Only the spans X-Ray may send are copied and queued for it.
+                let sends = recorder.clone();
+                processors = processors.with_processor_for(
+                    BatchSpanProcessor::builder(exporter).build(),
+                    move |span| sends.may_send(span),
+                );
             }
             Some(recorder)
         }

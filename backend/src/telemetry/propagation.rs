@@ -20,6 +20,8 @@ use opentelemetry::propagation::text_map_propagator::FieldIter;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 
+use super::push_hex;
+
 const TRACEPARENT: &str = "traceparent";
 const TRACESTATE: &str = "tracestate";
 /// `version-traceid-parentid-flags`: 2 + 1 + 32 + 1 + 16 + 1 + 2 characters.
@@ -42,12 +44,14 @@ pub struct W3cTraceContext;
 
 /// `00-<trace id>-<span id>-<flags>`: a `traceparent`, and a Level 2 `traceresponse`.
 pub(crate) fn version_00(span_context: &SpanContext, flags: TraceFlags) -> String {
-    format!(
-        "00-{}-{}-{:02x}",
-        span_context.trace_id(),
-        span_context.span_id(),
-        flags.to_u8()
-    )
+    let mut value = String::with_capacity(55);
+    value.push_str("00-");
+    push_hex(&mut value, &span_context.trace_id().to_bytes());
+    value.push('-');
+    push_hex(&mut value, &span_context.span_id().to_bytes());
+    value.push('-');
+    push_hex(&mut value, &[flags.to_u8()]);
+    value
 }
 
 impl TextMapPropagator for W3cTraceContext {

@@ -21,6 +21,7 @@ use tracing::Instrument;
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+use super::hex;
 use super::xray::{self, XrayRecorder, XrayRequest};
 use crate::client_address::TrustedProxies;
 
@@ -56,12 +57,34 @@ pub async fn trace_request(
         Some(route) => format!("{name_method} {route}"),
         None => name_method.to_owned(),
     };
+    // Recorded as the span is made, in one pass, rather than one attribute at a time after.
+    let attributes =
+        RequestAttributes::read(&request, route.as_deref(), &tracing_state.trusted_proxies);
     let span = tracing::info_span!(
         "request",
-        otel.name = %span_name,
+        otel.name = span_name.as_str(),
         otel.kind = "server",
         trace_id = Empty,
+        http.request.method = attributes.method,
+        http.request.method_original = attributes.method_original,
+        http.route = attributes.route,
+        url.path = attributes.path,
+        url.query = attributes.query,
+        url.scheme = attributes.scheme,
+        server.address = attributes
+            .server
+            .as_ref()
+            .map(|(address, _)| address.as_str()),
+        server.port = attributes.server.as_ref().map(|(_, port)| *port),
+        client.address = attributes
+            .client
+            .as_ref()
+            .map(|(client, _)| client.as_str()),
+        network.peer.address = attributes.client.as_ref().map(|(_, peer)| peer.as_str()),
+        user_agent.original = attributes.user_agent,
+        network.protocol.version = attributes.protocol_version,
     );
+    drop(attributes);
     let mut parent = global::get_text_map_propagator(|propagator| {
         propagator.extract(&HeaderExtractor(request.headers()))
     });
@@ -77,7 +100,6 @@ pub async fn trace_request(
     }
     // Fails only when no OpenTelemetry layer is installed (OTEL_SDK_DISABLED): nothing to join then.
     let _ = span.set_parent(parent);
-    record_request(&span, &request, route, &tracing_state.trusted_proxies);
 
     let span_context = xray::ids::start_in_trace(xray_root, || span.context())
         .span()
@@ -85,7 +107,10 @@ pub async fn trace_request(
         .clone();
     let mut xray_header = None;
     if span_context.is_valid() {
-        span.record("trace_id", tracing::field::display(span_context.trace_id()));
+        span.record(
+            "trace_id",
+            hex(&span_context.trace_id().to_bytes()).as_str(),
+        );
         if let Some(recorder) = &recorder {
             xray_header = Some(recorder.begin(&XrayRequest {
                 trace_id: span_context.trace_id(),
@@ -149,53 +174,62 @@ const KNOWN_METHODS: [Method; 9] = [
     Method::PATCH,
 ];
 
-/// The request's attributes. Its headers are never copied wholesale: `Authorization` and
-/// `Cookie` carry credentials, and only the headers named here become attributes.
-fn record_request(
-    span: &tracing::Span,
-    request: &Request,
-    route: Option<String>,
-    trusted_proxies: &TrustedProxies,
-) {
-    let uri = request.uri();
-    let headers = request.headers();
-    let method = request.method();
-    match known_method(method) {
-        Some(known) => span.set_attribute(semconv::HTTP_REQUEST_METHOD, known.to_owned()),
-        None => {
-            span.set_attribute(semconv::HTTP_REQUEST_METHOD, "_OTHER");
-            span.set_attribute(
-                semconv::HTTP_REQUEST_METHOD_ORIGINAL,
-                method.as_str().to_owned(),
-            );
+/// The request's attributes under the HTTP semantic conventions' names. Its headers are never
+/// copied wholesale: `Authorization` and `Cookie` carry credentials, and only the headers named
+/// here become attributes.
+struct RequestAttributes<'a> {
+    /// `http.request.method`: the method as the conventions write it, or `_OTHER`.
+    method: &'a str,
+    /// `http.request.method_original`, for a method the conventions don't know.
+    method_original: Option<&'a str>,
+    route: Option<&'a str>,
+    path: &'a str,
+    query: Option<&'a str>,
+    scheme: &'a str,
+    /// `server.address` and `server.port`.
+    server: Option<(String, i64)>,
+    /// `client.address` and `network.peer.address`.
+    client: Option<(String, String)>,
+    user_agent: Option<&'a str>,
+    protocol_version: &'static str,
+}
+
+impl<'a> RequestAttributes<'a> {
+    fn read(
+        request: &'a Request,
+        route: Option<&'a str>,
+        trusted_proxies: &TrustedProxies,
+    ) -> Self {
+        let uri = request.uri();
+        let headers = request.headers();
+        let method = request.method();
+        let (method, method_original) = match known_method(method) {
+            Some(known) => (known, None),
+            None => ("_OTHER", Some(method.as_str())),
+        };
+        // TLS ends in front of this server (a load balancer), which says so in X-Forwarded-Proto.
+        let scheme = header_str(headers, "x-forwarded-proto").unwrap_or("http");
+        let client =
+            request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(peer)| {
+                    let client = trusted_proxies.client_address(*peer, headers);
+                    (client.to_string(), peer.ip().to_string())
+                });
+        RequestAttributes {
+            method,
+            method_original,
+            route,
+            path: uri.path(),
+            query: uri.query(),
+            scheme,
+            server: server_address(headers, scheme),
+            client,
+            user_agent: header_str(headers, header::USER_AGENT.as_str()),
+            protocol_version: protocol_version(request.version()),
         }
     }
-    if let Some(route) = route {
-        span.set_attribute(semconv::HTTP_ROUTE, route);
-    }
-    span.set_attribute(semconv::URL_PATH, uri.path().to_owned());
-    if let Some(query) = uri.query() {
-        span.set_attribute(semconv::URL_QUERY, query.to_owned());
-    }
-    // TLS ends in front of this server (a load balancer), which says so in X-Forwarded-Proto.
-    let scheme = header_str(headers, "x-forwarded-proto").unwrap_or("http");
-    span.set_attribute(semconv::URL_SCHEME, scheme.to_owned());
-    if let Some((address, port)) = server_address(headers, scheme) {
-        span.set_attribute(semconv::SERVER_ADDRESS, address);
-        span.set_attribute(semconv::SERVER_PORT, port);
-    }
-    if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
-        let client = trusted_proxies.client_address(*peer, headers);
-        span.set_attribute(semconv::CLIENT_ADDRESS, client.to_string());
-        span.set_attribute(semconv::NETWORK_PEER_ADDRESS, peer.ip().to_string());
-    }
-    if let Some(agent) = header_str(headers, header::USER_AGENT.as_str()) {
-        span.set_attribute(semconv::USER_AGENT_ORIGINAL, agent.to_owned());
-    }
-    span.set_attribute(
-        semconv::NETWORK_PROTOCOL_VERSION,
-        protocol_version(request.version()),
-    );
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

@@ -13,15 +13,16 @@ use std::collections::hash_map::{Entry, RandomState};
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use opentelemetry::trace::{SpanId as OtelSpanId, SpanKind as OtelSpanKind, Status as OtelStatus};
+use opentelemetry::{Array, KeyValue as OtelKeyValue, Value as OtelValue};
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, Span};
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
-use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
@@ -127,6 +128,7 @@ struct Arriving {
 }
 
 /// One resource of an export, converted before the lock is taken.
+#[derive(Debug)]
 struct ArrivingResource {
     resource: Arc<ResourceView>,
     fingerprint: u64,
@@ -163,11 +165,36 @@ impl TraceStore {
     /// held for one trace's spans at a time.
     pub fn insert(&self, resource_spans: &[ResourceSpans]) {
         let (resources, arriving) = self.convert(resource_spans);
+        self.keep_all(&resources, arriving);
+    }
+
+    /// Keeps the backend's own spans as the SDK hands them over, converted once, straight to
+    /// what the store holds; they look the same as if they had arrived over OTLP.
+    fn insert_own(&self, resource: &ArrivingResource, spans: &[SpanData]) {
+        let mut arriving: Vec<Arriving> = Vec::new();
+        let mut by_trace: HashMap<TraceId, usize> = HashMap::new();
+        for span in spans {
+            let trace_id = span.span_context.trace_id().to_bytes();
+            let stored = own_stored_span(span, 0);
+            let bytes = span_bytes(&stored);
+            let slot = *by_trace.entry(trace_id).or_insert_with(|| {
+                arriving.push(Arriving {
+                    trace_id,
+                    spans: Vec::new(),
+                });
+                arriving.len() - 1
+            });
+            arriving[slot].spans.push((stored, bytes));
+        }
+        self.keep_all(std::slice::from_ref(resource), arriving);
+    }
+
+    fn keep_all(&self, resources: &[ArrivingResource], arriving: Vec<Arriving>) {
         let mut dropped = 0;
         for trace in arriving {
             let (refused, evicted) = {
                 let mut held = sync::lock(&self.held);
-                let refused = self.keep(&mut held, &resources, trace);
+                let refused = self.keep(&mut held, resources, trace);
                 (refused, self.evict(&mut held))
             };
             dropped += refused.len();
@@ -197,34 +224,8 @@ impl TraceStore {
                 .as_ref()
                 .map(|resource| resource.attributes.as_slice())
                 .unwrap_or_default();
-            let service = attributes
-                .iter()
-                .find(|attribute| attribute.key == "service.name")
-                .map(|attribute| text(attribute.value.as_ref()))
-                .unwrap_or_else(|| "unknown_service".to_owned());
-            let browser = attributes.iter().any(|attribute| {
-                attribute.key == "cruddur.relayed"
-                    && attribute
-                        .value
-                        .as_ref()
-                        .and_then(|value| value.value.as_ref())
-                        == Some(&Value::BoolValue(true))
-            });
-            let resource = ResourceView {
-                service,
-                browser,
-                attributes: self::attributes(
-                    attributes
-                        .iter()
-                        .filter(|attribute| attribute.key != "service.name"),
-                ),
-            };
             let index = u32::try_from(resources.len()).unwrap_or(u32::MAX);
-            resources.push(ArrivingResource {
-                fingerprint: self.fingerprints.hash_one(&resource),
-                bytes: resource_bytes(&resource),
-                resource: Arc::new(resource),
-            });
+            resources.push(self.arriving_resource(attributes));
             let spans = resource_spans
                 .scope_spans
                 .iter()
@@ -249,6 +250,36 @@ impl TraceStore {
             }
         }
         (resources, arriving)
+    }
+
+    fn arriving_resource(&self, attributes: &[KeyValue]) -> ArrivingResource {
+        let service = attributes
+            .iter()
+            .find(|attribute| attribute.key == "service.name")
+            .map(|attribute| text(attribute.value.as_ref()))
+            .unwrap_or_else(|| "unknown_service".to_owned());
+        let browser = attributes.iter().any(|attribute| {
+            attribute.key == "cruddur.relayed"
+                && attribute
+                    .value
+                    .as_ref()
+                    .and_then(|value| value.value.as_ref())
+                    == Some(&Value::BoolValue(true))
+        });
+        let resource = ResourceView {
+            service,
+            browser,
+            attributes: self::attributes(
+                attributes
+                    .iter()
+                    .filter(|attribute| attribute.key != "service.name"),
+            ),
+        };
+        ArrivingResource {
+            fingerprint: self.fingerprints.hash_one(&resource),
+            bytes: resource_bytes(&resource),
+            resource: Arc::new(resource),
+        }
     }
 
     /// Adds one trace's arriving spans, as many as its caps allow; returns the refused ones.
@@ -494,27 +525,28 @@ impl Listed {
 #[derive(Debug)]
 pub struct StoreExporter {
     store: Arc<TraceStore>,
-    resource: ResourceAttributesWithSchema,
+    /// The backend's resource as the store holds it, made once.
+    resource: ArrivingResource,
 }
 
 impl StoreExporter {
     pub fn new(store: Arc<TraceStore>) -> Self {
-        StoreExporter {
-            store,
-            resource: (&Resource::builder_empty().build()).into(),
-        }
+        let resource = store.arriving_resource(&[]);
+        StoreExporter { store, resource }
     }
 }
 
 impl SpanExporter for StoreExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        self.store
-            .insert(&group_spans_by_resource_and_scope(batch, &self.resource));
+        self.store.insert_own(&self.resource, &batch);
         Ok(())
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        self.resource = resource.into();
+        // The resource's attributes as OTLP writes them, so its view is the one a trip
+        // through OTLP would give.
+        let attributes = ResourceAttributesWithSchema::from(resource).attributes.0;
+        self.resource = self.store.arriving_resource(&attributes);
     }
 }
 
@@ -577,6 +609,79 @@ fn stored_span(span: &Span, span_id: SpanId, resource: u32) -> StoredSpan {
             })
             .collect(),
         resource,
+    }
+}
+
+/// The backend's own span as `stored_span` would keep it after a trip through OTLP.
+fn own_stored_span(span: &SpanData, resource: u32) -> StoredSpan {
+    let (status, status_message) = match &span.status {
+        OtelStatus::Error { description } => (SpanStatus::Error, description.to_string()),
+        OtelStatus::Ok => (SpanStatus::Ok, String::new()),
+        OtelStatus::Unset => (SpanStatus::Unset, String::new()),
+    };
+    let start = unix_nanos(span.start_time);
+    StoredSpan {
+        span_id: span.span_context.span_id().to_bytes(),
+        parent_span_id: (span.parent_span_id != OtelSpanId::INVALID)
+            .then(|| span.parent_span_id.to_bytes()),
+        name: span.name.to_string(),
+        kind: match span.span_kind {
+            OtelSpanKind::Server => traces::SpanKind::Server,
+            OtelSpanKind::Client => traces::SpanKind::Client,
+            OtelSpanKind::Producer => traces::SpanKind::Producer,
+            OtelSpanKind::Consumer => traces::SpanKind::Consumer,
+            OtelSpanKind::Internal => traces::SpanKind::Internal,
+        },
+        status,
+        status_message,
+        start_unix_micros: start / 1000,
+        duration_micros: unix_nanos(span.end_time).saturating_sub(start) / 1000,
+        attributes: own_attributes(&span.attributes),
+        events: span
+            .events
+            .iter()
+            .map(|event| SpanEvent {
+                name: event.name.to_string(),
+                time_unix_micros: unix_nanos(event.timestamp) / 1000,
+                attributes: own_attributes(&event.attributes),
+            })
+            .collect(),
+        resource,
+    }
+}
+
+/// Nanoseconds since the Unix epoch, as OTLP writes a time (0 before it).
+fn unix_nanos(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_nanos() as u64)
+}
+
+fn own_attributes(attributes: &[OtelKeyValue]) -> Vec<Attribute> {
+    attributes
+        .iter()
+        .map(|attribute| Attribute {
+            key: attribute.key.as_str().to_owned(),
+            value: own_text(&attribute.value),
+        })
+        .collect()
+}
+
+/// What `text` makes of the value once OTLP has carried it.
+fn own_text(value: &OtelValue) -> String {
+    fn list<T: ToString>(values: &[T]) -> String {
+        let texts: Vec<String> = values.iter().map(ToString::to_string).collect();
+        format!("[{}]", texts.join(", "))
+    }
+    match value {
+        OtelValue::String(text) => text.as_str().to_owned(),
+        OtelValue::Bool(value) => value.to_string(),
+        OtelValue::I64(value) => value.to_string(),
+        OtelValue::F64(value) => value.to_string(),
+        OtelValue::Array(Array::Bool(values)) => list(values),
+        OtelValue::Array(Array::I64(values)) => list(values),
+        OtelValue::Array(Array::F64(values)) => list(values),
+        OtelValue::Array(Array::String(values)) => list(values),
+        other => other.to_string(),
     }
 }
 

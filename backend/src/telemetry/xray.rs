@@ -3,8 +3,8 @@
 //! in it, sent to the X-Ray daemon over UDP for the traces X-Ray sampling picks; or, with
 //! `CRUDDUR_XRAY_EXPORTER=otlp`, those traces' spans as OTLP straight to X-Ray (`otlp`).
 //!
-//! From opentelemetry-aws: the X-Ray id generator and the `X-Amzn-Trace-Id` parser. Written
-//! here, each saying why: sampling, the segment translation, and the daemon client.
+//! From opentelemetry-aws: the `X-Amzn-Trace-Id` parser. Written here, each saying why: the
+//! id generator, sampling, the segment translation, and the daemon client.
 
 mod exporter;
 pub mod ids;
@@ -18,6 +18,7 @@ use std::time::SystemTime;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::trace::{SpanContext, TraceFlags, TraceId};
+use opentelemetry_sdk::trace::SpanData;
 use wildmatch::WildMatch;
 
 pub use exporter::XrayExporter;
@@ -109,7 +110,8 @@ pub struct XrayRecorder {
     sampler: Arc<XraySampler>,
     forced: Arc<ForcedSamples>,
     decisions: Arc<TraceDecisions>,
-    naming: SegmentNaming,
+    /// Shared: the recorder is cloned with the application's state for every request.
+    naming: Arc<SegmentNaming>,
     /// Traces kept from X-Ray because their id is no X-Ray id of now (`ids::plausible_for_xray`).
     implausible_ids: Arc<LossCounter>,
 }
@@ -147,11 +149,10 @@ impl XrayRecorder {
                 }
             }
         });
-        let value = format!(
-            "Root={};Sampled={}",
-            segment::xray_trace_id(request.trace_id),
-            u8::from(sampled)
-        );
+        let mut value = String::with_capacity(50);
+        value.push_str("Root=");
+        value.push_str(&segment::xray_trace_id(request.trace_id));
+        value.push_str(if sampled { ";Sampled=1" } else { ";Sampled=0" });
         HeaderValue::from_str(&value).expect("hex digits and separators are a valid header value")
     }
 
@@ -180,6 +181,12 @@ impl XrayRecorder {
                 path: "",
             })
         })
+    }
+
+    /// Whether the exporter may send this span: not when its trace's decision was not to.
+    /// Spans outside any request have no decision and go on, for the exporter to count them.
+    pub fn may_send(&self, span: &SpanData) -> bool {
+        self.decisions.get(span.span_context.trace_id()) != Some(false)
     }
 
     /// A trace continued from a system whose W3C ids don't start with the time: the daemon
@@ -307,7 +314,7 @@ pub fn build(
         sampler,
         forced: Arc::new(ForcedSamples::new(settings.forced_samples_per_second)),
         decisions,
-        naming,
+        naming: Arc::new(naming),
         implausible_ids: Arc::default(),
     };
     Some((recorder, exporter))
@@ -363,7 +370,7 @@ mod tests {
             sampler: Arc::new(XraySampler::new(LocalRules::parse(everything).unwrap())),
             forced: Arc::new(ForcedSamples::new(0)),
             decisions: Arc::new(TraceDecisions::new(2)),
-            naming: SegmentNaming::new("Cruddur".into(), None),
+            naming: Arc::new(SegmentNaming::new("Cruddur".into(), None)),
             implausible_ids: Arc::default(),
         };
         let request = trace_of_now(0);

@@ -384,3 +384,55 @@ fn a_relayed_resource_is_the_browsers_whatever_its_service_is_called() {
         "{browser:?}"
     );
 }
+
+#[tokio::test]
+async fn the_backends_own_spans_are_kept_as_a_trip_through_otlp_would_keep_them() {
+    use crate::telemetry::xray::test_spans;
+    use opentelemetry::trace::{Event, SpanKind as OtelSpanKind};
+    use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
+
+    let resource = opentelemetry_sdk::Resource::builder_empty()
+        .with_service_name(BACKEND_SERVICE_NAME)
+        .with_attribute(OtelKeyValue::new("telemetry.distro.name", "cruddur"))
+        .build();
+    let strings: Vec<opentelemetry::StringValue> = vec!["a".into(), "b c".into()];
+    let mut server = test_spans::span(
+        1,
+        0,
+        OtelSpanKind::Server,
+        vec![
+            OtelKeyValue::new("http.request.method", "GET"),
+            OtelKeyValue::new("http.response.status_code", 500),
+            OtelKeyValue::new("app.ratio", 0.25),
+            OtelKeyValue::new("app.cached", false),
+            OtelKeyValue::new("app.tags", OtelValue::Array(strings.into())),
+            OtelKeyValue::new("app.sizes", OtelValue::Array(vec![1_i64, 2].into())),
+        ],
+    );
+    server.status = OtelStatus::error("500 Internal Server Error");
+    server.events.events.push(Event::new(
+        "exception",
+        SystemTime::now(),
+        vec![OtelKeyValue::new("exception.message", "boom")],
+        0,
+    ));
+    let child = test_spans::span(2, 1, OtelSpanKind::Client, Vec::new());
+    let batch = vec![server, child];
+
+    let direct = TraceStore::new(StoreLimits::default());
+    let direct = Arc::new(direct);
+    let mut exporter = StoreExporter::new(direct.clone());
+    exporter.set_resource(&resource);
+    exporter.export(batch.clone()).await.unwrap();
+
+    let through_otlp = TraceStore::new(StoreLimits::default());
+    through_otlp.insert(&group_spans_by_resource_and_scope(
+        batch,
+        &ResourceAttributesWithSchema::from(&resource),
+    ));
+
+    let trace = test_spans::TRACE;
+    let kept = direct.get(trace).expect("the trace is kept");
+    assert_eq!(kept.spans.len(), 2);
+    assert_eq!(Some(kept), through_otlp.get(trace));
+}

@@ -1,7 +1,8 @@
 //! Trace ids between X-Ray and W3C Trace Context.
 //!
-//! New traces get X-Ray's ids (opentelemetry-aws's generator: Unix seconds first), which are
-//! valid W3C ids too. A request that arrives with only an X-Ray `Root` (as an ALB sends it, no
+//! New traces get X-Ray's ids (Unix seconds first, then 96 random bits), which are valid W3C
+//! ids too. Made here rather than by opentelemetry-aws's generator, which writes the random
+//! part in hex and parses it back for every trace. A request that arrives with only an X-Ray `Root` (as an ALB sends it, no
 //! `Parent`) has a trace but no parent span: the SDK ignores a context whose span id is zero,
 //! so its server span is started as a root whose trace id is the incoming one, the way X-Ray's
 //! own SDKs continue such a trace.
@@ -10,29 +11,37 @@ use std::cell::Cell;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use opentelemetry::trace::{SpanId, TraceId};
-use opentelemetry_aws::trace::XrayIdGenerator;
-use opentelemetry_sdk::trace::IdGenerator;
+use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator};
 
 thread_local! {
     /// The trace id the next root span started on this thread takes, once.
     static NEXT_TRACE_ID: Cell<Option<TraceId>> = const { Cell::new(None) };
 }
 
-/// X-Ray's generator, except for a root span started inside [`start_in_trace`].
+/// X-Ray's ids, except for a root span started inside [`start_in_trace`].
 #[derive(Debug, Default)]
 pub struct ContinuingIdGenerator {
-    xray: XrayIdGenerator,
+    random: RandomIdGenerator,
+}
+
+impl ContinuingIdGenerator {
+    /// The Unix seconds in the first 32 bits, random bits after them.
+    fn new_xray_trace_id(&self, now: SystemTime) -> TraceId {
+        let seconds = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        let random = u128::from_be_bytes(self.random.new_trace_id().to_bytes());
+        TraceId::from((u128::from(seconds as u32) << 96) | (random >> 32))
+    }
 }
 
 impl IdGenerator for ContinuingIdGenerator {
     fn new_trace_id(&self) -> TraceId {
         NEXT_TRACE_ID
             .take()
-            .unwrap_or_else(|| self.xray.new_trace_id())
+            .unwrap_or_else(|| self.new_xray_trace_id(SystemTime::now()))
     }
 
     fn new_span_id(&self) -> SpanId {
-        self.xray.new_span_id()
+        self.random.new_span_id()
     }
 }
 
@@ -91,6 +100,19 @@ mod tests {
         let incoming = TraceId::from_hex("6921a1b2c3d4e5f60718293a4b5c6d7e").unwrap();
         start_in_trace(Some(incoming), || ());
         assert_ne!(generator.new_trace_id(), incoming);
+    }
+
+    #[test]
+    fn a_new_trace_id_starts_with_the_unix_seconds_and_goes_on_at_random() {
+        let generator = ContinuingIdGenerator::default();
+        let now = UNIX_EPOCH + Duration::from_secs(0x6921_a1b2);
+        let (first, second) = (
+            generator.new_xray_trace_id(now),
+            generator.new_xray_trace_id(now),
+        );
+        assert!(first.to_string().starts_with("6921a1b2"), "{first}");
+        assert!(second.to_string().starts_with("6921a1b2"), "{second}");
+        assert_ne!(first, second);
     }
 
     #[test]

@@ -6,16 +6,22 @@
 //! naming by Host (`AWS_XRAY_URL`), sets no error/throttle flags on 4xx unless the span status
 //! is Error (the HTTP conventions leave it unset there), drops attributes it is not told
 //! about, and neither splits nor reports a document over the 64 KB datagram limit.
+//!
+//! A document is a typed struct that borrows from its span and is serialized straight to
+//! JSON: every sampled request pays for its translation, so nothing is built twice.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
 use opentelemetry::{KeyValue, Value as OtelValue};
 use opentelemetry_sdk::trace::SpanData;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 
 use super::SegmentNaming;
+use crate::telemetry::push_hex;
 
 /// Datagram header of the daemon protocol.
 pub const DAEMON_HEADER: &str = "{\"format\":\"json\",\"version\":1}\n";
@@ -27,10 +33,16 @@ const METADATA_NAMESPACE: &str = "otel";
 /// X-Ray indexes at most this many annotations per document.
 const MAX_ANNOTATIONS: usize = 50;
 
-/// `1-{8 hex digits of seconds}-{24 hex digits}`: the OTel trace id in X-Ray's form. A `TraceId`
-/// is always 32 hex digits, so shared's formatter always accepts it.
+/// `1-{8 hex digits of seconds}-{24 hex digits}`: the OTel trace id in X-Ray's form, as
+/// `shared::traces::xray_trace_id` writes it from the hex.
 pub fn xray_trace_id(trace_id: TraceId) -> String {
-    shared::traces::xray_trace_id(&trace_id.to_string()).unwrap_or_default()
+    let bytes = trace_id.to_bytes();
+    let mut text = String::with_capacity(35);
+    text.push_str("1-");
+    push_hex(&mut text, &bytes[..4]);
+    text.push('-');
+    push_hex(&mut text, &bytes[4..]);
+    text
 }
 
 fn seconds(time: SystemTime) -> f64 {
@@ -46,8 +58,8 @@ fn attribute<'a>(span: &'a SpanData, key: &str) -> Option<&'a OtelValue> {
         .map(|attribute| &attribute.value)
 }
 
-fn text(span: &SpanData, key: &str) -> Option<String> {
-    attribute(span, key).map(|value| value.as_str().into_owned())
+fn text<'a>(span: &'a SpanData, key: &str) -> Option<Cow<'a, str>> {
+    attribute(span, key).map(OtelValue::as_str)
 }
 
 fn integer(span: &SpanData, key: &str) -> Option<i64> {
@@ -57,18 +69,11 @@ fn integer(span: &SpanData, key: &str) -> Option<i64> {
     }
 }
 
-fn json_value(value: &OtelValue) -> Value {
-    match value {
-        OtelValue::Bool(value) => json!(value),
-        OtelValue::I64(value) => json!(value),
-        OtelValue::F64(value) => json!(value),
-        OtelValue::String(value) => json!(value.as_str()),
-        other => json!(other.to_string()),
-    }
-}
-
 /// Annotation keys may hold only `[A-Za-z0-9_]`.
-fn annotation_key(key: &str) -> String {
+fn annotation_key(key: &str) -> Cow<'_, str> {
+    if key.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Cow::Borrowed(key);
+    }
     key.chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect()
@@ -91,11 +96,11 @@ pub(super) fn document_name(name: &str) -> String {
 /// The Host the request came to, rebuilt from the conventions' attributes.
 fn host(span: &SpanData) -> Option<String> {
     let address = text(span, "server.address")?;
-    let scheme = text(span, "url.scheme").unwrap_or_else(|| "http".to_owned());
+    let scheme = text(span, "url.scheme").unwrap_or(Cow::Borrowed("http"));
     let default_port = if scheme == "https" { 443 } else { 80 };
     Some(match integer(span, "server.port") {
         Some(port) if port != default_port => format!("{address}:{port}"),
-        _ => address,
+        _ => address.into_owned(),
     })
 }
 
@@ -108,6 +113,219 @@ pub struct Translated {
     pub shed: Vec<(String, Vec<&'static str>)>,
     /// The names of documents too large even without those details, not sent.
     pub too_large: Vec<String>,
+}
+
+/// An attribute's value in a document: the span's own, or a note the translation adds.
+#[derive(Debug, Clone, Copy)]
+enum Scalar<'a> {
+    Otel(&'a OtelValue),
+    Note(&'static str),
+}
+
+impl Serialize for Scalar<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Scalar::Otel(OtelValue::Bool(value)) => serializer.serialize_bool(*value),
+            Scalar::Otel(OtelValue::I64(value)) => serializer.serialize_i64(*value),
+            // Not a finite number: null, as JSON has no other way to say it.
+            Scalar::Otel(OtelValue::F64(value)) if !value.is_finite() => {
+                serializer.serialize_unit()
+            }
+            Scalar::Otel(OtelValue::F64(value)) => serializer.serialize_f64(*value),
+            Scalar::Otel(OtelValue::String(value)) => serializer.serialize_str(value.as_str()),
+            Scalar::Otel(other) => serializer.collect_str(other),
+            Scalar::Note(note) => serializer.serialize_str(note),
+        }
+    }
+}
+
+/// A JSON object whose keys are each written once, the last value given for a key winning,
+/// in key order.
+#[derive(Debug, Default)]
+struct Fields<'a>(Vec<(Cow<'a, str>, Scalar<'a>)>);
+
+impl<'a> Fields<'a> {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Sorts by key and keeps each key's last value: what a JSON object of them would say.
+    fn settle(&mut self) {
+        // Stable: among equal keys, the last given stays last, and is the one kept.
+        self.0.sort_by(|(a, _), (b, _)| a.cmp(b));
+        let mut settled: Vec<(Cow<'a, str>, Scalar<'a>)> = Vec::with_capacity(self.0.len());
+        for (key, value) in self.0.drain(..) {
+            match settled.last_mut() {
+                Some((last, held)) if *last == key => *held = value,
+                _ => settled.push((key, value)),
+            }
+        }
+        self.0 = settled;
+    }
+}
+
+impl Serialize for Fields<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, value) in &self.0 {
+            map.serialize_entry(key.as_ref(), value)?;
+        }
+        map.end()
+    }
+}
+
+/// `{"otel": {...}}`: X-Ray metadata under one namespace.
+#[derive(Debug, Default)]
+struct Metadata<'a>(Fields<'a>);
+
+impl Serialize for Metadata<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry(METADATA_NAMESPACE, &self.0)?;
+        map.end()
+    }
+}
+
+/// A span id as X-Ray writes it: 16 hex digits.
+#[derive(Debug, Clone, Copy)]
+struct Id(SpanId);
+
+impl Default for Id {
+    fn default() -> Self {
+        Id(SpanId::INVALID)
+    }
+}
+
+impl Serialize for Id {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
+}
+
+fn is_false(flag: &bool) -> bool {
+    !flag
+}
+
+#[derive(Debug, Serialize)]
+struct Sdk<'a> {
+    sdk: &'static str,
+    sdk_version: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct Aws<'a> {
+    xray: Sdk<'a>,
+}
+
+#[derive(Debug, Serialize)]
+struct Service {
+    version: &'static str,
+    runtime: &'static str,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct HttpRequest<'a> {
+    method: Cow<'a, str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_agent: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_ip: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "is_false")]
+    x_forwarded_for: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    traced: bool,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct HttpResponse {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_length: Option<i64>,
+}
+
+impl HttpResponse {
+    fn is_empty(&self) -> bool {
+        self.status.is_none() && self.content_length.is_none()
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Http<'a> {
+    request: HttpRequest<'a>,
+    #[serde(skip_serializing_if = "HttpResponse::is_empty")]
+    response: HttpResponse,
+}
+
+#[derive(Debug, Serialize)]
+struct Exception<'a> {
+    id: String,
+    #[serde(rename = "type")]
+    kind: Cow<'a, str>,
+    message: Cow<'a, str>,
+    remote: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Cause<'a> {
+    exceptions: Vec<Exception<'a>>,
+}
+
+/// A segment or subsegment document, borrowing what it can from its span.
+#[derive(Debug, Default, Serialize)]
+struct Document<'a> {
+    name: String,
+    id: Id,
+    start_time: f64,
+    end_time: f64,
+    /// `subsegment` for a subsegment sent on its own.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent_id: Option<Id>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aws: Option<Aws<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service: Option<Service>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http: Option<Http<'a>>,
+    #[serde(skip_serializing_if = "is_false")]
+    error: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    throttle: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    fault: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cause: Option<Cause<'a>>,
+    #[serde(skip_serializing_if = "Fields::is_empty")]
+    annotations: Fields<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<Metadata<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    subsegments: Vec<Document<'a>>,
+}
+
+/// Room for a request's segment with a few subsegments, so writing it rarely grows the buffer.
+const TYPICAL_DOCUMENT_BYTES: usize = 2048;
+
+impl Document<'_> {
+    fn to_json(&self) -> String {
+        let mut json = Vec::with_capacity(TYPICAL_DOCUMENT_BYTES);
+        match serde_json::to_writer(&mut json, self) {
+            Ok(()) => String::from_utf8(json).unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -159,136 +377,112 @@ impl Translator {
         documents
     }
 
-    fn document_tree(
-        &self,
-        span: &SpanData,
-        children: &HashMap<SpanId, Vec<&SpanData>>,
-    ) -> Map<String, Value> {
+    fn document_tree<'a>(
+        &'a self,
+        span: &'a SpanData,
+        children: &HashMap<SpanId, Vec<&'a SpanData>>,
+    ) -> Document<'a> {
         let mut document = self.document(span);
         if let Some(own) = children.get(&span.span_context.span_id()) {
-            let subsegments: Vec<Value> = own
+            document.subsegments = own
                 .iter()
-                .map(|child| Value::Object(self.document_tree(child, children)))
+                .map(|child| self.document_tree(child, children))
                 .collect();
-            document.insert("subsegments".into(), Value::Array(subsegments));
         }
         document
     }
 
-    fn document(&self, span: &SpanData) -> Map<String, Value> {
+    fn document<'a>(&'a self, span: &'a SpanData) -> Document<'a> {
         let is_segment = span.span_kind == SpanKind::Server;
-        let mut document = Map::new();
         let name = if is_segment {
             self.naming.name(host(span).as_deref())
         } else {
             document_name(&span.name)
         };
-        document.insert("name".into(), json!(name));
-        document.insert("id".into(), json!(span.span_context.span_id().to_string()));
-        document.insert("start_time".into(), json!(seconds(span.start_time)));
-        document.insert("end_time".into(), json!(seconds(span.end_time)));
+        let mut document = Document {
+            name,
+            id: Id(span.span_context.span_id()),
+            start_time: seconds(span.start_time),
+            end_time: seconds(span.end_time),
+            ..Document::default()
+        };
         if is_segment {
-            document.insert(
-                "trace_id".into(),
-                json!(xray_trace_id(span.span_context.trace_id())),
-            );
-            if span.parent_span_id != SpanId::INVALID {
-                document.insert("parent_id".into(), json!(span.parent_span_id.to_string()));
-            }
-            document.insert(
-                "aws".into(),
-                json!({"xray": {"sdk": "opentelemetry for rust", "sdk_version": self.sdk_version}}),
-            );
-            document.insert(
-                "service".into(),
-                json!({"version": env!("CARGO_PKG_VERSION"), "runtime": "rust"}),
-            );
+            document.trace_id = Some(xray_trace_id(span.span_context.trace_id()));
+            document.parent_id =
+                (span.parent_span_id != SpanId::INVALID).then_some(Id(span.parent_span_id));
+            document.aws = Some(Aws {
+                xray: Sdk {
+                    sdk: "opentelemetry for rust",
+                    sdk_version: &self.sdk_version,
+                },
+            });
+            document.service = Some(Service {
+                version: env!("CARGO_PKG_VERSION"),
+                runtime: "rust",
+            });
         }
         if span.span_kind == SpanKind::Client {
-            document.insert("namespace".into(), json!("remote"));
+            document.namespace = Some("remote");
         }
-        if let Some(http) = http_block(span) {
-            document.insert("http".into(), http);
-        }
-        insert_flags_and_cause(span, &mut document);
-        insert_attributes(span, &mut document);
+        document.http = http_block(span);
+        set_flags_and_cause(span, &mut document);
+        set_attributes(span, &mut document);
         document
     }
 }
 
-fn http_block(span: &SpanData) -> Option<Value> {
-    let method = text(span, "http.request.method")?;
-    let mut request = Map::new();
-    request.insert("method".into(), json!(method));
+fn http_block(span: &SpanData) -> Option<Http<'_>> {
+    let mut request = HttpRequest {
+        method: text(span, "http.request.method")?,
+        ..HttpRequest::default()
+    };
     match span.span_kind {
         SpanKind::Server => {
             if let Some(host) = host(span) {
-                let scheme = text(span, "url.scheme").unwrap_or_else(|| "http".to_owned());
-                let path = text(span, "url.path").unwrap_or_else(|| "/".to_owned());
-                let query = text(span, "url.query")
-                    .map(|query| format!("?{query}"))
-                    .unwrap_or_default();
-                request.insert(
-                    "url".into(),
-                    json!(format!("{scheme}://{host}{path}{query}")),
-                );
+                let scheme = text(span, "url.scheme").unwrap_or(Cow::Borrowed("http"));
+                let path = text(span, "url.path").unwrap_or(Cow::Borrowed("/"));
+                let url = match text(span, "url.query") {
+                    Some(query) => format!("{scheme}://{host}{path}?{query}"),
+                    None => format!("{scheme}://{host}{path}"),
+                };
+                request.url = Some(Cow::Owned(url));
             }
-            if let Some(agent) = text(span, "user_agent.original") {
-                request.insert("user_agent".into(), json!(agent));
-            }
+            request.user_agent = text(span, "user_agent.original");
             if let Some(client) = text(span, "client.address") {
                 let peer = text(span, "network.peer.address");
-                let forwarded = peer.is_some_and(|peer| peer != client);
-                request.insert("client_ip".into(), json!(client));
-                if forwarded {
-                    request.insert("x_forwarded_for".into(), json!(true));
-                }
+                request.x_forwarded_for = peer.is_some_and(|peer| peer != client);
+                request.client_ip = Some(client);
             }
         }
         _ => {
-            if let Some(url) = text(span, "url.full") {
-                request.insert("url".into(), json!(url));
-            }
+            request.url = text(span, "url.full");
             // The call carried `traceparent`: the service called continues this trace.
-            request.insert("traced".into(), json!(true));
+            request.traced = true;
         }
     }
-    let mut response = Map::new();
-    if let Some(status) = integer(span, "http.response.status_code") {
-        response.insert("status".into(), json!(status));
-    }
-    if let Some(length) = integer(span, "http.response.body.size") {
-        response.insert("content_length".into(), json!(length));
-    }
-    let mut http = Map::new();
-    http.insert("request".into(), Value::Object(request));
-    if !response.is_empty() {
-        http.insert("response".into(), Value::Object(response));
-    }
-    Some(Value::Object(http))
+    let response = HttpResponse {
+        status: integer(span, "http.response.status_code"),
+        content_length: integer(span, "http.response.body.size"),
+    };
+    Some(Http { request, response })
 }
 
 /// `error` on 4xx, `throttle` too on 429, `fault` on 5xx or a failed span without a status;
 /// `cause` with the span's exceptions, or the failure itself when it recorded none.
-fn insert_flags_and_cause(span: &SpanData, document: &mut Map<String, Value>) {
+fn set_flags_and_cause<'a>(span: &'a SpanData, document: &mut Document<'a>) {
     let status = integer(span, "http.response.status_code");
     let failed = matches!(span.status, Status::Error { .. });
-    let (error, throttle, fault) = match status {
+    (document.error, document.throttle, document.fault) = match status {
         Some(429) => (true, true, false),
         Some(400..=499) => (true, false, false),
         Some(500..) => (false, false, true),
         _ => (false, false, failed),
     };
-    for (flag, set) in [("error", error), ("throttle", throttle), ("fault", fault)] {
-        if set {
-            document.insert(flag.into(), json!(true));
-        }
-    }
-    if !(fault || error) {
+    if !(document.fault || document.error) {
         return;
     }
     let remote = span.span_kind == SpanKind::Client;
-    let mut exceptions: Vec<Value> = span
+    let mut exceptions: Vec<Exception<'a>> = span
         .events
         .iter()
         .filter(|event| event.name == "exception")
@@ -298,28 +492,34 @@ fn insert_flags_and_cause(span: &SpanData, document: &mut Map<String, Value>) {
                     .attributes
                     .iter()
                     .find(|attribute| attribute.key.as_str() == key)
-                    .map(|attribute| attribute.value.as_str().into_owned())
+                    .map(|attribute| attribute.value.as_str())
             };
-            json!({
-                "id": exception_id(),
-                "type": field("exception.type").unwrap_or_else(|| "error".to_owned()),
-                "message": field("exception.message").unwrap_or_default(),
-                "remote": remote,
-            })
+            Exception {
+                id: exception_id(),
+                kind: field("exception.type").unwrap_or(Cow::Borrowed("error")),
+                message: field("exception.message").unwrap_or_default(),
+                remote,
+            }
         })
         .collect();
-    if exceptions.is_empty() && fault {
+    if exceptions.is_empty() && document.fault {
         let message = match &span.status {
-            Status::Error { description } if !description.is_empty() => description.to_string(),
-            _ => status.map_or_else(|| "failed".to_owned(), |status| format!("HTTP {status}")),
+            Status::Error { description } if !description.is_empty() => {
+                Cow::Borrowed(description.as_ref())
+            }
+            _ => Cow::Owned(
+                status.map_or_else(|| "failed".to_owned(), |status| format!("HTTP {status}")),
+            ),
         };
-        let kind = text(span, "error.type").unwrap_or_else(|| "error".to_owned());
-        exceptions.push(
-            json!({"id": exception_id(), "type": kind, "message": message, "remote": remote}),
-        );
+        exceptions.push(Exception {
+            id: exception_id(),
+            kind: text(span, "error.type").unwrap_or(Cow::Borrowed("error")),
+            message,
+            remote,
+        });
     }
     if !exceptions.is_empty() {
-        document.insert("cause".into(), json!({ "exceptions": exceptions }));
+        document.cause = Some(Cause { exceptions });
     }
 }
 
@@ -328,59 +528,64 @@ fn exception_id() -> String {
     format!("{id:016x}")
 }
 
-fn insert_attributes(span: &SpanData, document: &mut Map<String, Value>) {
-    let mut annotations = Map::new();
-    let mut metadata = Map::new();
+fn set_attributes<'a>(span: &'a SpanData, document: &mut Document<'a>) {
+    let mut annotations = Fields::default();
+    let mut metadata = Fields::default();
     for KeyValue { key, value, .. } in &span.attributes {
         let indexable = matches!(
             value,
             OtelValue::Bool(_) | OtelValue::I64(_) | OtelValue::F64(_) | OtelValue::String(_)
         );
-        if key.as_str().starts_with(ANNOTATION_PREFIX)
-            && indexable
-            && annotations.len() < MAX_ANNOTATIONS
-        {
-            annotations.insert(annotation_key(key.as_str()), json_value(value));
-        } else {
-            metadata.insert(key.as_str().to_owned(), json_value(value));
+        if key.as_str().starts_with(ANNOTATION_PREFIX) && indexable {
+            // The limit counts distinct keys: a key given again replaces its value.
+            if annotations.len() >= MAX_ANNOTATIONS {
+                annotations.settle();
+            }
+            if annotations.len() < MAX_ANNOTATIONS {
+                annotations
+                    .0
+                    .push((annotation_key(key.as_str()), Scalar::Otel(value)));
+                continue;
+            }
         }
+        metadata
+            .0
+            .push((Cow::Borrowed(key.as_str()), Scalar::Otel(value)));
     }
-    if !annotations.is_empty() {
-        document.insert("annotations".into(), Value::Object(annotations));
-    }
+    annotations.settle();
+    metadata.settle();
+    document.annotations = annotations;
     if !metadata.is_empty() {
-        document.insert("metadata".into(), json!({ METADATA_NAMESPACE: metadata }));
+        document.metadata = Some(Metadata(metadata));
     }
 }
 
 /// A subsegment sent on its own names its trace and parent.
-fn make_standalone(document: &mut Map<String, Value>, trace_id: TraceId, parent_id: SpanId) {
-    document.insert("type".into(), json!("subsegment"));
-    document.insert("trace_id".into(), json!(xray_trace_id(trace_id)));
-    document.insert("parent_id".into(), json!(parent_id.to_string()));
+fn make_standalone(document: &mut Document<'_>, trace_id: TraceId, parent_id: SpanId) {
+    document.kind = Some("subsegment");
+    document.trace_id = Some(xray_trace_id(trace_id));
+    document.parent_id = Some(Id(parent_id));
 }
 
 /// Sends `document` whole when it fits a datagram. Otherwise it keeps the subsegments that fit
 /// beside it and the others go out as documents of their own (split again as needed); a single
 /// span still too large sheds details until it fits, and is left out when it cannot: no
 /// datagram over the limit is ever sent.
-fn split_to_fit(mut document: Map<String, Value>, trace_id: TraceId, out: &mut Translated) {
-    let serialized = serde_json::to_string(&document).unwrap_or_default();
+fn split_to_fit(mut document: Document<'_>, trace_id: TraceId, out: &mut Translated) {
+    let serialized = document.to_json();
     if fits_a_datagram(&serialized) {
         out.documents.push(serialized);
         return;
     }
-    if let Some(Value::Array(subsegments)) = document.remove("subsegments") {
-        let parent = SpanId::from_hex(document["id"].as_str().unwrap_or_default())
-            .unwrap_or(SpanId::INVALID);
+    if !document.subsegments.is_empty() {
+        let subsegments = std::mem::take(&mut document.subsegments);
+        let parent = document.id.0;
         // `,"subsegments":[` and `]`, then each kept subsegment and its comma.
-        let mut size = DAEMON_HEADER.len()
-            + serde_json::to_string(&document).map_or(0, |text| text.len())
-            + 20;
+        let mut size = DAEMON_HEADER.len() + document.to_json().len() + 20;
         let mut kept = Vec::new();
         let mut standalone = Vec::new();
         for subsegment in subsegments {
-            let length = serde_json::to_string(&subsegment).map_or(0, |text| text.len()) + 1;
+            let length = subsegment.to_json().len() + 1;
             if size + length <= MAX_DATAGRAM_BYTES {
                 size += length;
                 kept.push(subsegment);
@@ -388,19 +593,15 @@ fn split_to_fit(mut document: Map<String, Value>, trace_id: TraceId, out: &mut T
                 standalone.push(subsegment);
             }
         }
-        if !kept.is_empty() {
-            document.insert("subsegments".into(), Value::Array(kept));
-        }
+        document.subsegments = kept;
         split_to_fit(document, trace_id, out);
-        for subsegment in standalone {
-            if let Value::Object(mut subsegment) = subsegment {
-                make_standalone(&mut subsegment, trace_id, parent);
-                split_to_fit(subsegment, trace_id, out);
-            }
+        for mut subsegment in standalone {
+            make_standalone(&mut subsegment, trace_id, parent);
+            split_to_fit(subsegment, trace_id, out);
         }
         return;
     }
-    let name = document["name"].as_str().unwrap_or_default().to_owned();
+    let name = document.name.clone();
     match shed_to_fit(document) {
         Some((serialized, shed)) => {
             out.documents.push(serialized);
@@ -420,46 +621,51 @@ fn fits_a_datagram(serialized: &str) -> bool {
 /// request is still found and counted.
 const SHEDDABLE: [(&str, Shed); 4] = [
     ("http_request", shed_request_details),
-    ("metadata", |document| document.remove("metadata").is_some()),
+    ("metadata", |document| document.metadata.take().is_some()),
     ("annotations", |document| {
-        document.remove("annotations").is_some()
+        !std::mem::take(&mut document.annotations).is_empty()
     }),
-    ("cause", |document| document.remove("cause").is_some()),
+    ("cause", |document| document.cause.take().is_some()),
 ];
 
 /// Removes a part of a document; says whether it had one.
-type Shed = fn(&mut Map<String, Value>) -> bool;
+type Shed = fn(&mut Document<'_>) -> bool;
 
 const OMITTED: &str = "over the 64 KB datagram limit";
 
 /// Keeps the request's method only.
-fn shed_request_details(document: &mut Map<String, Value>) -> bool {
-    let Some(Value::Object(request)) = document
-        .get_mut("http")
-        .and_then(|http| http.get_mut("request"))
-    else {
+fn shed_request_details(document: &mut Document<'_>) -> bool {
+    let Some(http) = &mut document.http else {
         return false;
     };
-    let before = request.len();
-    request.retain(|key, _| key == "method");
-    request.len() < before
+    let request = &mut http.request;
+    let had_details = request.url.is_some()
+        || request.user_agent.is_some()
+        || request.client_ip.is_some()
+        || request.x_forwarded_for
+        || request.traced;
+    request.url = None;
+    request.user_agent = None;
+    request.client_ip = None;
+    request.x_forwarded_for = false;
+    request.traced = false;
+    had_details
 }
 
 /// Says in the document's metadata what it was sent without, `<part>_omitted` for each.
-fn mark_omitted(document: &mut Map<String, Value>, shed: &[&str]) {
-    let metadata = document
-        .entry("metadata")
-        .or_insert_with(|| json!({ METADATA_NAMESPACE: {} }));
-    if let Some(Value::Object(namespace)) = metadata.get_mut(METADATA_NAMESPACE) {
-        for part in shed {
-            namespace.insert(format!("{part}_omitted"), json!(OMITTED));
-        }
+fn mark_omitted(document: &mut Document<'_>, shed: &[&str]) {
+    let metadata = &mut document.metadata.get_or_insert_with(Metadata::default).0;
+    for part in shed {
+        metadata
+            .0
+            .push((Cow::Owned(format!("{part}_omitted")), Scalar::Note(OMITTED)));
     }
+    metadata.settle();
 }
 
 /// `document` shedding what `SHEDDABLE` lists until it fits, and what it shed; None when it
 /// cannot fit even so.
-fn shed_to_fit(mut document: Map<String, Value>) -> Option<(String, Vec<&'static str>)> {
+fn shed_to_fit(mut document: Document<'_>) -> Option<(String, Vec<&'static str>)> {
     let mut shed = Vec::new();
     for (part, shed_part) in SHEDDABLE {
         if !shed_part(&mut document) {
@@ -467,7 +673,7 @@ fn shed_to_fit(mut document: Map<String, Value>) -> Option<(String, Vec<&'static
         }
         shed.push(part);
         mark_omitted(&mut document, &shed);
-        let serialized = serde_json::to_string(&document).unwrap_or_default();
+        let serialized = document.to_json();
         if fits_a_datagram(&serialized) {
             return Some((serialized, shed));
         }
@@ -481,6 +687,7 @@ mod tests {
     use crate::configuration::DEFAULT_SERVICE_NAME;
     use crate::telemetry::xray::test_spans;
     use opentelemetry::trace::Event;
+    use serde_json::{Value, json};
     use shared::ACTING_USER_HANDLE;
 
     fn span(kind: SpanKind, attributes: Vec<KeyValue>, status: Status) -> SpanData {
@@ -663,10 +870,12 @@ mod tests {
 
     #[test]
     fn a_document_that_cannot_fit_is_not_sent_and_is_counted() {
-        let mut document = Map::new();
-        document.insert("name".into(), json!("n".repeat(MAX_DATAGRAM_BYTES)));
-        document.insert("id".into(), json!("0000000000000007"));
-        document.insert("metadata".into(), json!({ METADATA_NAMESPACE: {"k": "v"} }));
+        let document = Document {
+            name: "n".repeat(MAX_DATAGRAM_BYTES),
+            id: Id(SpanId::from(7)),
+            metadata: Some(Metadata(Fields(vec![("k".into(), Scalar::Note("v"))]))),
+            ..Document::default()
+        };
         let mut translated = Translated::default();
         split_to_fit(
             document,
@@ -675,6 +884,15 @@ mod tests {
         );
         assert!(translated.documents.is_empty());
         assert_eq!(translated.too_large, ["n".repeat(MAX_DATAGRAM_BYTES)]);
+    }
+
+    #[test]
+    fn trace_ids_are_written_as_shared_writes_them() {
+        let trace_id = TraceId::from_hex(test_spans::TRACE).unwrap();
+        assert_eq!(
+            Some(xray_trace_id(trace_id)),
+            shared::traces::xray_trace_id(test_spans::TRACE)
+        );
     }
 
     #[test]
