@@ -1,5 +1,6 @@
 pub mod client_address;
 pub mod configuration;
+pub mod database;
 pub mod error;
 pub mod repository;
 pub mod routes;

@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
@@ -12,12 +13,15 @@ use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Router, middleware};
+use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::CorsLayer;
 
 use crate::configuration::{DEFAULT_FRONTEND_URL, Settings};
+use crate::database::{Database, DatabaseError};
 use crate::error::ApiError;
+use crate::repository::{RepositoryError, SqlRepository};
 use crate::routes::{self, activities, dev, health, messages};
 use crate::state::AppState;
 use crate::telemetry::TelemetryHandles;
@@ -35,6 +39,10 @@ pub enum StartupError {
     HttpClient(#[from] reqwest::Error),
     #[error("cannot serve: {0}")]
     Serve(#[from] std::io::Error),
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
+    #[error("cannot insert the seed data: {0}")]
+    Seed(#[from] RepositoryError),
 }
 
 /// The whole HTTP surface, without a listener, so tests can call it directly. `dev_endpoints`
@@ -156,7 +164,20 @@ impl Application {
             xray: telemetry.xray,
             trusted_proxies: settings.trusted_proxies.clone(),
         };
-        let state = AppState::with_seed_data(request_tracing, relay.clone(), trace_view)?;
+        let repository = SqlRepository::new(Database::open(&settings.database.location).await?);
+        if settings.database.seed_data
+            && repository.seed_if_empty(OffsetDateTime::now_utc()).await?
+        {
+            tracing::info!(
+                "the empty database got the seed data (CRUDDUR_SEED_DATA=off to leave it empty)"
+            );
+        }
+        let state = AppState::new(
+            Arc::new(repository),
+            request_tracing,
+            relay.clone(),
+            trace_view,
+        )?;
         let listener = TcpListener::bind((settings.bind, settings.port)).await?;
         let router = app(
             state,

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{count, rfc3339};
 use crate::error::{ApiError, ApiJson, ApiQuery};
-use crate::repository::Repository;
+use crate::repository::{PageRequest, Repository};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -36,7 +36,10 @@ async fn home(
 ) -> Result<Json<Vec<Activity>>, ApiError> {
     let now = OffsetDateTime::now_utc();
     Span::current().record("app.now", display(rfc3339(now)));
-    let activities = repository.home_activities(now).await?;
+    let activities = repository
+        .home_activities(PageRequest::first(), now)
+        .await?
+        .items;
     Span::current().record("app.result_length", count(&activities));
     Ok(Json(activities))
 }
@@ -52,8 +55,9 @@ async fn notifications(
     let now = OffsetDateTime::now_utc();
     Span::current().record("app.now", display(rfc3339(now)));
     let activities = repository
-        .notification_activities(ACTING_USER_HANDLE, now)
-        .await?;
+        .notification_activities(ACTING_USER_HANDLE, PageRequest::first(), now)
+        .await?
+        .items;
     Span::current().record("app.result_length", count(&activities));
     Ok(Json(activities))
 }
@@ -68,8 +72,9 @@ async fn user_feed(
     Path(handle): Path<String>,
 ) -> Result<Json<Vec<Activity>>, ApiError> {
     let activities = repository
-        .user_activities(&handle, OffsetDateTime::now_utc())
-        .await?;
+        .user_activities(&handle, PageRequest::first(), OffsetDateTime::now_utc())
+        .await?
+        .items;
     Span::current().record("app.result_length", count(&activities));
     Ok(Json(activities))
 }
@@ -102,8 +107,9 @@ async fn search_activities(
     term: &str,
 ) -> Result<Vec<Activity>, ApiError> {
     let activities = repository
-        .search_activities(term, OffsetDateTime::now_utc())
-        .await?;
+        .search_activities(term, PageRequest::first(), OffsetDateTime::now_utc())
+        .await?
+        .items;
     Span::current().record("app.result_length", count(&activities));
     Ok(activities)
 }

@@ -10,7 +10,7 @@ use tracing::{Instrument, Span};
 
 use super::count;
 use crate::error::{ApiError, ApiJson};
-use crate::repository::Repository;
+use crate::repository::{PageRequest, Repository};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -28,7 +28,10 @@ pub fn router() -> Router<AppState> {
 async fn message_groups(
     State(repository): State<Arc<dyn Repository>>,
 ) -> Result<Json<Vec<MessageGroup>>, ApiError> {
-    let groups = repository.message_groups(ACTING_USER_HANDLE).await?;
+    let groups = repository
+        .message_groups(ACTING_USER_HANDLE, PageRequest::first())
+        .await?
+        .items;
     Span::current().record("app.result_length", count(&groups));
     Ok(Json(groups))
 }
@@ -46,7 +49,10 @@ async fn conversation(
     State(repository): State<Arc<dyn Repository>>,
     Path(handle): Path<String>,
 ) -> Result<Json<Vec<Message>>, ApiError> {
-    let messages = repository.messages(ACTING_USER_HANDLE, &handle).await?;
+    let messages = repository
+        .messages(ACTING_USER_HANDLE, &handle, PageRequest::first())
+        .await?
+        .items;
     Span::current().record("app.result_length", count(&messages));
     Ok(Json(messages))
 }

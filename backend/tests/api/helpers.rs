@@ -43,19 +43,25 @@ pub fn now_seconds() -> u64 {
         .as_secs()
 }
 
-/// The application served in this process on a free port, with telemetry off.
+/// The application served in this process on a free port, with telemetry off, keeping its
+/// SQLite file in a directory of its own, removed when the app is dropped.
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
+    /// Held for its lifetime: dropping it removes the directory.
+    _data_dir: tempfile::TempDir,
 }
 
 pub async fn spawn_app() -> TestApp {
+    let data_dir = tempfile::tempdir().expect("a temporary data directory");
+    let data_path = data_dir.path().to_str().unwrap().to_owned();
     let settings = Settings::from_lookup(|name| {
         let value = match name {
             "PORT" => "0",
             "FRONTEND_URL" => FRONTEND_ORIGIN,
             "OTEL_SDK_DISABLED" => "true",
             "CRUDDUR_LOCAL_TRACES" => "off",
+            "CRUDDUR_DATA_DIR" => &data_path,
             _ => return None,
         };
         Some(value.to_owned())
@@ -69,6 +75,7 @@ pub async fn spawn_app() -> TestApp {
     TestApp {
         address,
         client: reqwest::Client::new(),
+        _data_dir: data_dir,
     }
 }
 
@@ -134,15 +141,18 @@ pub async fn error_codes(response: reqwest::Response, status: u16) -> Vec<String
         .collect()
 }
 
-/// The `backend` binary as a child process, on a free port, with the given environment.
+/// The `backend` binary as a child process, on a free port, with the given environment; its
+/// SQLite file in a directory of its own unless `envs` say otherwise.
 pub struct BackendProcess {
     child: Child,
     pub address: String,
     pub port: u16,
     stderr: Arc<Mutex<String>>,
+    pub data_dir: tempfile::TempDir,
 }
 
 pub async fn spawn_backend(envs: &[(&str, &str)]) -> BackendProcess {
+    let data_dir = tempfile::tempdir().expect("a temporary data directory");
     let mut command = Command::new(env!("CARGO_BIN_EXE_backend"));
     for (name, _) in std::env::vars() {
         if name.starts_with("OTEL_") || name.starts_with("AWS_") {
@@ -153,6 +163,7 @@ pub async fn spawn_backend(envs: &[(&str, &str)]) -> BackendProcess {
         .env("PORT", "0")
         .env("CRUDDUR_BIND", "127.0.0.1")
         .env("RUST_LOG", "info")
+        .env("CRUDDUR_DATA_DIR", data_dir.path())
         .envs(envs.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -186,6 +197,7 @@ pub async fn spawn_backend(envs: &[(&str, &str)]) -> BackendProcess {
         address: format!("http://127.0.0.1:{port}"),
         port,
         stderr,
+        data_dir,
     }
 }
 

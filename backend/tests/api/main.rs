@@ -8,6 +8,7 @@ mod exporter_faults;
 mod helpers;
 mod http_surface;
 mod messages;
+mod persistence;
 mod relay;
 mod relay_hostile;
 mod telemetry;
