@@ -21,6 +21,8 @@ use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 use tokio::sync::Notify;
 
+use crate::databases::TestDatabase;
+
 pub const FRONTEND_ORIGIN: &str = "http://localhost:3000";
 /// Batches exported every 20 ms, so a test sees its spans at once.
 pub const QUICK_EXPORT: (&str, &str) = ("OTEL_BSP_SCHEDULE_DELAY", "20");
@@ -48,20 +50,24 @@ pub fn now_seconds() -> u64 {
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
-    /// Held for its lifetime: dropping it removes the directory.
-    _data_dir: tempfile::TempDir,
+    /// Held for the app's lifetime: a SQLite directory goes when dropped.
+    _database: TestDatabase,
 }
 
+/// The app on a SQLite file of its own.
 pub async fn spawn_app() -> TestApp {
-    let data_dir = tempfile::tempdir().expect("a temporary data directory");
-    let data_path = data_dir.path().to_str().unwrap().to_owned();
+    spawn_app_on(TestDatabase::sqlite()).await
+}
+
+pub async fn spawn_app_on(database: TestDatabase) -> TestApp {
+    let (database_variable, database_value) = database.env();
     let settings = Settings::from_lookup(|name| {
         let value = match name {
             "PORT" => "0",
             "FRONTEND_URL" => FRONTEND_ORIGIN,
             "OTEL_SDK_DISABLED" => "true",
             "CRUDDUR_LOCAL_TRACES" => "off",
-            "CRUDDUR_DATA_DIR" => &data_path,
+            name if name == database_variable => &database_value,
             _ => return None,
         };
         Some(value.to_owned())
@@ -75,7 +81,7 @@ pub async fn spawn_app() -> TestApp {
     TestApp {
         address,
         client: reqwest::Client::new(),
-        _data_dir: data_dir,
+        _database: database,
     }
 }
 
@@ -148,7 +154,8 @@ pub struct BackendProcess {
     pub address: String,
     pub port: u16,
     stderr: Arc<Mutex<String>>,
-    pub data_dir: tempfile::TempDir,
+    /// Held for the process's lifetime, unless `envs` put the database elsewhere.
+    _data_dir: tempfile::TempDir,
 }
 
 pub async fn spawn_backend(envs: &[(&str, &str)]) -> BackendProcess {
@@ -197,7 +204,7 @@ pub async fn spawn_backend(envs: &[(&str, &str)]) -> BackendProcess {
         address: format!("http://127.0.0.1:{port}"),
         port,
         stderr,
-        data_dir,
+        _data_dir: data_dir,
     }
 }
 

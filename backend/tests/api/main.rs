@@ -4,6 +4,7 @@
 mod activities;
 mod aws_resources;
 mod browser;
+mod databases;
 mod exporter_faults;
 mod helpers;
 mod http_surface;

@@ -1,6 +1,14 @@
 use serde_json::{Value, json};
 
-use crate::helpers::{error_codes, spawn_app};
+use crate::databases::{TestDatabase, on_both_databases};
+use crate::helpers::{error_codes, spawn_app_on};
+
+on_both_databases!(
+    message_groups_list_each_conversation_with_its_latest_message,
+    a_conversation_holds_the_messages_with_that_user_only,
+    a_sent_message_appears_in_its_conversation_and_tops_the_groups,
+    an_invalid_message_gets_its_error_codes_and_changes_nothing,
+);
 
 fn texts(messages: &Value) -> Vec<&str> {
     messages
@@ -11,9 +19,8 @@ fn texts(messages: &Value) -> Vec<&str> {
         .collect()
 }
 
-#[tokio::test]
-async fn message_groups_list_each_conversation_with_its_latest_message() {
-    let app = spawn_app().await;
+async fn message_groups_list_each_conversation_with_its_latest_message(database: TestDatabase) {
+    let app = spawn_app_on(database).await;
     let groups = app.get_json("/api/message_groups").await;
     let groups = groups.as_array().unwrap();
     assert_eq!(groups.len(), 2);
@@ -23,9 +30,8 @@ async fn message_groups_list_each_conversation_with_its_latest_message() {
     assert_eq!(groups[1]["handle"], "garek");
 }
 
-#[tokio::test]
-async fn a_conversation_holds_the_messages_with_that_user_only() {
-    let app = spawn_app().await;
+async fn a_conversation_holds_the_messages_with_that_user_only(database: TestDatabase) {
+    let app = spawn_app_on(database).await;
     let worf = app.get_json("/api/messages/@worf").await;
     assert_eq!(texts(&worf), ["Cloud is fun!", "This platform is great!"]);
     let garek = app.get_json("/api/messages/@garek").await;
@@ -36,9 +42,8 @@ async fn a_conversation_holds_the_messages_with_that_user_only() {
     assert_eq!(error_codes(response, 404).await, ["user_not_found"]);
 }
 
-#[tokio::test]
-async fn a_sent_message_appears_in_its_conversation_and_tops_the_groups() {
-    let app = spawn_app().await;
+async fn a_sent_message_appears_in_its_conversation_and_tops_the_groups(database: TestDatabase) {
+    let app = spawn_app_on(database).await;
     let response = app
         .post_json(
             "/api/messages",
@@ -55,9 +60,8 @@ async fn a_sent_message_appears_in_its_conversation_and_tops_the_groups() {
     assert_eq!(groups[0]["message"], "Tailor, I need a suit");
 }
 
-#[tokio::test]
-async fn an_invalid_message_gets_its_error_codes_and_changes_nothing() {
-    let app = spawn_app().await;
+async fn an_invalid_message_gets_its_error_codes_and_changes_nothing(database: TestDatabase) {
+    let app = spawn_app_on(database).await;
     let cases = [
         (
             json!({"message": "", "user_receiver_handle": "worf"}),

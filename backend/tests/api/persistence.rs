@@ -1,9 +1,14 @@
-//! What is posted is kept: across restarts of the binary, on the SQLite file in its data
-//! directory.
+//! What is posted is kept across restarts of the binary, on either database.
 
 use serde_json::{Value, json};
 
+use crate::databases::{TestDatabase, on_both_databases};
 use crate::helpers::spawn_backend;
+
+on_both_databases!(
+    a_posted_crud_reply_and_message_survive_a_restart_and_the_seeds_come_once,
+    with_seed_data_off_an_empty_database_stays_empty,
+);
 
 async fn home_messages(address: &str) -> Vec<String> {
     let feed: Value = reqwest::get(format!("{address}/api/activities/home"))
@@ -19,10 +24,11 @@ async fn home_messages(address: &str) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_posted_crud_reply_and_message_survive_a_restart_and_the_seeds_come_once() {
-    let mut first = spawn_backend(&[("OTEL_SDK_DISABLED", "true")]).await;
-    let data_dir = first.data_dir.path().to_str().unwrap().to_owned();
+async fn a_posted_crud_reply_and_message_survive_a_restart_and_the_seeds_come_once(
+    database: TestDatabase,
+) {
+    let (variable, value) = database.env();
+    let mut first = spawn_backend(&[("OTEL_SDK_DISABLED", "true"), (variable, &value)]).await;
     let client = reqwest::Client::new();
     let crud: Value = client
         .post(format!("{}/api/activities", first.address))
@@ -56,11 +62,7 @@ async fn a_posted_crud_reply_and_message_survive_a_restart_and_the_seeds_come_on
             .success()
     );
 
-    let second = spawn_backend(&[
-        ("OTEL_SDK_DISABLED", "true"),
-        ("CRUDDUR_DATA_DIR", &data_dir),
-    ])
-    .await;
+    let second = spawn_backend(&[("OTEL_SDK_DISABLED", "true"), (variable, &value)]).await;
     let messages = home_messages(&second.address).await;
     assert_eq!(messages[0], "Still here after a restart");
     assert_eq!(
@@ -84,11 +86,17 @@ async fn a_posted_crud_reply_and_message_survive_a_restart_and_the_seeds_come_on
     assert_eq!(conversation[0]["message"], "Remember me");
 }
 
-#[tokio::test]
-async fn with_seed_data_off_an_empty_database_stays_empty() {
-    let backend =
-        spawn_backend(&[("OTEL_SDK_DISABLED", "true"), ("CRUDDUR_SEED_DATA", "off")]).await;
+async fn with_seed_data_off_an_empty_database_stays_empty(database: TestDatabase) {
+    let (variable, value) = database.env();
+    let backend = spawn_backend(&[
+        ("OTEL_SDK_DISABLED", "true"),
+        ("CRUDDUR_SEED_DATA", "off"),
+        (variable, &value),
+    ])
+    .await;
     assert!(home_messages(&backend.address).await.is_empty());
-    let database = backend.data_dir.path().join("cruddur.db");
-    assert!(database.exists(), "the SQLite file is created on first run");
+    if let TestDatabase::Sqlite(directory) = &database {
+        let file = directory.path().join("cruddur.db");
+        assert!(file.exists(), "the SQLite file is created on first run");
+    }
 }
