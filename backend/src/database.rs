@@ -115,7 +115,14 @@ impl Database {
             database: database.clone(),
             source,
         };
-        let options: AnyConnectOptions = url.as_str().parse().map_err(connect_error)?;
+        // No statement log of sqlx's own: each query is a span already, and its logger asks
+        // `tracing::enabled!`, which with this subscriber's per-layer filters leaves the next
+        // span on that thread unrecorded (tracing-subscriber 0.3's filter state is not reset).
+        let options = url
+            .as_str()
+            .parse::<AnyConnectOptions>()
+            .map_err(connect_error)?
+            .disable_statement_logging();
         let pool = AnyPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(WAIT)

@@ -8,7 +8,6 @@
 //! that is a failure.
 
 use std::io::Write;
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Once, OnceLock};
@@ -146,7 +145,13 @@ impl Cluster {
             .spawn()
             .map_err(|error| format!("cannot start postgres: {error}"))?;
         let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        let ready = || {
+            Command::new(bin.join("pg_isready"))
+                .args(["-q", "-h", "127.0.0.1", "-p", &port.to_string()])
+                .status()
+                .is_ok_and(|status| status.success())
+        };
+        while !ready() {
             if Instant::now() > deadline {
                 let log = std::fs::read_to_string(directory.join("log")).unwrap_or_default();
                 return Err(format!("postgres did not start on port {port}: {log}"));

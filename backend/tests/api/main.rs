@@ -4,6 +4,7 @@
 mod activities;
 mod aws_resources;
 mod browser;
+mod database_spans;
 mod databases;
 mod exporter_faults;
 mod helpers;

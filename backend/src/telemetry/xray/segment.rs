@@ -210,10 +210,32 @@ impl Translator {
         if let Some(http) = http_block(span) {
             document.insert("http".into(), http);
         }
+        if let Some(sql) = sql_block(span) {
+            document.insert("sql".into(), sql);
+        }
         insert_flags_and_cause(span, &mut document);
         insert_attributes(span, &mut document);
         document
     }
+}
+
+/// A database call's `sql` block, from the database conventions and the two attributes the
+/// repository adds for what they have no name for (the version and the URL, credentials off).
+fn sql_block(span: &SpanData) -> Option<Value> {
+    let database_type = text(span, "db.system.name")?;
+    let mut sql = Map::new();
+    sql.insert("database_type".into(), json!(database_type));
+    let optional = [
+        ("database_version", "cruddur.db.version"),
+        ("sanitized_query", "db.query.text"),
+        ("url", "cruddur.db.url"),
+    ];
+    for (field, key) in optional {
+        if let Some(value) = text(span, key) {
+            sql.insert(field.into(), json!(value));
+        }
+    }
+    Some(Value::Object(sql))
 }
 
 fn http_block(span: &SpanData) -> Option<Value> {
@@ -581,6 +603,33 @@ mod tests {
         assert_eq!(
             subsegment["metadata"]["otel"]["server.address"],
             "cognito.example"
+        );
+    }
+
+    #[test]
+    fn a_database_call_is_a_remote_subsegment_with_its_sql_block() {
+        let subsegment = translate(&span(
+            SpanKind::Client,
+            vec![
+                KeyValue::new("db.system.name", "postgresql"),
+                KeyValue::new(
+                    "db.query.text",
+                    "SELECT handle FROM users WHERE handle = $1",
+                ),
+                KeyValue::new("cruddur.db.version", "15.8"),
+                KeyValue::new("cruddur.db.url", "postgres://db:5432/cruddur"),
+            ],
+            Status::Unset,
+        ));
+        assert_eq!(subsegment["namespace"], "remote");
+        assert_eq!(
+            subsegment["sql"],
+            json!({
+                "database_type": "postgresql",
+                "database_version": "15.8",
+                "sanitized_query": "SELECT handle FROM users WHERE handle = $1",
+                "url": "postgres://db:5432/cruddur",
+            })
         );
     }
 
