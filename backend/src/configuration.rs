@@ -49,6 +49,9 @@ pub struct Settings {
     /// (`routes::dev`). Off by default: they call out on a caller's behalf.
     pub dev_endpoints: bool,
     pub database: DatabaseSettings,
+    /// `CRUDDUR_WRITE_BUDGET` (30): POST requests each client may make a minute, as many at
+    /// once; past it, 429 with `Retry-After`.
+    pub write_budget: u32,
 }
 
 /// Where the cruds are kept.
@@ -324,6 +327,12 @@ impl Settings {
                 )?,
                 seed_data: seed_data_enabled(env.var("CRUDDUR_SEED_DATA"))?,
             },
+            write_budget: u32::try_from(positive(
+                "CRUDDUR_WRITE_BUDGET",
+                env.var("CRUDDUR_WRITE_BUDGET"),
+                DEFAULT_WRITE_BUDGET,
+            )?)
+            .unwrap_or(u32::MAX),
         })
     }
 }
@@ -376,6 +385,7 @@ fn seed_data_enabled(switch: Option<String>) -> Result<bool, ConfigurationError>
 }
 
 const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS: usize = 5;
+const DEFAULT_WRITE_BUDGET: usize = 30;
 
 impl RelaySettings {
     fn read(env: &Env) -> Result<Self, ConfigurationError> {
@@ -681,6 +691,22 @@ mod tests {
             .to_string();
         assert!(error.contains("DATABASE_URL"), "{error}");
         assert!(!error.contains("s3cret"), "{error}");
+    }
+
+    #[test]
+    fn the_write_budget_is_thirty_a_minute_unless_set() {
+        let budget = |variables: &[(&str, &str)]| settings(variables).map(|s| s.write_budget);
+        assert_eq!(budget(&[]).unwrap(), 30);
+        assert_eq!(
+            budget(&[("CRUDDUR_WRITE_BUDGET", "100000")]).unwrap(),
+            100_000
+        );
+        for bad in ["0", "-1", "lots"] {
+            let error = budget(&[("CRUDDUR_WRITE_BUDGET", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("CRUDDUR_WRITE_BUDGET"), "{error}");
+        }
     }
 
     #[test]

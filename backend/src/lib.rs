@@ -1,4 +1,5 @@
 pub mod client_address;
+pub mod client_budget;
 pub mod configuration;
 pub mod database;
 pub mod error;
@@ -8,3 +9,4 @@ pub mod startup;
 pub mod state;
 pub mod sync;
 pub mod telemetry;
+pub mod write_budget;

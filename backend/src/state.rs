@@ -9,6 +9,7 @@ use crate::telemetry::outbound::TracedClient;
 use crate::telemetry::relay::Relay;
 use crate::telemetry::request_tracing::RequestTracing;
 use crate::telemetry::trace_view::TraceView;
+use crate::write_budget::WriteBudget;
 use axum::extract::FromRef;
 
 #[derive(Clone, FromRef)]
@@ -22,6 +23,8 @@ pub struct AppState {
     pub relay: Relay,
     /// Serves the local trace view's API.
     pub trace_view: TraceView,
+    /// How fast each client may post.
+    pub write_budget: WriteBudget,
 }
 
 impl AppState {
@@ -31,6 +34,7 @@ impl AppState {
         request_tracing: RequestTracing,
         relay: Relay,
         trace_view: TraceView,
+        write_budget: WriteBudget,
     ) -> reqwest::Result<Self> {
         Ok(AppState {
             repository,
@@ -38,6 +42,7 @@ impl AppState {
             request_tracing,
             relay,
             trace_view,
+            write_budget,
         })
     }
 }

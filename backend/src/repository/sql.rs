@@ -308,8 +308,10 @@ fn stored_handle(handle: &str) -> String {
 /// database cannot be reached or is locked, and nothing else.
 pub(super) fn classify(error: sqlx::Error) -> RepositoryError {
     let unavailable = match &error {
+        // Protocol: a connection cut mid-conversation reads as data the protocol never sends.
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,

@@ -29,7 +29,7 @@ fn messages(feed: &Value) -> Vec<&str> {
 
 async fn the_home_feed_lists_the_seed_cruds_newest_first(database: TestDatabase) {
     let app = spawn_app_on(database).await;
-    let feed = app.get_json("/api/activities/home").await;
+    let feed = app.get_items("/api/activities/home").await;
     assert_eq!(
         messages(&feed),
         [
@@ -71,7 +71,7 @@ async fn a_created_crud_appears_at_the_top_of_home_and_on_its_own_page(database:
     assert_eq!(created["handle"], "andrewbrown");
     assert_eq!(created["replies"], json!([]));
 
-    let home = app.get_json("/api/activities/home").await;
+    let home = app.get_items("/api/activities/home").await;
     assert_eq!(home[0]["uuid"], created["uuid"]);
     let page = app
         .get_json(&format!(
@@ -80,7 +80,7 @@ async fn a_created_crud_appears_at_the_top_of_home_and_on_its_own_page(database:
         ))
         .await;
     assert_eq!(page, created);
-    let own_feed = app.get_json("/api/activities/@andrewbrown").await;
+    let own_feed = app.get_items("/api/activities/@andrewbrown").await;
     assert_eq!(own_feed[0]["uuid"], created["uuid"]);
 }
 
@@ -221,7 +221,7 @@ async fn an_invalid_reply_gets_its_error_code_and_changes_nothing(database: Test
 
 async fn a_user_feed_holds_only_that_users_cruds(database: TestDatabase) {
     let app = spawn_app_on(database).await;
-    let feed = app.get_json("/api/activities/@worf").await;
+    let feed = app.get_items("/api/activities/@worf").await;
     assert_eq!(messages(&feed), ["I am out of prune juice"]);
     let response = app.get("/api/activities/@nobody").await;
     assert_eq!(error_codes(response, 404).await, ["user_not_found"]);
@@ -229,10 +229,10 @@ async fn a_user_feed_holds_only_that_users_cruds(database: TestDatabase) {
 
 async fn search_finds_cruds_by_their_words_ignoring_case(database: TestDatabase) {
     let app = spawn_app_on(database).await;
-    let found = app.get_json("/api/activities/search?term=CLOUD").await;
+    let found = app.get_items("/api/activities/search?term=CLOUD").await;
     assert_eq!(messages(&found), ["Cloud is very fun!"]);
     let nothing = app
-        .get_json("/api/activities/search?term=klingon%20opera")
+        .get_items("/api/activities/search?term=klingon%20opera")
         .await;
     assert_eq!(nothing, json!([]));
     for query in ["", "?term=", "?term=%20%20"] {
@@ -247,6 +247,6 @@ async fn search_finds_cruds_by_their_words_ignoring_case(database: TestDatabase)
 
 async fn notifications_hold_the_cruds_meant_for_the_user(database: TestDatabase) {
     let app = spawn_app_on(database).await;
-    let notifications = app.get_json("/api/activities/notifications").await;
+    let notifications = app.get_items("/api/activities/notifications").await;
     assert_eq!(messages(&notifications), ["I am white unicorn"]);
 }

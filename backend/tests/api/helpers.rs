@@ -67,6 +67,8 @@ pub async fn spawn_app_on(database: TestDatabase) -> TestApp {
             "FRONTEND_URL" => FRONTEND_ORIGIN,
             "OTEL_SDK_DISABLED" => "true",
             "CRUDDUR_LOCAL_TRACES" => "off",
+            // The tests post far more than a person would.
+            "CRUDDUR_WRITE_BUDGET" => "100000",
             name if name == database_variable => &database_value,
             _ => return None,
         };
@@ -100,13 +102,16 @@ impl TestApp {
         response.json().await.expect("a JSON body")
     }
 
-    /// How many items the JSON array at `path` holds.
+    /// The items of the page of a list at `path`.
+    pub async fn get_items(&self, path: &str) -> Json {
+        let page = self.get_json(path).await;
+        assert!(page["items"].is_array(), "a page at {path}: {page}");
+        page["items"].clone()
+    }
+
+    /// How many items the page of a list at `path` holds.
     pub async fn count(&self, path: &str) -> usize {
-        self.get_json(path)
-            .await
-            .as_array()
-            .expect("a JSON array")
-            .len()
+        self.get_items(path).await.as_array().unwrap().len()
     }
 
     pub async fn post_json(&self, path: &str, body: &Json) -> reqwest::Response {

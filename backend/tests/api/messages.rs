@@ -21,7 +21,7 @@ fn texts(messages: &Value) -> Vec<&str> {
 
 async fn message_groups_list_each_conversation_with_its_latest_message(database: TestDatabase) {
     let app = spawn_app_on(database).await;
-    let groups = app.get_json("/api/message_groups").await;
+    let groups = app.get_items("/api/message_groups").await;
     let groups = groups.as_array().unwrap();
     assert_eq!(groups.len(), 2);
     assert_eq!(groups[0]["handle"], "worf");
@@ -32,12 +32,12 @@ async fn message_groups_list_each_conversation_with_its_latest_message(database:
 
 async fn a_conversation_holds_the_messages_with_that_user_only(database: TestDatabase) {
     let app = spawn_app_on(database).await;
-    let worf = app.get_json("/api/messages/@worf").await;
+    let worf = app.get_items("/api/messages/@worf").await;
     assert_eq!(texts(&worf), ["Cloud is fun!", "This platform is great!"]);
-    let garek = app.get_json("/api/messages/@garek").await;
+    let garek = app.get_items("/api/messages/@garek").await;
     assert_eq!(garek.as_array().unwrap().len(), 1);
     assert_eq!(garek[0]["handle"], "garek");
-    assert_eq!(app.get_json("/api/messages/@coco").await, json!([]));
+    assert_eq!(app.get_items("/api/messages/@coco").await, json!([]));
     let response = app.get("/api/messages/@nobody").await;
     assert_eq!(error_codes(response, 404).await, ["user_not_found"]);
 }
@@ -53,9 +53,9 @@ async fn a_sent_message_appears_in_its_conversation_and_tops_the_groups(database
     assert_eq!(response.status(), 200);
     let sent: Value = response.json().await.unwrap();
     assert_eq!(sent["handle"], "andrewbrown");
-    let conversation = app.get_json("/api/messages/@garek").await;
+    let conversation = app.get_items("/api/messages/@garek").await;
     assert_eq!(conversation.as_array().unwrap().last().unwrap(), &sent);
-    let groups = app.get_json("/api/message_groups").await;
+    let groups = app.get_items("/api/message_groups").await;
     assert_eq!(groups[0]["handle"], "garek");
     assert_eq!(groups[0]["message"], "Tailor, I need a suit");
 }

@@ -17,7 +17,8 @@ async fn home_messages(address: &str) -> Vec<String> {
         .json()
         .await
         .unwrap();
-    feed.as_array()
+    feed["items"]
+        .as_array()
         .unwrap()
         .iter()
         .map(|activity| activity["message"].as_str().unwrap().to_owned())
@@ -83,7 +84,7 @@ async fn a_posted_crud_reply_and_message_survive_a_restart_and_the_seeds_come_on
         .json()
         .await
         .unwrap();
-    assert_eq!(conversation[0]["message"], "Remember me");
+    assert_eq!(conversation["items"][0]["message"], "Remember me");
 }
 
 async fn with_seed_data_off_an_empty_database_stays_empty(database: TestDatabase) {
