@@ -16,8 +16,8 @@ use crate::repository::{Cursor, PageRequest};
 /// `?before=` (a page's `next`) and `?limit=` (at most `shared::PAGE_SIZE`), on every list.
 #[derive(Debug, Default, Deserialize)]
 pub struct PageParams {
-    pub before: Option<String>,
-    pub limit: Option<usize>,
+    before: Option<String>,
+    limit: Option<usize>,
 }
 
 impl PageParams {

@@ -81,6 +81,7 @@ const REPLIES: Statement = select(
     "SELECT r.uuid, r.activity_uuid, r.user_handle, u.display_name, r.message, r.created_at \
      FROM replies r JOIN users u ON u.handle = r.user_handle \
      WHERE r.activity_uuid = $1 AND (r.created_at < $2 OR (r.created_at = $2 AND r.uuid < $3)) \
+     AND EXISTS (SELECT 1 FROM activities a WHERE a.uuid = $1 AND a.expires_at > $5) \
      ORDER BY r.created_at DESC, r.uuid DESC LIMIT $4",
 );
 /// The latest replies of a page of activities, `FEED_REPLIES` each: `$1` to `$50` are the
@@ -448,6 +449,7 @@ impl SqlRepository {
         if activities.iter().all(|row| row.replies_count == 0) {
             return Ok(Vec::new());
         }
+        // Named like every statement; its text is built once, for the page size.
         const STATEMENT: Statement = select("replies", "");
         let sql: &'static str = FEED_REPLIES_SQL.as_str();
         let mut query = sqlx::query_as::<_, ReplyRow>(AssertSqlSafe(sql));
@@ -524,7 +526,7 @@ impl Repository for SqlRepository {
         &self,
         activity_uuid: Uuid,
         request: PageRequest,
-        _now: OffsetDateTime,
+        now: OffsetDateTime,
     ) -> RepositoryResult<Page<Reply>> {
         let (before, before_uuid) = bounds(request);
         let query = sqlx::query_as::<_, ReplyRow>(REPLIES.sql)
@@ -532,6 +534,7 @@ impl Repository for SqlRepository {
             .bind(before)
             .bind(before_uuid)
             .bind(fetch_limit(request))
+            .bind(micros(now))
             .fetch_all(&self.pool);
         let rows = self.traced(&REPLIES, query).await?;
         let (rows, next) = page(rows, request, |row: &ReplyRow| {

@@ -71,6 +71,13 @@ async fn expired_cruds_leave_every_list_and_are_deleted_with_their_replies(datab
             .await,
         Err(RepositoryError::ActivityNotFound)
     );
+    let hidden = repository.replies(short.uuid, first, later).await.unwrap();
+    assert!(
+        hidden.items.is_empty(),
+        "an expired crud's replies leave with it"
+    );
+    let shown = repository.replies(short.uuid, first, now).await.unwrap();
+    assert_eq!(shown.items.len(), 1, "and were there before");
 
     assert_eq!(repository.delete_expired(later).await, Ok(1));
     assert_eq!(repository.delete_expired(later).await, Ok(0));
