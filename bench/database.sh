@@ -96,11 +96,11 @@ as_postgres "$pg_bin/pg_ctl" -D "$work/pg" -l "$work/pg/log" -w \
 url="postgres://postgres@127.0.0.1:$pg_port/postgres"
 start_backend DATABASE_URL="$url"
 stop_backend
-"$pg_bin/psql" -q "$url" <<EOF
+"$pg_bin/psql" -q -v ON_ERROR_STOP=1 "$url" <<EOF
 INSERT INTO activities (uuid, user_handle, message, created_at, expires_at)
 SELECT format('00000000-0000-4000-8000-%s', lpad(to_hex(i), 12, '0')), 'worf', 'bench crud ' || i,
        $now_micros - i * 1000000, $now_micros + 604800000000
-FROM generate_series(1, $cruds) AS i;
+FROM generate_series(1::bigint, $cruds) AS i;
 ANALYZE;
 EOF
 start_backend DATABASE_URL="$url"
