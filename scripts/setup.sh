@@ -63,6 +63,11 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
   apt_install chromium chromium-driver
 fi
 
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  step "PostgreSQL (Debian's), for the tests on PostgreSQL (each test binary starts its own cluster)"
+  apt_install postgresql
+fi
+
 # The deployment's checks with no Docker engine: compose files through Debian's docker-compose,
 # the frontend's static-server configuration run by Debian's nginx against the users' bundle.
 if ! command -v docker-compose >/dev/null || ! [ -x /usr/sbin/nginx ] || ! command -v envsubst >/dev/null; then

@@ -4,6 +4,7 @@
 
 use std::env;
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::http::HeaderValue;
@@ -47,6 +48,57 @@ pub struct Settings {
     /// `CRUDDUR_DEV_ENDPOINTS=1`: serve the development tools' endpoints under `/api/dev/`
     /// (`routes::dev`). Off by default: they call out on a caller's behalf.
     pub dev_endpoints: bool,
+    pub database: DatabaseSettings,
+    /// `CRUDDUR_WRITE_BUDGET` (30): POST requests each client may make a minute, as many at
+    /// once; past it, 429 with `Retry-After`.
+    pub write_budget: u32,
+}
+
+/// Where the cruds are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseSettings {
+    /// `DATABASE_URL`: a `postgres://` URL, or unset for a SQLite file under `CRUDDUR_DATA_DIR`
+    /// (`./data`).
+    pub location: DatabaseLocation,
+    /// `CRUDDUR_SEED_DATA=on|off` (on): fill an empty database with the week-2 seed cruds,
+    /// replies and messages.
+    pub seed_data: bool,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseLocation {
+    /// The file SQLite keeps everything in; created with its directory on first run.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL. It may hold a password, so `Debug` shows it without one.
+    Postgres(String),
+}
+
+impl DatabaseLocation {
+    pub const SQLITE_FILE_NAME: &str = "cruddur.db";
+    pub const DEFAULT_DATA_DIR: &str = "./data";
+}
+
+impl std::fmt::Debug for DatabaseLocation {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseLocation::Sqlite(path) => write!(formatter, "Sqlite({path:?})"),
+            DatabaseLocation::Postgres(url) => {
+                write!(formatter, "Postgres({})", without_password(url))
+            }
+        }
+    }
+}
+
+/// `url` with its password, if any, replaced by `***`: for logs, spans and X-Ray.
+pub fn without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(parsed) => parsed.to_string(),
+        Err(_) => "(not a URL)".to_owned(),
+    }
 }
 
 /// The relay for the browser's spans (`POST /v1/traces`).
@@ -383,11 +435,72 @@ impl Settings {
                 DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
             )? as u64),
             dev_endpoints: dev_endpoints_enabled(env.var("CRUDDUR_DEV_ENDPOINTS"))?,
+            database: DatabaseSettings {
+                location: database_location_from(
+                    env.var("DATABASE_URL"),
+                    env.var("CRUDDUR_DATA_DIR"),
+                )?,
+                seed_data: seed_data_enabled(env.var("CRUDDUR_SEED_DATA"))?,
+            },
+            write_budget: u32::try_from(positive(
+                "CRUDDUR_WRITE_BUDGET",
+                env.var("CRUDDUR_WRITE_BUDGET"),
+                DEFAULT_WRITE_BUDGET,
+            )?)
+            .unwrap_or(u32::MAX),
         })
     }
 }
 
+/// PostgreSQL when `DATABASE_URL` names it, else the SQLite file in the data directory.
+fn database_location_from(
+    database_url: Option<String>,
+    data_dir: Option<String>,
+) -> Result<DatabaseLocation, ConfigurationError> {
+    match database_url {
+        None => {
+            let directory = data_dir.unwrap_or_else(|| DatabaseLocation::DEFAULT_DATA_DIR.into());
+            Ok(DatabaseLocation::Sqlite(
+                PathBuf::from(directory.trim()).join(DatabaseLocation::SQLITE_FILE_NAME),
+            ))
+        }
+        Some(url) => {
+            let url = url.trim();
+            let postgres = ["postgres://", "postgresql://"]
+                .iter()
+                .any(|scheme| url.starts_with(scheme));
+            if postgres && url::Url::parse(url).is_ok() {
+                Ok(DatabaseLocation::Postgres(url.to_owned()))
+            } else {
+                Err(ConfigurationError::Invalid {
+                    name: "DATABASE_URL",
+                    expected: "a postgres:// URL, or unset for the SQLite file",
+                    // The value may hold a password.
+                    value: without_password(url),
+                })
+            }
+        }
+    }
+}
+
+fn seed_data_enabled(switch: Option<String>) -> Result<bool, ConfigurationError> {
+    match switch
+        .as_deref()
+        .map(|value| value.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("on") => Ok(true),
+        Some("off") => Ok(false),
+        Some(_) => Err(ConfigurationError::Invalid {
+            name: "CRUDDUR_SEED_DATA",
+            expected: "on or off",
+            value: switch.unwrap_or_default(),
+        }),
+    }
+}
+
 const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS: usize = 5;
+const DEFAULT_WRITE_BUDGET: usize = 30;
 
 impl RelaySettings {
     fn read(env: &Env) -> Result<Self, ConfigurationError> {
@@ -742,6 +855,63 @@ mod tests {
         assert!(!dev_endpoints_enabled(Some(String::new())).unwrap());
         assert!(dev_endpoints_enabled(Some(" 1 ".into())).unwrap());
         assert!(dev_endpoints_enabled(Some("yes".into())).is_err());
+    }
+
+    #[test]
+    fn the_database_is_a_sqlite_file_in_the_data_directory_unless_a_postgres_url_is_given() {
+        assert_eq!(
+            database_location_from(None, None).unwrap(),
+            DatabaseLocation::Sqlite(PathBuf::from("./data/cruddur.db"))
+        );
+        assert_eq!(
+            database_location_from(None, Some("/var/lib/cruddur".into())).unwrap(),
+            DatabaseLocation::Sqlite(PathBuf::from("/var/lib/cruddur/cruddur.db"))
+        );
+        let url = "postgres://cruddur:s3cret@db:5432/cruddur";
+        assert_eq!(
+            database_location_from(Some(url.into()), Some("/ignored".into())).unwrap(),
+            DatabaseLocation::Postgres(url.into())
+        );
+        assert!(database_location_from(Some("postgresql://db/cruddur".into()), None).is_ok());
+    }
+
+    #[test]
+    fn a_database_url_never_shows_its_password() {
+        let url = "postgres://cruddur:s3cret@db:5432/cruddur?sslmode=require";
+        let shown = format!("{:?}", DatabaseLocation::Postgres(url.into()));
+        assert_eq!(
+            shown,
+            "Postgres(postgres://cruddur:***@db:5432/cruddur?sslmode=require)"
+        );
+        let error = database_location_from(Some("mysql://root:s3cret@db/cruddur".into()), None)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("DATABASE_URL"), "{error}");
+        assert!(!error.contains("s3cret"), "{error}");
+    }
+
+    #[test]
+    fn the_write_budget_is_thirty_a_minute_unless_set() {
+        let budget = |variables: &[(&str, &str)]| settings(variables).map(|s| s.write_budget);
+        assert_eq!(budget(&[]).unwrap(), 30);
+        assert_eq!(
+            budget(&[("CRUDDUR_WRITE_BUDGET", "100000")]).unwrap(),
+            100_000
+        );
+        for bad in ["0", "-1", "lots"] {
+            let error = budget(&[("CRUDDUR_WRITE_BUDGET", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("CRUDDUR_WRITE_BUDGET"), "{error}");
+        }
+    }
+
+    #[test]
+    fn seed_data_is_on_unless_switched_off() {
+        assert!(seed_data_enabled(None).unwrap());
+        assert!(seed_data_enabled(Some(" ON ".into())).unwrap());
+        assert!(!seed_data_enabled(Some("off".into())).unwrap());
+        assert!(seed_data_enabled(Some("no".into())).is_err());
     }
 
     #[test]

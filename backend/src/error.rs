@@ -102,6 +102,11 @@ impl From<RepositoryError> for ApiError {
         match error {
             RepositoryError::UserNotFound => ApiError::NotFound(ErrorCode::UserNotFound),
             RepositoryError::ActivityNotFound => ApiError::NotFound(ErrorCode::ActivityNotFound),
+            RepositoryError::Unavailable(_) => {
+                tracing::warn!(%error, "the database is unavailable");
+                ApiError::Unavailable(ErrorCode::DatabaseUnavailable)
+            }
+            RepositoryError::Failed(detail) => ApiError::Internal(detail),
         }
     }
 }

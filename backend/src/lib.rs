@@ -1,5 +1,7 @@
 pub mod client_address;
+pub mod client_budget;
 pub mod configuration;
+pub mod database;
 pub mod error;
 pub mod health_check;
 pub mod repository;
@@ -8,3 +10,4 @@ pub mod startup;
 pub mod state;
 pub mod sync;
 pub mod telemetry;
+pub mod write_budget;

@@ -1,47 +1,71 @@
-//! Where Cruddur's data lives, behind a trait so that a database can take the in-memory
-//! store's place without the routes noticing.
+//! Where Cruddur's data lives, behind a trait so that the routes neither know nor care which
+//! database keeps it.
 
-mod in_memory;
+mod cursor;
+mod seed;
+mod sql;
 
 use async_trait::async_trait;
-use shared::{Activity, Message, MessageGroup, Reply};
+use shared::{Activity, Message, MessageGroup, Page, Reply};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-pub use in_memory::InMemoryRepository;
+pub use cursor::{Cursor, PageRequest};
+pub use sql::SqlRepository;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RepositoryError {
     #[error("no such user")]
     UserNotFound,
     #[error("no such activity, or it has expired")]
     ActivityNotFound,
+    /// The database cannot be reached, or stays locked: worth retrying shortly.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    #[error("the database failed: {0}")]
+    Failed(String),
 }
 
 pub type RepositoryResult<T> = Result<T, RepositoryError>;
 
-/// Feeds hold only activities that have not expired at `now`, newest first.
+/// Lists hold only activities that have not expired at `now`. Every list is one page of at
+/// most `PageRequest::limit` items, the newest first, older ones behind its `next` cursor;
+/// conversations and replies show their page oldest first, as they are read.
 #[async_trait]
 pub trait Repository: Send + Sync + 'static {
-    async fn home_activities(&self, now: OffsetDateTime) -> RepositoryResult<Vec<Activity>>;
+    async fn home_activities(
+        &self,
+        page: PageRequest,
+        now: OffsetDateTime,
+    ) -> RepositoryResult<Page<Activity>>;
     /// Activities that concern `handle`.
     async fn notification_activities(
         &self,
         handle: &str,
+        page: PageRequest,
         now: OffsetDateTime,
-    ) -> RepositoryResult<Vec<Activity>>;
+    ) -> RepositoryResult<Page<Activity>>;
     async fn user_activities(
         &self,
         handle: &str,
+        page: PageRequest,
         now: OffsetDateTime,
-    ) -> RepositoryResult<Vec<Activity>>;
+    ) -> RepositoryResult<Page<Activity>>;
     /// Activities whose message contains `term`, ignoring case.
     async fn search_activities(
         &self,
         term: &str,
+        page: PageRequest,
         now: OffsetDateTime,
-    ) -> RepositoryResult<Vec<Activity>>;
+    ) -> RepositoryResult<Page<Activity>>;
+    /// One activity with its latest page of replies.
     async fn activity(&self, uuid: Uuid, now: OffsetDateTime) -> RepositoryResult<Activity>;
+    async fn replies(
+        &self,
+        activity_uuid: Uuid,
+        page: PageRequest,
+        now: OffsetDateTime,
+    ) -> RepositoryResult<Page<Reply>>;
     async fn create_activity(
         &self,
         handle: &str,
@@ -57,9 +81,18 @@ pub trait Repository: Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> RepositoryResult<Reply>;
     /// `handle`'s conversations, the most recently active first.
-    async fn message_groups(&self, handle: &str) -> RepositoryResult<Vec<MessageGroup>>;
-    /// The conversation between two users, oldest message first.
-    async fn messages(&self, handle: &str, other_handle: &str) -> RepositoryResult<Vec<Message>>;
+    async fn message_groups(
+        &self,
+        handle: &str,
+        page: PageRequest,
+    ) -> RepositoryResult<Page<MessageGroup>>;
+    /// The conversation between two users.
+    async fn messages(
+        &self,
+        handle: &str,
+        other_handle: &str,
+        page: PageRequest,
+    ) -> RepositoryResult<Page<Message>>;
     async fn create_message(
         &self,
         sender_handle: &str,
@@ -67,4 +100,6 @@ pub trait Repository: Send + Sync + 'static {
         message: &str,
         now: OffsetDateTime,
     ) -> RepositoryResult<Message>;
+    /// Deletes activities expired at `now`, with their replies; returns how many went.
+    async fn delete_expired(&self, now: OffsetDateTime) -> RepositoryResult<u64>;
 }

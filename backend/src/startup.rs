@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
@@ -12,12 +13,15 @@ use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Router, middleware};
+use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::CorsLayer;
 
 use crate::configuration::{DEFAULT_FRONTEND_URL, Settings};
+use crate::database::{Database, DatabaseError};
 use crate::error::ApiError;
+use crate::repository::{Repository, RepositoryError, SqlRepository};
 use crate::routes::{self, activities, dev, health, messages};
 use crate::state::AppState;
 use crate::telemetry::honeycomb_links::{HoneycombLinks, HoneycombLookup};
@@ -27,6 +31,7 @@ use crate::telemetry::request_tracing::{RequestTracing, TRACERESPONSE, trace_req
 use crate::telemetry::trace_view::{self, TraceView};
 use crate::telemetry::xray::X_AMZN_TRACE_ID;
 use crate::telemetry::{self, TelemetryHandles};
+use crate::write_budget::{WriteBudget, limit_writes};
 
 /// The largest API request body; the longest valid one (a 1024-character message) is far smaller.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -37,6 +42,10 @@ pub enum StartupError {
     HttpClient(#[from] reqwest::Error),
     #[error("cannot serve: {0}")]
     Serve(#[from] std::io::Error),
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
+    #[error("cannot insert the seed data: {0}")]
+    Seed(#[from] RepositoryError),
 }
 
 /// The whole HTTP surface, without a listener, so tests can call it directly. `dev_endpoints`
@@ -49,6 +58,10 @@ pub fn app(state: AppState, frontend_origin: HeaderValue, dev_endpoints: bool) -
         api = api.merge(dev::router());
     }
     let traced = api
+        .layer(middleware::from_fn_with_state(
+            state.write_budget.clone(),
+            limit_writes,
+        ))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -103,6 +116,44 @@ pub struct Application {
     router: Router,
     relay: Relay,
     shutdown_timeout: Duration,
+    maintenance: Maintenance,
+}
+
+/// How often expired cruds are deleted. They leave every list the moment they expire; this
+/// only reclaims their rows.
+const MAINTENANCE_PERIOD: Duration = Duration::from_secs(5 * 60);
+
+/// The periodic task: deletes expired cruds and forgets clients idle in the write budget.
+struct Maintenance {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Maintenance {
+    fn start(repository: Arc<dyn Repository>, write_budget: WriteBudget) -> Self {
+        let (stop, mut stopped) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = &mut stopped => return,
+                    () = tokio::time::sleep(MAINTENANCE_PERIOD) => {}
+                }
+                write_budget.forget_idle_clients();
+                match repository.delete_expired(OffsetDateTime::now_utc()).await {
+                    Ok(0) => {}
+                    Ok(deleted) => tracing::info!(deleted, "expired cruds deleted"),
+                    Err(error) => tracing::warn!(%error, "cannot delete expired cruds yet"),
+                }
+            }
+        });
+        Maintenance { stop, task }
+    }
+
+    /// Stops the task, letting a delete under way finish.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
 }
 
 /// How long the relay may spend sending its queue after the server stopped. With the request
@@ -165,7 +216,25 @@ impl Application {
             xray: telemetry.xray,
             trusted_proxies: settings.trusted_proxies.clone(),
         };
-        let state = AppState::with_seed_data(request_tracing, relay.clone(), trace_view)?;
+        let repository = SqlRepository::new(Database::open(&settings.database.location).await?);
+        if settings.database.seed_data
+            && repository.seed_if_empty(OffsetDateTime::now_utc()).await?
+        {
+            tracing::info!(
+                "the empty database got the seed data (CRUDDUR_SEED_DATA=off to leave it empty)"
+            );
+        }
+        let repository: Arc<dyn Repository> = Arc::new(repository);
+        let write_budget =
+            WriteBudget::new(settings.write_budget, settings.trusted_proxies.clone());
+        let maintenance = Maintenance::start(repository.clone(), write_budget.clone());
+        let state = AppState::new(
+            repository,
+            request_tracing,
+            relay.clone(),
+            trace_view,
+            write_budget,
+        )?;
         let listener = TcpListener::bind((settings.bind, settings.port)).await?;
         let router = app(
             state,
@@ -177,6 +246,7 @@ impl Application {
             router,
             relay,
             shutdown_timeout: settings.shutdown_timeout,
+            maintenance,
         })
     }
 
@@ -219,6 +289,7 @@ impl Application {
                 "requests still in flight at the shutdown deadline are cut off"
             ),
         }
+        self.maintenance.stop().await;
         self.relay.drain(RELAY_DRAIN_DEADLINE).await;
         Ok(())
     }

@@ -4,14 +4,13 @@
 
 use std::sync::Arc;
 
-use axum::extract::FromRef;
-use time::OffsetDateTime;
-
-use crate::repository::{InMemoryRepository, Repository};
+use crate::repository::Repository;
 use crate::telemetry::outbound::TracedClient;
 use crate::telemetry::relay::Relay;
 use crate::telemetry::request_tracing::RequestTracing;
 use crate::telemetry::trace_view::TraceView;
+use crate::write_budget::WriteBudget;
+use axum::extract::FromRef;
 
 #[derive(Clone, FromRef)]
 pub struct AppState {
@@ -24,21 +23,26 @@ pub struct AppState {
     pub relay: Relay,
     /// Serves the local trace view's API.
     pub trace_view: TraceView,
+    /// How fast each client may post.
+    pub write_budget: WriteBudget,
 }
 
 impl AppState {
-    /// Cruddur's week-2 data in memory. Fails only when the outbound HTTP client cannot be built.
-    pub fn with_seed_data(
+    /// Fails only when the outbound HTTP client cannot be built.
+    pub fn new(
+        repository: Arc<dyn Repository>,
         request_tracing: RequestTracing,
         relay: Relay,
         trace_view: TraceView,
+        write_budget: WriteBudget,
     ) -> reqwest::Result<Self> {
         Ok(AppState {
-            repository: Arc::new(InMemoryRepository::seeded(OffsetDateTime::now_utc())),
+            repository,
             http_client: TracedClient::new()?,
             request_tracing,
             relay,
             trace_view,
+            write_budget,
         })
     }
 }

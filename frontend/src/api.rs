@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use shared::traces::{TraceDetail, TraceFilter, TraceSummary};
 use shared::{
     Activity, CreateActivity, CreateMessage, CreateReply, ErrorBody, ErrorCode, Message,
-    MessageGroup, Reply,
+    MessageGroup, Page, Reply,
 };
 
 /// Why a call failed, in words a person can act on.
@@ -83,10 +83,13 @@ fn api_url(path: &str) -> String {
     format!("{base}{path}")
 }
 
-fn read<T: DeserializeOwned>(answer: Result<Answer, Unanswered>) -> Result<T, ApiError> {
+fn read<T>(
+    answer: Result<Answer, Unanswered>,
+    decode: fn(&str) -> Result<T, ()>,
+) -> Result<T, ApiError> {
     let Answer { status, body } = answer.map_err(|Unanswered| ApiError::Unreachable)?;
     if (200..300).contains(&status) {
-        return from_json(&body).map_err(|()| ApiError::Unexpected(status));
+        return decode(&body).map_err(|()| ApiError::Unexpected(status));
     }
     match from_json::<ErrorBody>(&body) {
         Ok(body) => Err(ApiError::Rejected(body.errors)),
@@ -102,6 +105,17 @@ fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, ()> {
     json::from_value(value).map_err(drop)
 }
 
+/// A page: its `items` decoded as a list, its `next` read as the string it is, so no page type
+/// needs serde code of its own.
+fn page_from_json<T: DeserializeOwned>(text: &str) -> Result<Page<T>, ()> {
+    let value = js_sys::JSON::parse(text).map_err(drop)?;
+    let field = |name: &str| js_sys::Reflect::get(&value, &name.into()).map_err(drop);
+    Ok(Page {
+        items: serde_wasm_bindgen::from_value(field("items")?).map_err(drop)?,
+        next: field("next")?.as_string(),
+    })
+}
+
 fn to_json<T: Serialize>(value: &T) -> Option<String> {
     let value = serde_wasm_bindgen::to_value(value).ok()?;
     js_sys::JSON::stringify(&value).ok()?.as_string()
@@ -111,7 +125,11 @@ fn to_json<T: Serialize>(value: &T) -> Option<String> {
 // made them (see `telemetry::fetch`).
 
 fn get<T: DeserializeOwned>(path: &str) -> impl Future<Output = Result<T, ApiError>> + use<T> {
-    decoded(fetch::traced("GET", api_url(path), None))
+    decoded(fetch::traced("GET", api_url(path), None), from_json)
+}
+
+fn get_page<T: DeserializeOwned>(path: &str) -> impl Future<Output = Paged<T>> + use<T> {
+    decoded(fetch::traced("GET", api_url(path), None), page_from_json)
 }
 
 /// For the trace view: not traced, or watching traces would make traces.
@@ -119,14 +137,18 @@ fn get_untraced<T: DeserializeOwned>(
     path: &str,
 ) -> impl Future<Output = Result<T, ApiError>> + use<T> {
     let url = api_url(path);
-    decoded(async move { http::send("GET", &url, &[], None).await })
+    decoded(
+        async move { http::send("GET", &url, &[], None).await },
+        from_json,
+    )
 }
 
 fn post<B: Serialize, T: DeserializeOwned>(
     path: &str,
     body: &B,
 ) -> impl Future<Output = Result<T, ApiError>> + use<B, T> {
-    let call = to_json(body).map(|json| decoded(fetch::traced("POST", api_url(path), Some(json))));
+    let call = to_json(body)
+        .map(|json| decoded(fetch::traced("POST", api_url(path), Some(json)), from_json));
     async move {
         match call {
             Some(call) => call.await,
@@ -145,24 +167,45 @@ fn segment(value: &str) -> String {
 }
 
 /// The answer of a call already started, read as `T` or as the API's error.
-async fn decoded<T: DeserializeOwned>(
+async fn decoded<T>(
     call: impl Future<Output = Result<Answer, Unanswered>>,
+    decode: fn(&str) -> Result<T, ()>,
 ) -> Result<T, ApiError> {
-    read(call.await)
+    read(call.await, decode)
 }
 
-pub fn home_activities() -> impl Future<Output = Result<Vec<Activity>, ApiError>> + use<> {
-    get("/api/activities/home")
+/// `path` asking for the page after `before` (a page's `next`), or for the first page.
+fn paged(path: &str, before: Option<&str>) -> String {
+    match before {
+        Some(cursor) => {
+            let separator = if path.contains('?') { '&' } else { '?' };
+            let cursor = js_sys::encode_uri_component(cursor);
+            format!("{path}{separator}before={cursor}")
+        }
+        None => path.to_owned(),
+    }
 }
 
-pub fn notification_activities() -> impl Future<Output = Result<Vec<Activity>, ApiError>> + use<> {
-    get("/api/activities/notifications")
+type Paged<T> = Result<Page<T>, ApiError>;
+
+pub fn home_activities(before: Option<&str>) -> impl Future<Output = Paged<Activity>> + use<> {
+    get_page(&paged("/api/activities/home", before))
+}
+
+pub fn notification_activities(
+    before: Option<&str>,
+) -> impl Future<Output = Paged<Activity>> + use<> {
+    get_page(&paged("/api/activities/notifications", before))
 }
 
 pub fn user_activities(
     handle: &str,
-) -> impl Future<Output = Result<Vec<Activity>, ApiError>> + use<> {
-    get(&format!("/api/activities/@{}", segment(handle)))
+    before: Option<&str>,
+) -> impl Future<Output = Paged<Activity>> + use<> {
+    get_page(&paged(
+        &format!("/api/activities/@{}", segment(handle)),
+        before,
+    ))
 }
 
 pub fn create_activity(
@@ -173,9 +216,13 @@ pub fn create_activity(
 
 pub fn search_activities(
     term: &str,
-) -> impl Future<Output = Result<Vec<Activity>, ApiError>> + use<> {
+    before: Option<&str>,
+) -> impl Future<Output = Paged<Activity>> + use<> {
     let term = js_sys::encode_uri_component(term);
-    get(&format!("/api/activities/search?term={term}"))
+    get_page(&paged(
+        &format!("/api/activities/search?term={term}"),
+        before,
+    ))
 }
 
 pub fn activity(uuid: &str) -> impl Future<Output = Result<Activity, ApiError>> + use<> {
@@ -192,12 +239,18 @@ pub fn reply(
     )
 }
 
-pub fn message_groups() -> impl Future<Output = Result<Vec<MessageGroup>, ApiError>> + use<> {
-    get("/api/message_groups")
+pub fn message_groups(before: Option<&str>) -> impl Future<Output = Paged<MessageGroup>> + use<> {
+    get_page(&paged("/api/message_groups", before))
 }
 
-pub fn conversation(handle: &str) -> impl Future<Output = Result<Vec<Message>, ApiError>> + use<> {
-    get(&format!("/api/messages/@{}", segment(handle)))
+pub fn conversation(
+    handle: &str,
+    before: Option<&str>,
+) -> impl Future<Output = Paged<Message>> + use<> {
+    get_page(&paged(
+        &format!("/api/messages/@{}", segment(handle)),
+        before,
+    ))
 }
 
 pub fn send_message(
@@ -272,7 +325,7 @@ mod tests {
             "globalThis.requestedUrl = url; return Promise.reject(new TypeError('offline'))",
         );
         Reflect::set(&window, &"fetch".into(), &recording).unwrap();
-        let answer = user_activities("../../../traces").await;
+        let answer = user_activities("../../../traces", None).await;
         Reflect::set(&window, &"fetch".into(), &fetch).unwrap();
 
         assert!(matches!(answer, Err(ApiError::Unreachable)), "{answer:?}");

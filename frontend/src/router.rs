@@ -107,6 +107,25 @@ fn query_value(query: &str, key: &str) -> Option<String> {
     web_sys::UrlSearchParams::new_with_str(query).ok()?.get(key)
 }
 
+/// The current address's `?before=`: which page of its list the page shows (the first if none).
+pub fn before() -> Option<String> {
+    let address = ADDRESS.with(|address| address.get_untracked());
+    query_value(address.split_once('?')?.1, "before")
+}
+
+/// The current address asking for the page after `cursor` instead, its other parameters kept.
+pub fn with_before(cursor: &str) -> String {
+    let address = ADDRESS.with(|address| address.get_untracked());
+    let (path, query) = address.split_once('?').unwrap_or((&address, ""));
+    match web_sys::UrlSearchParams::new_with_str(query) {
+        Ok(params) => {
+            params.set("before", cursor);
+            format!("{path}?{}", String::from(params.to_string()))
+        }
+        Err(_) => path.to_owned(),
+    }
+}
+
 thread_local! {
     static ADDRESS: ArcRwSignal<String> = ArcRwSignal::new(current_address());
 }

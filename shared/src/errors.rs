@@ -32,6 +32,7 @@ pub enum ErrorCode {
     MalformedOtlp,
     TooManyRequests,
     RelayBusy,
+    DatabaseUnavailable,
     InternalError,
 }
 
@@ -65,6 +66,9 @@ impl ErrorCode {
             ErrorCode::MalformedOtlp => "The spans are not valid OTLP.",
             ErrorCode::TooManyRequests => "Too many requests: slow down.",
             ErrorCode::RelayBusy => "The trace relay is busy: try again shortly.",
+            ErrorCode::DatabaseUnavailable => {
+                "The database cannot be reached just now: try again shortly."
+            }
             ErrorCode::InternalError => "Something went wrong on our side. Try again.",
         }
     }

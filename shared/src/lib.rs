@@ -4,11 +4,13 @@
 pub mod activities;
 pub mod errors;
 pub mod messages;
+pub mod pages;
 pub mod traces;
 
 pub use activities::{Activity, CreateActivity, CreateReply, Reply, Ttl};
 pub use errors::{ErrorBody, ErrorCode};
 pub use messages::{CreateMessage, Message, MessageGroup};
+pub use pages::{PAGE_SIZE, Page};
 
 /// The user every request acts as until sign-in arrives (as in Cruddur week 2).
 pub const ACTING_USER_HANDLE: &str = "andrewbrown";

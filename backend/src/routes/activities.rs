@@ -4,15 +4,15 @@ use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use shared::{ACTING_USER_HANDLE, Activity, CreateActivity, CreateReply, ErrorCode, Reply};
+use shared::{ACTING_USER_HANDLE, Activity, CreateActivity, CreateReply, ErrorCode, Page, Reply};
 use time::OffsetDateTime;
 use tracing::field::{Empty, display};
 use tracing::{Instrument, Span};
 use uuid::Uuid;
 
-use super::{count, rfc3339};
+use super::{PageParams, count, rfc3339};
 use crate::error::{ApiError, ApiJson, ApiQuery};
-use crate::repository::Repository;
+use crate::repository::{PageRequest, Repository};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -23,6 +23,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/activities/search", get(search))
         .route("/api/activities/@{handle}", get(user_feed))
         .route("/api/activities/{uuid}", get(show))
+        .route("/api/activities/{uuid}/replies", get(replies))
         .route("/api/activities/{uuid}/reply", post(reply))
 }
 
@@ -33,11 +34,12 @@ pub fn router() -> Router<AppState> {
 )]
 async fn home(
     State(repository): State<Arc<dyn Repository>>,
-) -> Result<Json<Vec<Activity>>, ApiError> {
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> Result<Json<Page<Activity>>, ApiError> {
     let now = OffsetDateTime::now_utc();
     Span::current().record("app.now", display(rfc3339(now)));
-    let activities = repository.home_activities(now).await?;
-    Span::current().record("app.result_length", count(&activities));
+    let activities = repository.home_activities(page.request()?, now).await?;
+    Span::current().record("app.result_length", count(&activities.items));
     Ok(Json(activities))
 }
 
@@ -48,13 +50,14 @@ async fn home(
 )]
 async fn notifications(
     State(repository): State<Arc<dyn Repository>>,
-) -> Result<Json<Vec<Activity>>, ApiError> {
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> Result<Json<Page<Activity>>, ApiError> {
     let now = OffsetDateTime::now_utc();
     Span::current().record("app.now", display(rfc3339(now)));
     let activities = repository
-        .notification_activities(ACTING_USER_HANDLE, now)
+        .notification_activities(ACTING_USER_HANDLE, page.request()?, now)
         .await?;
-    Span::current().record("app.result_length", count(&activities));
+    Span::current().record("app.result_length", count(&activities.items));
     Ok(Json(activities))
 }
 
@@ -66,30 +69,40 @@ async fn notifications(
 async fn user_feed(
     State(repository): State<Arc<dyn Repository>>,
     Path(handle): Path<String>,
-) -> Result<Json<Vec<Activity>>, ApiError> {
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> Result<Json<Page<Activity>>, ApiError> {
     let activities = repository
-        .user_activities(&handle, OffsetDateTime::now_utc())
+        .user_activities(&handle, page.request()?, OffsetDateTime::now_utc())
         .await?;
-    Span::current().record("app.result_length", count(&activities));
+    Span::current().record("app.result_length", count(&activities.items));
     Ok(Json(activities))
 }
 
 #[derive(Debug, Deserialize)]
 struct SearchParams {
     term: Option<String>,
+    before: Option<String>,
+    limit: Option<usize>,
 }
 
 /// A blank term is refused before any search, so it makes no search span.
 async fn search(
     State(repository): State<Arc<dyn Repository>>,
     ApiQuery(params): ApiQuery<SearchParams>,
-) -> Result<Json<Vec<Activity>>, ApiError> {
+) -> Result<Json<Page<Activity>>, ApiError> {
     let term = params.term.unwrap_or_default();
     let term = term.trim();
     if term.is_empty() {
         return Err(ApiError::Invalid(vec![ErrorCode::SearchTermBlank]));
     }
-    Ok(Json(search_activities(repository.as_ref(), term).await?))
+    let page = PageParams {
+        before: params.before,
+        limit: params.limit,
+    }
+    .request()?;
+    Ok(Json(
+        search_activities(repository.as_ref(), term, page).await?,
+    ))
 }
 
 #[tracing::instrument(
@@ -100,11 +113,12 @@ async fn search(
 async fn search_activities(
     repository: &dyn Repository,
     term: &str,
-) -> Result<Vec<Activity>, ApiError> {
+    page: PageRequest,
+) -> Result<Page<Activity>, ApiError> {
     let activities = repository
-        .search_activities(term, OffsetDateTime::now_utc())
+        .search_activities(term, page, OffsetDateTime::now_utc())
         .await?;
-    Span::current().record("app.result_length", count(&activities));
+    Span::current().record("app.result_length", count(&activities.items));
     Ok(activities)
 }
 
@@ -121,6 +135,24 @@ async fn show(
     let uuid = activity_uuid(&uuid)?;
     let activity = repository.activity(uuid, OffsetDateTime::now_utc()).await?;
     Ok(Json(activity))
+}
+
+#[tracing::instrument(
+    name = "activity-replies",
+    skip_all,
+    fields(app.activity_uuid = %uuid, app.result_length = Empty)
+)]
+async fn replies(
+    State(repository): State<Arc<dyn Repository>>,
+    Path(uuid): Path<String>,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> Result<Json<Page<Reply>>, ApiError> {
+    let uuid = activity_uuid(&uuid)?;
+    let replies = repository
+        .replies(uuid, page.request()?, OffsetDateTime::now_utc())
+        .await?;
+    Span::current().record("app.result_length", count(&replies.items));
+    Ok(Json(replies))
 }
 
 #[tracing::instrument(

@@ -3,13 +3,13 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use shared::{ACTING_USER_HANDLE, CreateMessage, ErrorCode, Message, MessageGroup};
+use shared::{ACTING_USER_HANDLE, CreateMessage, ErrorCode, Message, MessageGroup, Page};
 use time::OffsetDateTime;
 use tracing::field::Empty;
 use tracing::{Instrument, Span};
 
-use super::count;
-use crate::error::{ApiError, ApiJson};
+use super::{PageParams, count};
+use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::repository::Repository;
 use crate::state::AppState;
 
@@ -27,9 +27,12 @@ pub fn router() -> Router<AppState> {
 )]
 async fn message_groups(
     State(repository): State<Arc<dyn Repository>>,
-) -> Result<Json<Vec<MessageGroup>>, ApiError> {
-    let groups = repository.message_groups(ACTING_USER_HANDLE).await?;
-    Span::current().record("app.result_length", count(&groups));
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> Result<Json<Page<MessageGroup>>, ApiError> {
+    let groups = repository
+        .message_groups(ACTING_USER_HANDLE, page.request()?)
+        .await?;
+    Span::current().record("app.result_length", count(&groups.items));
     Ok(Json(groups))
 }
 
@@ -45,9 +48,12 @@ async fn message_groups(
 async fn conversation(
     State(repository): State<Arc<dyn Repository>>,
     Path(handle): Path<String>,
-) -> Result<Json<Vec<Message>>, ApiError> {
-    let messages = repository.messages(ACTING_USER_HANDLE, &handle).await?;
-    Span::current().record("app.result_length", count(&messages));
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> Result<Json<Page<Message>>, ApiError> {
+    let messages = repository
+        .messages(ACTING_USER_HANDLE, &handle, page.request()?)
+        .await?;
+    Span::current().record("app.result_length", count(&messages.items));
     Ok(Json(messages))
 }
 

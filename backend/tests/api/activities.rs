@@ -1,6 +1,21 @@
 use serde_json::{Value, json};
 
-use crate::helpers::{error_codes, spawn_app};
+use crate::databases::{TestDatabase, on_both_databases};
+use crate::helpers::{error_codes, spawn_app_on};
+
+on_both_databases!(
+    the_home_feed_lists_the_seed_cruds_newest_first,
+    a_created_crud_appears_at_the_top_of_home_and_on_its_own_page,
+    an_invalid_crud_gets_each_of_its_error_codes_and_changes_nothing,
+    malformed_requests_get_clear_client_errors,
+    an_activity_page_shows_its_replies,
+    an_unknown_or_malformed_activity_uuid_is_not_found,
+    a_reply_appears_under_its_activity,
+    an_invalid_reply_gets_its_error_code_and_changes_nothing,
+    a_user_feed_holds_only_that_users_cruds,
+    search_finds_cruds_by_their_words_ignoring_case,
+    notifications_hold_the_cruds_meant_for_the_user,
+);
 
 const CLOUD_IS_FUN: &str = "68f126b0-1ceb-4a33-88be-d90fa7109eee";
 
@@ -12,10 +27,9 @@ fn messages(feed: &Value) -> Vec<&str> {
         .collect()
 }
 
-#[tokio::test]
-async fn the_home_feed_lists_the_seed_cruds_newest_first() {
-    let app = spawn_app().await;
-    let feed = app.get_json("/api/activities/home").await;
+async fn the_home_feed_lists_the_seed_cruds_newest_first(database: TestDatabase) {
+    let app = spawn_app_on(database).await;
+    let feed = app.get_items("/api/activities/home").await;
     assert_eq!(
         messages(&feed),
         [
@@ -43,9 +57,8 @@ async fn the_home_feed_lists_the_seed_cruds_newest_first() {
     }
 }
 
-#[tokio::test]
-async fn a_created_crud_appears_at_the_top_of_home_and_on_its_own_page() {
-    let app = spawn_app().await;
+async fn a_created_crud_appears_at_the_top_of_home_and_on_its_own_page(database: TestDatabase) {
+    let app = spawn_app_on(database).await;
     let response = app
         .post_json(
             "/api/activities",
@@ -58,7 +71,7 @@ async fn a_created_crud_appears_at_the_top_of_home_and_on_its_own_page() {
     assert_eq!(created["handle"], "andrewbrown");
     assert_eq!(created["replies"], json!([]));
 
-    let home = app.get_json("/api/activities/home").await;
+    let home = app.get_items("/api/activities/home").await;
     assert_eq!(home[0]["uuid"], created["uuid"]);
     let page = app
         .get_json(&format!(
@@ -67,13 +80,12 @@ async fn a_created_crud_appears_at_the_top_of_home_and_on_its_own_page() {
         ))
         .await;
     assert_eq!(page, created);
-    let own_feed = app.get_json("/api/activities/@andrewbrown").await;
+    let own_feed = app.get_items("/api/activities/@andrewbrown").await;
     assert_eq!(own_feed[0]["uuid"], created["uuid"]);
 }
 
-#[tokio::test]
-async fn an_invalid_crud_gets_each_of_its_error_codes_and_changes_nothing() {
-    let app = spawn_app().await;
+async fn an_invalid_crud_gets_each_of_its_error_codes_and_changes_nothing(database: TestDatabase) {
+    let app = spawn_app_on(database).await;
     let cases = [
         (
             json!({"message": "", "ttl": "7-days"}),
@@ -107,9 +119,8 @@ async fn an_invalid_crud_gets_each_of_its_error_codes_and_changes_nothing() {
     assert_eq!(app.count("/api/activities/home").await, 4);
 }
 
-#[tokio::test]
-async fn malformed_requests_get_clear_client_errors() {
-    let app = spawn_app().await;
+async fn malformed_requests_get_clear_client_errors(database: TestDatabase) {
+    let app = spawn_app_on(database).await;
     let not_json = app
         .post_raw("/api/activities", "application/json", "{\"message\":")
         .await;
@@ -141,9 +152,8 @@ async fn malformed_requests_get_clear_client_errors() {
     assert_eq!(app.count("/api/activities/home").await, 4);
 }
 
-#[tokio::test]
-async fn an_activity_page_shows_its_replies() {
-    let app = spawn_app().await;
+async fn an_activity_page_shows_its_replies(database: TestDatabase) {
+    let app = spawn_app_on(database).await;
     let page = app
         .get_json(&format!("/api/activities/{CLOUD_IS_FUN}"))
         .await;
@@ -151,9 +161,8 @@ async fn an_activity_page_shows_its_replies() {
     assert_eq!(page["replies"][0]["message"], "This post has no honor!");
 }
 
-#[tokio::test]
-async fn an_unknown_or_malformed_activity_uuid_is_not_found() {
-    let app = spawn_app().await;
+async fn an_unknown_or_malformed_activity_uuid_is_not_found(database: TestDatabase) {
+    let app = spawn_app_on(database).await;
     for uuid in ["00000000-0000-4000-8000-000000000000", "not-a-uuid"] {
         let response = app.get(&format!("/api/activities/{uuid}")).await;
         assert_eq!(error_codes(response, 404).await, ["activity_not_found"]);
@@ -167,9 +176,8 @@ async fn an_unknown_or_malformed_activity_uuid_is_not_found() {
     }
 }
 
-#[tokio::test]
-async fn a_reply_appears_under_its_activity() {
-    let app = spawn_app().await;
+async fn a_reply_appears_under_its_activity(database: TestDatabase) {
+    let app = spawn_app_on(database).await;
     let response = app
         .post_json(
             &format!("/api/activities/{CLOUD_IS_FUN}/reply"),
@@ -188,9 +196,8 @@ async fn a_reply_appears_under_its_activity() {
     assert_eq!(page["replies"][1], reply);
 }
 
-#[tokio::test]
-async fn an_invalid_reply_gets_its_error_code_and_changes_nothing() {
-    let app = spawn_app().await;
+async fn an_invalid_reply_gets_its_error_code_and_changes_nothing(database: TestDatabase) {
+    let app = spawn_app_on(database).await;
     let path = format!("/api/activities/{CLOUD_IS_FUN}/reply");
     let cases = [
         (json!({"message": ""}), "message_blank"),
@@ -212,22 +219,20 @@ async fn an_invalid_reply_gets_its_error_code_and_changes_nothing() {
     assert_eq!(page["replies_count"], 1);
 }
 
-#[tokio::test]
-async fn a_user_feed_holds_only_that_users_cruds() {
-    let app = spawn_app().await;
-    let feed = app.get_json("/api/activities/@worf").await;
+async fn a_user_feed_holds_only_that_users_cruds(database: TestDatabase) {
+    let app = spawn_app_on(database).await;
+    let feed = app.get_items("/api/activities/@worf").await;
     assert_eq!(messages(&feed), ["I am out of prune juice"]);
     let response = app.get("/api/activities/@nobody").await;
     assert_eq!(error_codes(response, 404).await, ["user_not_found"]);
 }
 
-#[tokio::test]
-async fn search_finds_cruds_by_their_words_ignoring_case() {
-    let app = spawn_app().await;
-    let found = app.get_json("/api/activities/search?term=CLOUD").await;
+async fn search_finds_cruds_by_their_words_ignoring_case(database: TestDatabase) {
+    let app = spawn_app_on(database).await;
+    let found = app.get_items("/api/activities/search?term=CLOUD").await;
     assert_eq!(messages(&found), ["Cloud is very fun!"]);
     let nothing = app
-        .get_json("/api/activities/search?term=klingon%20opera")
+        .get_items("/api/activities/search?term=klingon%20opera")
         .await;
     assert_eq!(nothing, json!([]));
     for query in ["", "?term=", "?term=%20%20"] {
@@ -240,9 +245,8 @@ async fn search_finds_cruds_by_their_words_ignoring_case() {
     }
 }
 
-#[tokio::test]
-async fn notifications_hold_the_cruds_meant_for_the_user() {
-    let app = spawn_app().await;
-    let notifications = app.get_json("/api/activities/notifications").await;
+async fn notifications_hold_the_cruds_meant_for_the_user(database: TestDatabase) {
+    let app = spawn_app_on(database).await;
+    let notifications = app.get_items("/api/activities/notifications").await;
     assert_eq!(messages(&notifications), ["I am white unicorn"]);
 }

@@ -619,3 +619,51 @@ async fn a_handle_with_encoded_slashes_asks_for_that_users_feed_and_no_other_end
     assert!(other_paths.is_empty(), "{other_paths:?}");
     browser.client.clone().close().await.unwrap();
 }
+
+#[tokio::test]
+async fn more_opens_the_older_page_of_a_search_and_back_returns() {
+    let (origin, backend) = serve_app(DEVELOPERS_BUILD, &[("CRUDDUR_WRITE_BUDGET", "1000")]).await;
+    let api = reqwest::Client::new();
+    for n in 0..52 {
+        let response = api
+            .post(format!("{}/api/activities", backend.address))
+            .json(&serde_json::json!({"message": format!("paged crud {n}"), "ttl": "1-day"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let browser = start_browser().await;
+    let client = &browser.client;
+    client
+        .goto(&format!("{origin}/search?term=paged"))
+        .await
+        .unwrap();
+    wait_for(client, ".activity .message", "a full page", |found| {
+        found.len() == 50 && found[0] == "paged crud 51"
+    })
+    .await;
+    click(client, Locator::LinkText("More")).await;
+    wait_for(client, ".activity .message", "the older page", |found| {
+        found == ["paged crud 1", "paged crud 0"]
+    })
+    .await;
+    let url = client.current_url().await.unwrap();
+    let query = url.query().unwrap_or_default();
+    assert!(
+        query.starts_with("term=paged&before="),
+        "the search is kept: {query}"
+    );
+    assert!(
+        texts(client, "a.more").await.is_empty(),
+        "no more after the last page"
+    );
+    client.back().await.unwrap();
+    wait_for(
+        client,
+        ".activity .message",
+        "the newer page again",
+        |found| found.len() == 50,
+    )
+    .await;
+}

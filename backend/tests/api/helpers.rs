@@ -21,6 +21,8 @@ use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 use tokio::sync::Notify;
 
+use crate::databases::TestDatabase;
+
 pub const FRONTEND_ORIGIN: &str = "http://localhost:3000";
 /// Batches exported every 20 ms, so a test sees its spans at once.
 pub const QUICK_EXPORT: (&str, &str) = ("OTEL_BSP_SCHEDULE_DELAY", "20");
@@ -43,19 +45,31 @@ pub fn now_seconds() -> u64 {
         .as_secs()
 }
 
-/// The application served in this process on a free port, with telemetry off.
+/// The application served in this process on a free port, with telemetry off, keeping its
+/// SQLite file in a directory of its own, removed when the app is dropped.
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
+    /// Held for the app's lifetime: a SQLite directory goes when dropped.
+    _database: TestDatabase,
 }
 
+/// The app on a SQLite file of its own.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_on(TestDatabase::sqlite()).await
+}
+
+pub async fn spawn_app_on(database: TestDatabase) -> TestApp {
+    let (database_variable, database_value) = database.env();
     let settings = Settings::from_lookup(|name| {
         let value = match name {
             "PORT" => "0",
             "FRONTEND_URL" => FRONTEND_ORIGIN,
             "OTEL_SDK_DISABLED" => "true",
             "CRUDDUR_LOCAL_TRACES" => "off",
+            // The tests post far more than a person would.
+            "CRUDDUR_WRITE_BUDGET" => "100000",
+            name if name == database_variable => &database_value,
             _ => return None,
         };
         Some(value.to_owned())
@@ -69,6 +83,7 @@ pub async fn spawn_app() -> TestApp {
     TestApp {
         address,
         client: reqwest::Client::new(),
+        _database: database,
     }
 }
 
@@ -87,13 +102,16 @@ impl TestApp {
         response.json().await.expect("a JSON body")
     }
 
-    /// How many items the JSON array at `path` holds.
+    /// The items of the page of a list at `path`.
+    pub async fn get_items(&self, path: &str) -> Json {
+        let page = self.get_json(path).await;
+        assert!(page["items"].is_array(), "a page at {path}: {page}");
+        page["items"].clone()
+    }
+
+    /// How many items the page of a list at `path` holds.
     pub async fn count(&self, path: &str) -> usize {
-        self.get_json(path)
-            .await
-            .as_array()
-            .expect("a JSON array")
-            .len()
+        self.get_items(path).await.as_array().unwrap().len()
     }
 
     pub async fn post_json(&self, path: &str, body: &Json) -> reqwest::Response {
@@ -134,12 +152,15 @@ pub async fn error_codes(response: reqwest::Response, status: u16) -> Vec<String
         .collect()
 }
 
-/// The `backend` binary as a child process, on a free port, with the given environment.
+/// The `backend` binary as a child process, on a free port, with the given environment; its
+/// SQLite file in a directory of its own unless `envs` say otherwise.
 pub struct BackendProcess {
     child: Child,
     pub address: String,
     pub port: u16,
     stderr: Arc<Mutex<String>>,
+    /// Held for the process's lifetime, unless `envs` put the database elsewhere.
+    _data_dir: tempfile::TempDir,
 }
 
 /// The backend's binary, blind to this shell's telemetry and AWS settings.
@@ -154,11 +175,13 @@ pub fn backend_command() -> Command {
 }
 
 pub async fn spawn_backend(envs: &[(&str, &str)]) -> BackendProcess {
+    let data_dir = tempfile::tempdir().expect("a temporary data directory");
     let mut command = backend_command();
     command
         .env("PORT", "0")
         .env("CRUDDUR_BIND", "127.0.0.1")
         .env("RUST_LOG", "info")
+        .env("CRUDDUR_DATA_DIR", data_dir.path())
         .envs(envs.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -192,6 +215,7 @@ pub async fn spawn_backend(envs: &[(&str, &str)]) -> BackendProcess {
         address: format!("http://127.0.0.1:{port}"),
         port,
         stderr,
+        _data_dir: data_dir,
     }
 }
 

@@ -1,6 +1,14 @@
 use serde_json::{Value, json};
 
-use crate::helpers::{error_codes, spawn_app};
+use crate::databases::{TestDatabase, on_both_databases};
+use crate::helpers::{error_codes, spawn_app_on};
+
+on_both_databases!(
+    message_groups_list_each_conversation_with_its_latest_message,
+    a_conversation_holds_the_messages_with_that_user_only,
+    a_sent_message_appears_in_its_conversation_and_tops_the_groups,
+    an_invalid_message_gets_its_error_codes_and_changes_nothing,
+);
 
 fn texts(messages: &Value) -> Vec<&str> {
     messages
@@ -11,10 +19,9 @@ fn texts(messages: &Value) -> Vec<&str> {
         .collect()
 }
 
-#[tokio::test]
-async fn message_groups_list_each_conversation_with_its_latest_message() {
-    let app = spawn_app().await;
-    let groups = app.get_json("/api/message_groups").await;
+async fn message_groups_list_each_conversation_with_its_latest_message(database: TestDatabase) {
+    let app = spawn_app_on(database).await;
+    let groups = app.get_items("/api/message_groups").await;
     let groups = groups.as_array().unwrap();
     assert_eq!(groups.len(), 2);
     assert_eq!(groups[0]["handle"], "worf");
@@ -23,22 +30,20 @@ async fn message_groups_list_each_conversation_with_its_latest_message() {
     assert_eq!(groups[1]["handle"], "garek");
 }
 
-#[tokio::test]
-async fn a_conversation_holds_the_messages_with_that_user_only() {
-    let app = spawn_app().await;
-    let worf = app.get_json("/api/messages/@worf").await;
+async fn a_conversation_holds_the_messages_with_that_user_only(database: TestDatabase) {
+    let app = spawn_app_on(database).await;
+    let worf = app.get_items("/api/messages/@worf").await;
     assert_eq!(texts(&worf), ["Cloud is fun!", "This platform is great!"]);
-    let garek = app.get_json("/api/messages/@garek").await;
+    let garek = app.get_items("/api/messages/@garek").await;
     assert_eq!(garek.as_array().unwrap().len(), 1);
     assert_eq!(garek[0]["handle"], "garek");
-    assert_eq!(app.get_json("/api/messages/@coco").await, json!([]));
+    assert_eq!(app.get_items("/api/messages/@coco").await, json!([]));
     let response = app.get("/api/messages/@nobody").await;
     assert_eq!(error_codes(response, 404).await, ["user_not_found"]);
 }
 
-#[tokio::test]
-async fn a_sent_message_appears_in_its_conversation_and_tops_the_groups() {
-    let app = spawn_app().await;
+async fn a_sent_message_appears_in_its_conversation_and_tops_the_groups(database: TestDatabase) {
+    let app = spawn_app_on(database).await;
     let response = app
         .post_json(
             "/api/messages",
@@ -48,16 +53,15 @@ async fn a_sent_message_appears_in_its_conversation_and_tops_the_groups() {
     assert_eq!(response.status(), 200);
     let sent: Value = response.json().await.unwrap();
     assert_eq!(sent["handle"], "andrewbrown");
-    let conversation = app.get_json("/api/messages/@garek").await;
+    let conversation = app.get_items("/api/messages/@garek").await;
     assert_eq!(conversation.as_array().unwrap().last().unwrap(), &sent);
-    let groups = app.get_json("/api/message_groups").await;
+    let groups = app.get_items("/api/message_groups").await;
     assert_eq!(groups[0]["handle"], "garek");
     assert_eq!(groups[0]["message"], "Tailor, I need a suit");
 }
 
-#[tokio::test]
-async fn an_invalid_message_gets_its_error_codes_and_changes_nothing() {
-    let app = spawn_app().await;
+async fn an_invalid_message_gets_its_error_codes_and_changes_nothing(database: TestDatabase) {
+    let app = spawn_app_on(database).await;
     let cases = [
         (
             json!({"message": "", "user_receiver_handle": "worf"}),

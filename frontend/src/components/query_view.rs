@@ -4,7 +4,10 @@ use std::rc::Rc;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use shared::Page;
+
 use crate::api::ApiError;
+use crate::router;
 
 /// What a page asks the API for: asked when the page opens, again when a signal the question
 /// reads changes or on [`Query::ask_again`]; the newest question's answer is the one kept.
@@ -78,8 +81,49 @@ pub fn list_or<T, V>(items: Vec<T>, empty: &'static str, item: impl Fn(T) -> V) 
 where
     V: IntoView + 'static,
 {
+    list_view(erased(items, item), empty, None, false)
+}
+
+/// A page of a list, or what to say when it is empty, with the link to the next page while
+/// there is one: the same address with `?before=`, so the back button returns to the newer
+/// page. The link comes after the items, or before them for a list read oldest first.
+pub fn page_or<T, V>(
+    page: Page<T>,
+    empty: &'static str,
+    item: impl Fn(T) -> V,
+    more_first: bool,
+) -> AnyView
+where
+    V: IntoView + 'static,
+{
+    list_view(erased(page.items, item), empty, page.next, more_first)
+}
+
+/// Items as views of one type, so every list shares one instance of `list_view`'s code.
+fn erased<T, V: IntoView + 'static>(items: Vec<T>, item: impl Fn(T) -> V) -> Vec<AnyView> {
+    items
+        .into_iter()
+        .map(|each| item(each).into_any())
+        .collect()
+}
+
+fn list_view(
+    items: Vec<AnyView>,
+    empty: &'static str,
+    next: Option<String>,
+    more_first: bool,
+) -> AnyView {
     if items.is_empty() {
         return view! { <p class="empty">{empty}</p> }.into_any();
     }
-    view! { <div class="feed">{items.into_iter().map(item).collect_view()}</div> }.into_any()
+    let more = next.map(|cursor| {
+        let href = router::with_before(&cursor);
+        view! { <a class="more" href=href>"More"</a> }
+    });
+    let (above, below) = if more_first {
+        (more, None)
+    } else {
+        (None, more)
+    };
+    view! { <div class="feed">{above}{items}{below}</div> }.into_any()
 }

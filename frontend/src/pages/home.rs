@@ -4,10 +4,11 @@ use crate::api;
 use crate::components::activity_feed::ActivityFeed;
 use crate::components::crud_form::CrudForm;
 use crate::components::query_view::Query;
+use crate::router;
 
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let feed = Query::new(api::home_activities);
+    let feed = Query::new(|| api::home_activities(router::before().as_deref()));
     let composing = RwSignal::new(false);
     // A new crud tops the feed without a reload: the feed is asked again.
     let on_created = move |()| {

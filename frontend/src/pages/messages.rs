@@ -3,18 +3,20 @@ use shared::MessageGroup;
 
 use crate::api;
 use crate::components::activity_item::Author;
-use crate::components::query_view::{Query, QueryView, list_or};
+use crate::components::query_view::{Query, QueryView, page_or};
+use crate::router;
 
 /// `/messages`: one line per person you talk with, newest first.
 #[component]
 pub fn MessagesPage() -> impl IntoView {
-    let groups = Query::new(api::message_groups);
+    let groups = Query::new(|| api::message_groups(router::before().as_deref()));
     view! {
         <header class="page-header"><h1>"Messages"</h1></header>
         <QueryView
             query=groups
-            render=|groups| {
-                list_or(groups, "No conversations yet.", |group| view! { <GroupItem group/> })
+            render=|page| {
+                let item = |group| view! { <GroupItem group/> };
+                page_or(page, "No conversations yet.", item, false)
             }
         />
     }

@@ -11,7 +11,8 @@ use crate::router;
 pub fn SearchPage(term: String) -> impl IntoView {
     let typed = RwSignal::new(term.clone());
     let results = Query::new(move || {
-        let call = (!term.trim().is_empty()).then(|| api::search_activities(&term));
+        let call = (!term.trim().is_empty())
+            .then(|| api::search_activities(&term, router::before().as_deref()));
         async move {
             match call {
                 Some(call) => call.await,

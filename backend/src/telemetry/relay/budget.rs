@@ -7,9 +7,9 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
-use crate::client_address::rate_limit_key;
+use crate::client_budget::ClientBudget;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RelayBudgets {
@@ -55,11 +55,9 @@ impl OverBudget {
 }
 
 pub struct Budgets {
-    requests: DefaultKeyedRateLimiter<IpAddr>,
-    spans: DefaultKeyedRateLimiter<IpAddr>,
+    requests: ClientBudget,
+    spans: ClientBudget,
     global_spans: DefaultDirectRateLimiter,
-    /// How long `spans` more than a burst would take at the per-client rate.
-    spans_per_second: u32,
 }
 
 impl Budgets {
@@ -68,22 +66,22 @@ impl Budgets {
             Quota::per_second(NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN))
                 .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN))
         };
+        let second = Duration::from_secs(1);
         Budgets {
-            requests: RateLimiter::keyed(quota(budgets.requests_per_second, budgets.request_burst)),
-            spans: RateLimiter::keyed(quota(budgets.spans_per_second, budgets.span_burst)),
+            requests: ClientBudget::new(budgets.requests_per_second, second, budgets.request_burst),
+            spans: ClientBudget::new(budgets.spans_per_second, second, budgets.span_burst),
             global_spans: RateLimiter::direct(quota(
                 budgets.global_spans_per_second,
                 budgets.global_span_burst,
             )),
-            spans_per_second: budgets.spans_per_second.max(1),
         }
     }
 
     /// Takes one request from `client`'s budget.
     pub fn request(&self, client: IpAddr) -> Result<(), OverBudget> {
         self.requests
-            .check_key(&rate_limit_key(client))
-            .map_err(|not_until| OverBudget::ClientRequests(wait(&not_until)))
+            .take(client, 1)
+            .map_err(OverBudget::ClientRequests)
     }
 
     /// Takes `spans` from `client`'s budget and then from everyone's; nothing is taken from
@@ -92,14 +90,9 @@ impl Budgets {
         let Some(count) = u32::try_from(spans).ok().and_then(NonZeroU32::new) else {
             return Ok(());
         };
-        match self.spans.check_key_n(&rate_limit_key(client), count) {
-            Ok(Ok(())) => {}
-            Ok(Err(not_until)) => return Err(OverBudget::ClientSpans(wait(&not_until))),
-            Err(_) => {
-                let seconds = u64::from(count.get().div_ceil(self.spans_per_second));
-                return Err(OverBudget::ClientSpans(Duration::from_secs(seconds)));
-            }
-        }
+        self.spans
+            .take(client, count.get())
+            .map_err(OverBudget::ClientSpans)?;
         match self.global_spans.check_n(count) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(not_until)) => Err(OverBudget::GlobalSpans(wait(&not_until))),
@@ -110,10 +103,8 @@ impl Budgets {
     /// Forgets clients whose buckets are full again, so the keyed maps stay bounded by the
     /// clients of the last moments.
     pub fn forget_idle_clients(&self) {
-        self.requests.retain_recent();
-        self.spans.retain_recent();
-        self.requests.shrink_to_fit();
-        self.spans.shrink_to_fit();
+        self.requests.forget_idle_clients();
+        self.spans.forget_idle_clients();
     }
 }
 

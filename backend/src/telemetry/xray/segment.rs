@@ -257,6 +257,17 @@ impl HttpResponse {
 }
 
 #[derive(Debug, Serialize)]
+struct Sql<'a> {
+    database_type: Cow<'a, str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database_version: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sanitized_query: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<Cow<'a, str>>,
+}
+
+#[derive(Debug, Serialize)]
 struct Http<'a> {
     request: HttpRequest<'a>,
     #[serde(skip_serializing_if = "HttpResponse::is_empty")]
@@ -299,6 +310,8 @@ struct Document<'a> {
     namespace: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     http: Option<Http<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sql: Option<Sql<'a>>,
     #[serde(skip_serializing_if = "is_false")]
     error: bool,
     #[serde(skip_serializing_if = "is_false")]
@@ -425,10 +438,22 @@ impl Translator {
             document.namespace = Some("remote");
         }
         document.http = http_block(span);
+        document.sql = sql_block(span);
         set_flags_and_cause(span, &mut document);
         set_attributes(span, &mut document);
         document
     }
+}
+
+/// A database call's `sql` block, from the database conventions and the two attributes the
+/// repository adds for what they have no name for (the version and the URL, credentials off).
+fn sql_block(span: &SpanData) -> Option<Sql<'_>> {
+    Some(Sql {
+        database_type: text(span, "db.system.name")?,
+        database_version: text(span, "cruddur.db.version"),
+        sanitized_query: text(span, "db.query.text"),
+        url: text(span, "cruddur.db.url"),
+    })
 }
 
 fn http_block(span: &SpanData) -> Option<Http<'_>> {
@@ -619,13 +644,14 @@ fn fits_a_datagram(serialized: &str) -> bool {
 /// details (URL, user agent and client address, all from the client), its metadata, its
 /// annotations, then its exceptions. Its name, ids, times, flags and status stay, so the
 /// request is still found and counted.
-const SHEDDABLE: [(&str, Shed); 4] = [
+const SHEDDABLE: [(&str, Shed); 5] = [
     ("http_request", shed_request_details),
     ("metadata", |document| document.metadata.take().is_some()),
     ("annotations", |document| {
         !std::mem::take(&mut document.annotations).is_empty()
     }),
     ("cause", |document| document.cause.take().is_some()),
+    ("sql", |document| document.sql.take().is_some()),
 ];
 
 /// Removes a part of a document; says whether it had one.
@@ -788,6 +814,33 @@ mod tests {
         assert_eq!(
             subsegment["metadata"]["otel"]["server.address"],
             "cognito.example"
+        );
+    }
+
+    #[test]
+    fn a_database_call_is_a_remote_subsegment_with_its_sql_block() {
+        let subsegment = translate(&span(
+            SpanKind::Client,
+            vec![
+                KeyValue::new("db.system.name", "postgresql"),
+                KeyValue::new(
+                    "db.query.text",
+                    "SELECT handle FROM users WHERE handle = $1",
+                ),
+                KeyValue::new("cruddur.db.version", "15.8"),
+                KeyValue::new("cruddur.db.url", "postgres://db:5432/cruddur"),
+            ],
+            Status::Unset,
+        ));
+        assert_eq!(subsegment["namespace"], "remote");
+        assert_eq!(
+            subsegment["sql"],
+            json!({
+                "database_type": "postgresql",
+                "database_version": "15.8",
+                "sanitized_query": "SELECT handle FROM users WHERE handle = $1",
+                "url": "postgres://db:5432/cruddur",
+            })
         );
     }
 

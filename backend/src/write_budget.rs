@@ -1,0 +1,66 @@
+//! The budget of writes each client has on the API's POST routes: there is no sign-in yet, so
+//! anyone who reaches the API can post, and this bounds how fast one client fills the database.
+//! The client is found as the relay finds it (`client_address`, trusted proxies included).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::client_address::TrustedProxies;
+use crate::client_budget::ClientBudget;
+use crate::error::ApiError;
+
+#[derive(Clone)]
+pub struct WriteBudget {
+    budget: Arc<ClientBudget>,
+    trusted_proxies: TrustedProxies,
+}
+
+impl WriteBudget {
+    /// `per_minute` writes a minute for each client, as many at once.
+    pub fn new(per_minute: u32, trusted_proxies: TrustedProxies) -> Self {
+        WriteBudget {
+            budget: Arc::new(ClientBudget::new(
+                per_minute,
+                Duration::from_secs(60),
+                per_minute,
+            )),
+            trusted_proxies,
+        }
+    }
+
+    pub fn forget_idle_clients(&self) {
+        self.budget.forget_idle_clients();
+    }
+}
+
+/// A POST takes one write from its client's budget before anything else happens; past it, 429
+/// with `Retry-After`. Other methods pass.
+pub async fn limit_writes(
+    State(writes): State<WriteBudget>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(
+            SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+            |ConnectInfo(peer)| *peer,
+        );
+    let client = writes
+        .trusted_proxies
+        .client_address(peer, request.headers());
+    match writes.budget.take(client, 1) {
+        Ok(()) => next.run(request).await,
+        Err(retry_after) => ApiError::TooManyRequests { retry_after }.into_response(),
+    }
+}
