@@ -111,7 +111,7 @@ fn page_from_json<T: DeserializeOwned>(text: &str) -> Result<Page<T>, ()> {
     let value = js_sys::JSON::parse(text).map_err(drop)?;
     let field = |name: &str| js_sys::Reflect::get(&value, &name.into()).map_err(drop);
     Ok(Page {
-        items: serde_wasm_bindgen::from_value(field("items")?).map_err(drop)?,
+        items: json::from_value(field("items")?).map_err(drop)?,
         next: field("next")?.as_string(),
     })
 }
