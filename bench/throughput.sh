@@ -34,9 +34,12 @@ load=./target/release/examples/request_load
 ./target/release/examples/telemetry_sink "$sink_port" >/dev/null 2>&1 &
 sink=$!
 backend=
-trap 'kill $sink ${backend:+$backend} 2>/dev/null || true' EXIT
+trap 'kill $sink ${backend:+$backend} 2>/dev/null || true; rm -rf "${data:-}"' EXIT
 
 sink_url="http://127.0.0.1:$sink_port"
+# A fresh SQLite database with the seed data, and a write budget no run reaches.
+data=$(mktemp -d)
+database="CRUDDUR_DATA_DIR=$data CRUDDUR_WRITE_BUDGET=1000000000"
 all='{"version":2,"default":{"fixed_target":0,"rate":1}}'
 labels=(
   "off (OTEL_SDK_DISABLED=true)"
@@ -60,7 +63,7 @@ read -r -a rows <<<"${BENCH_ROWS:-1 2 3 4 5 6}"
 start_backend() {
   local row=$1; shift
   # shellcheck disable=SC2086 # the settings are words on purpose
-  env ${settings[row - 1]} PORT=$port RUST_LOG=warn AWS_XRAY_DAEMON_ADDRESS="127.0.0.1:$sink_port" \
+  env ${settings[row - 1]} $database PORT=$port RUST_LOG=warn AWS_XRAY_DAEMON_ADDRESS="127.0.0.1:$sink_port" \
     "$@" ./target/release/backend >/dev/null 2>&1 &
   backend=$!
   until curl -sf "http://127.0.0.1:$port/api/health" >/dev/null; do sleep 0.2; done
