@@ -8,8 +8,9 @@
 //!
 //! `Forwarded` (RFC 7239) is parsed here by hand: no maintained crate reads its `for=` chain.
 
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use axum::extract::{ConnectInfo, Request};
 use axum::http::HeaderMap;
 use ipnet::IpNet;
 
@@ -61,6 +62,19 @@ impl TrustedProxies {
             }
         }
         client
+    }
+
+    /// The client's address for `request`; one served without its peer's address
+    /// (`ConnectInfo`) counts as from the unspecified address.
+    pub fn request_client(&self, request: &Request) -> IpAddr {
+        let peer = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(
+                SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+                |ConnectInfo(peer)| *peer,
+            );
+        self.client_address(peer, request.headers())
     }
 }
 

@@ -2,11 +2,10 @@
 //! anyone who reaches the API can post, and this bounds how fast one client fills the database.
 //! The client is found as the relay finds it (`client_address`, trusted proxies included).
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -49,16 +48,7 @@ pub async fn limit_writes(
     if request.method() != Method::POST {
         return next.run(request).await;
     }
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(
-            SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
-            |ConnectInfo(peer)| *peer,
-        );
-    let client = writes
-        .trusted_proxies
-        .client_address(peer, request.headers());
+    let client = writes.trusted_proxies.request_client(&request);
     match writes.budget.take(client, 1) {
         Ok(()) => next.run(request).await,
         Err(retry_after) => ApiError::TooManyRequests { retry_after }.into_response(),

@@ -207,14 +207,44 @@ fn count(value: i64) -> u32 {
     u32::try_from(value).unwrap_or(u32::MAX)
 }
 
-impl ActivityRow {
+/// A row in keyset order: its time and uuid are where a page ending at it continues.
+trait KeysetRow {
+    fn key(&self) -> (i64, &str);
+
     fn cursor(&self) -> RepositoryResult<Cursor> {
+        let (micros, uuid) = self.key();
         Ok(Cursor {
-            micros: self.created_at,
-            uuid: parse_uuid(&self.uuid)?,
+            micros,
+            uuid: parse_uuid(uuid)?,
         })
     }
+}
 
+impl KeysetRow for ActivityRow {
+    fn key(&self) -> (i64, &str) {
+        (self.created_at, &self.uuid)
+    }
+}
+
+impl KeysetRow for ReplyRow {
+    fn key(&self) -> (i64, &str) {
+        (self.created_at, &self.uuid)
+    }
+}
+
+impl KeysetRow for MessageGroupRow {
+    fn key(&self) -> (i64, &str) {
+        (self.last_message_at, &self.uuid)
+    }
+}
+
+impl KeysetRow for MessageRow {
+    fn key(&self) -> (i64, &str) {
+        (self.created_at, &self.uuid)
+    }
+}
+
+impl ActivityRow {
     fn into_activity(self, replies: Vec<Reply>) -> RepositoryResult<Activity> {
         Ok(Activity {
             uuid: parse_uuid(&self.uuid)?,
@@ -260,18 +290,25 @@ impl MessageRow {
 }
 
 /// A page from rows fetched one past the limit: the extra row only says there is more.
-fn page<R>(
+fn page<R: KeysetRow>(
     mut rows: Vec<R>,
     request: PageRequest,
-    cursor: impl Fn(&R) -> RepositoryResult<Cursor>,
 ) -> RepositoryResult<(Vec<R>, Option<String>)> {
     let more = rows.len() > request.limit();
     rows.truncate(request.limit());
     let next = match rows.last() {
-        Some(last) if more => Some(cursor(last)?.to_string()),
+        Some(last) if more => Some(last.cursor()?.to_string()),
         _ => None,
     };
     Ok((rows, next))
+}
+
+/// A page fetched newest first, in the order it is read: oldest first.
+fn oldest_first<R, T>(
+    rows: Vec<R>,
+    convert: impl Fn(R) -> RepositoryResult<T>,
+) -> RepositoryResult<Vec<T>> {
+    rows.into_iter().rev().map(convert).collect()
 }
 
 /// The keyset bounds of a page request: after its cursor, or from the start.
@@ -427,7 +464,7 @@ impl SqlRepository {
             query = query.bind(argument);
         }
         let rows = self.traced(statement, query.fetch_all(&self.pool)).await?;
-        let (rows, next) = page(rows, request, ActivityRow::cursor)?;
+        let (rows, next) = page(rows, request)?;
         let replies = self.feed_replies(&rows).await?;
         let items = rows
             .into_iter()
@@ -537,18 +574,8 @@ impl Repository for SqlRepository {
             .bind(micros(now))
             .fetch_all(&self.pool);
         let rows = self.traced(&REPLIES, query).await?;
-        let (rows, next) = page(rows, request, |row: &ReplyRow| {
-            Ok(Cursor {
-                micros: row.created_at,
-                uuid: parse_uuid(&row.uuid)?,
-            })
-        })?;
-        // Read oldest first; the page is the latest ones.
-        let items = rows
-            .into_iter()
-            .rev()
-            .map(ReplyRow::into_reply)
-            .collect::<RepositoryResult<_>>()?;
+        let (rows, next) = page(rows, request)?;
+        let items = oldest_first(rows, ReplyRow::into_reply)?;
         Ok(Page { items, next })
     }
 
@@ -632,12 +659,7 @@ impl Repository for SqlRepository {
             .bind(fetch_limit(request))
             .fetch_all(&self.pool);
         let rows = self.traced(&MESSAGE_GROUPS, query).await?;
-        let (rows, next) = page(rows, request, |row: &MessageGroupRow| {
-            Ok(Cursor {
-                micros: row.last_message_at,
-                uuid: parse_uuid(&row.uuid)?,
-            })
-        })?;
+        let (rows, next) = page(rows, request)?;
         let items = rows
             .into_iter()
             .map(|row| {
@@ -670,17 +692,8 @@ impl Repository for SqlRepository {
             .bind(fetch_limit(request))
             .fetch_all(&self.pool);
         let rows = self.traced(&MESSAGES, query).await?;
-        let (rows, next) = page(rows, request, |row: &MessageRow| {
-            Ok(Cursor {
-                micros: row.created_at,
-                uuid: parse_uuid(&row.uuid)?,
-            })
-        })?;
-        let items = rows
-            .into_iter()
-            .rev()
-            .map(MessageRow::into_message)
-            .collect::<RepositoryResult<_>>()?;
+        let (rows, next) = page(rows, request)?;
+        let items = oldest_first(rows, MessageRow::into_message)?;
         Ok(Page { items, next })
     }
 

@@ -9,13 +9,12 @@ mod forward;
 pub mod limits;
 mod to_xray;
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRef, Request, State};
+use axum::extract::{FromRef, Request, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -181,16 +180,7 @@ enum Encoding {
 /// decoding.
 async fn relay(State(relay): State<Relay>, request: Request) -> Result<Response, ApiError> {
     let inner = &relay.inner;
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(
-            SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
-            |ConnectInfo(peer)| *peer,
-        );
-    let client = inner
-        .trusted_proxies
-        .client_address(peer, request.headers());
+    let client = inner.trusted_proxies.request_client(&request);
     let refuse = |refusal: Refusal, spans: usize, error: ApiError| {
         inner.counters.refused(refusal, spans);
         error

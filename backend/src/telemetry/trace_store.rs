@@ -127,6 +127,27 @@ struct Arriving {
     spans: Vec<(StoredSpan, usize)>,
 }
 
+/// An export's spans grouped by trace, the traces in the order their first spans arrive.
+#[derive(Default)]
+struct ArrivingTraces {
+    traces: Vec<Arriving>,
+    slots: HashMap<TraceId, usize>,
+}
+
+impl ArrivingTraces {
+    fn push(&mut self, trace_id: TraceId, span: StoredSpan) {
+        let bytes = span_bytes(&span);
+        let slot = *self.slots.entry(trace_id).or_insert_with(|| {
+            self.traces.push(Arriving {
+                trace_id,
+                spans: Vec::new(),
+            });
+            self.traces.len() - 1
+        });
+        self.traces[slot].spans.push((span, bytes));
+    }
+}
+
 /// One resource of an export, converted before the lock is taken.
 #[derive(Debug)]
 struct ArrivingResource {
@@ -171,22 +192,14 @@ impl TraceStore {
     /// Keeps the backend's own spans as the SDK hands them over, converted once, straight to
     /// what the store holds; they look the same as if they had arrived over OTLP.
     fn insert_own(&self, resource: &ArrivingResource, spans: &[SpanData]) {
-        let mut arriving: Vec<Arriving> = Vec::new();
-        let mut by_trace: HashMap<TraceId, usize> = HashMap::new();
+        let mut arriving = ArrivingTraces::default();
         for span in spans {
-            let trace_id = span.span_context.trace_id().to_bytes();
-            let stored = own_stored_span(span, 0);
-            let bytes = span_bytes(&stored);
-            let slot = *by_trace.entry(trace_id).or_insert_with(|| {
-                arriving.push(Arriving {
-                    trace_id,
-                    spans: Vec::new(),
-                });
-                arriving.len() - 1
-            });
-            arriving[slot].spans.push((stored, bytes));
+            arriving.push(
+                span.span_context.trace_id().to_bytes(),
+                own_stored_span(span, 0),
+            );
         }
-        self.keep_all(std::slice::from_ref(resource), arriving);
+        self.keep_all(std::slice::from_ref(resource), arriving.traces);
     }
 
     fn keep_all(&self, resources: &[ArrivingResource], arriving: Vec<Arriving>) {
@@ -216,8 +229,7 @@ impl TraceStore {
 
     fn convert(&self, resource_spans: &[ResourceSpans]) -> (Vec<ArrivingResource>, Vec<Arriving>) {
         let mut resources = Vec::with_capacity(resource_spans.len());
-        let mut arriving: Vec<Arriving> = Vec::new();
-        let mut by_trace: HashMap<TraceId, usize> = HashMap::new();
+        let mut arriving = ArrivingTraces::default();
         for resource_spans in resource_spans {
             let attributes = resource_spans
                 .resource
@@ -237,19 +249,10 @@ impl TraceStore {
                 ) else {
                     continue;
                 };
-                let stored = stored_span(span, span_id, index);
-                let bytes = span_bytes(&stored);
-                let slot = *by_trace.entry(trace_id).or_insert_with(|| {
-                    arriving.push(Arriving {
-                        trace_id,
-                        spans: Vec::new(),
-                    });
-                    arriving.len() - 1
-                });
-                arriving[slot].spans.push((stored, bytes));
+                arriving.push(trace_id, stored_span(span, span_id, index));
             }
         }
-        (resources, arriving)
+        (resources, arriving.traces)
     }
 
     fn arriving_resource(&self, attributes: &[KeyValue]) -> ArrivingResource {

@@ -75,16 +75,21 @@ pub async fn spawn_app_on(database: TestDatabase) -> TestApp {
         Some(value.to_owned())
     })
     .expect("the test settings are valid");
-    let application = Application::build(&settings, TelemetryHandles::default())
+    TestApp {
+        address: serve_in_process(&settings).await,
+        client: reqwest::Client::new(),
+        _database: database,
+    }
+}
+
+/// The app with `settings` in this process, serving until the test ends; its address.
+pub async fn serve_in_process(settings: &Settings) -> String {
+    let application = Application::build(settings, TelemetryHandles::default())
         .await
         .expect("the application binds a free port");
     let address = format!("http://127.0.0.1:{}", application.port());
     tokio::spawn(application.run_until(std::future::pending()));
-    TestApp {
-        address,
-        client: reqwest::Client::new(),
-        _database: database,
-    }
+    address
 }
 
 impl TestApp {

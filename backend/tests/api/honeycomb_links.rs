@@ -8,12 +8,10 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use backend::configuration::Settings;
-use backend::startup::Application;
-use backend::telemetry::TelemetryHandles;
 use serde_json::{Value as Json, json};
 use tokio::net::TcpListener;
 
-use crate::helpers::FRONTEND_ORIGIN;
+use crate::helpers::{FRONTEND_ORIGIN, serve_in_process};
 
 pub const KEY: &str = "hc-key-for-the-auth-stand-in";
 
@@ -78,12 +76,7 @@ async fn spawn_app_for_honeycomb(api: &str, extra: &[(&str, &str)]) -> String {
             .map(|(_, value)| value.clone())
     })
     .expect("the test settings are valid");
-    let application = Application::build(&settings, TelemetryHandles::default())
-        .await
-        .expect("the application binds a free port");
-    let address = format!("http://127.0.0.1:{}", application.port());
-    tokio::spawn(application.run_until(std::future::pending()));
-    address
+    serve_in_process(&settings).await
 }
 
 async fn trace_link(app: &str) -> Json {

@@ -49,6 +49,25 @@ async fn backend_to(aws: &FakeAws, files: &AwsFiles, extra: &[(&str, &str)]) -> 
     spawn_backend(&envs).await
 }
 
+/// `backend_to` with the credential chain finding container credentials on `aws`, every trace
+/// sampled, and the variables in `extra`.
+async fn backend_with_container_credentials(
+    aws: &FakeAws,
+    files: &AwsFiles,
+    extra: &[(&str, &str)],
+) -> BackendProcess {
+    let credentials_uri = aws.credentials_uri();
+    let mut envs = vec![
+        (
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            credentials_uri.as_str(),
+        ),
+        ("AWS_XRAY_SAMPLING_RULES", SAMPLE_ALL),
+    ];
+    envs.extend_from_slice(extra);
+    backend_to(aws, files, &envs).await
+}
+
 async fn get(backend: &BackendProcess, path: &str, xray_header: Option<&str>) -> reqwest::Response {
     let mut request = reqwest::Client::new().get(format!("{}{path}", backend.address));
     if let Some(value) = xray_header {
@@ -149,19 +168,7 @@ async fn sampled_spans_reach_xrays_otlp_endpoint_signed_with_sigv4_for_the_regio
 async fn container_credentials_from_the_chain_sign_the_exports() {
     let aws = FakeAws::start().await;
     let files = AwsFiles::new();
-    let credentials_uri = aws.credentials_uri();
-    let backend = backend_to(
-        &aws,
-        &files,
-        &[
-            (
-                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                credentials_uri.as_str(),
-            ),
-            ("AWS_XRAY_SAMPLING_RULES", SAMPLE_ALL),
-        ],
-    )
-    .await;
+    let backend = backend_with_container_credentials(&aws, &files, &[]).await;
 
     let response = get(&backend, "/api/activities/home", None).await;
     let (trace_id, _) = xray_trace(&response);
@@ -189,19 +196,7 @@ async fn credentials_are_fetched_again_before_they_expire_and_sign_from_then_on(
     // Five minutes and a second: due again in the shortest wait, ten seconds.
     aws.serve_credentials_for(301);
     let files = AwsFiles::new();
-    let credentials_uri = aws.credentials_uri();
-    let backend = backend_to(
-        &aws,
-        &files,
-        &[
-            (
-                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                credentials_uri.as_str(),
-            ),
-            ("AWS_XRAY_SAMPLING_RULES", SAMPLE_ALL),
-        ],
-    )
-    .await;
+    let backend = backend_with_container_credentials(&aws, &files, &[]).await;
 
     aws.wait_for("/credentials", |fetches| fetches.len() >= 2)
         .await;
@@ -222,20 +217,8 @@ async fn an_api_key_goes_as_a_bearer_token_and_sampling_follows_the_local_rules(
     const KEY: &str = "xray-api-k3y-EXAMPLE";
     let aws = FakeAws::start().await;
     let files = AwsFiles::new();
-    let credentials_uri = aws.credentials_uri();
-    let backend = backend_to(
-        &aws,
-        &files,
-        &[
-            ("CRUDDUR_XRAY_API_KEY", KEY),
-            (
-                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                credentials_uri.as_str(),
-            ),
-            ("AWS_XRAY_SAMPLING_RULES", SAMPLE_ALL),
-        ],
-    )
-    .await;
+    let backend =
+        backend_with_container_credentials(&aws, &files, &[("CRUDDUR_XRAY_API_KEY", KEY)]).await;
 
     let response = get(&backend, "/api/activities/home", None).await;
     let (trace_id, _) = xray_trace(&response);
