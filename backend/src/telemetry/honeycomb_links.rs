@@ -15,7 +15,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 
-use super::outbound::TracedClient;
+use super::outbound::{TracedClient, read_at_most};
 
 const KEY_HEADER: &str = "x-honeycomb-team";
 const DATASET_HEADER: &str = "x-honeycomb-dataset";
@@ -138,6 +138,9 @@ struct Slugged {
     slug: String,
 }
 
+/// The auth answer names a team and an environment: a few hundred bytes.
+const MAX_AUTH_ANSWER_BYTES: usize = 64 * 1024;
+
 async fn ask(lookup: &HoneycombLookup, client: &TracedClient) -> Result<String, String> {
     let request = client
         .request(reqwest::Method::GET, &format!("{}/1/auth", lookup.api))
@@ -152,9 +155,8 @@ async fn ask(lookup: &HoneycombLookup, client: &TracedClient) -> Result<String, 
     if !status.is_success() {
         return Err(format!("it answered {status}"));
     }
-    let auth: Auth = response
-        .json()
-        .await
+    let body = read_at_most(response, MAX_AUTH_ANSWER_BYTES).await?;
+    let auth: Auth = serde_json::from_slice(&body)
         .map_err(|error| format!("its answer is not what it says of a key: {error}"))?;
     template(&ui_origin(&lookup.api), &auth, &lookup.dataset)
         .ok_or_else(|| "its answer has no team".to_owned())

@@ -19,6 +19,19 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 /// Outbound calls that take longer than this fail rather than hold a request open.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The answer's body, read no further than `limit` bytes whatever the other end sends, so a
+/// broken or hostile service can't grow memory: an error past it.
+pub async fn read_at_most(mut response: Response, limit: usize) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|error| error.to_string())? {
+        if body.len() + chunk.len() > limit {
+            return Err(format!("it answered more than {limit} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 #[derive(Debug, Clone)]
 pub struct TracedClient {
     client: reqwest::Client,

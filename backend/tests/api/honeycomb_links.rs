@@ -51,6 +51,18 @@ impl AuthStandIn {
 
 /// The app in this process, its spans for Honeycomb (`x-honeycomb-team`) and Honeycomb's API at
 /// `api`, with `extra` variables.
+impl AuthStandIn {
+    /// Waits, a few seconds at most, for the backend's lookup to arrive.
+    async fn wait_until_asked(&self) {
+        for _ in 0..100 {
+            if !self.asked().is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
 async fn spawn_app_for_honeycomb(api: &str, extra: &[(&str, &str)]) -> String {
     let headers = format!("x-honeycomb-team={KEY}");
     let mut variables: Vec<(String, String)> = vec![
@@ -149,12 +161,7 @@ async fn a_refused_key_leaves_traces_unlinked_and_the_app_serving() {
     .await;
     let app = spawn_app_for_honeycomb(&honeycomb.address, &[]).await;
 
-    for _ in 0..100 {
-        if !honeycomb.asked().is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    honeycomb.wait_until_asked().await;
     assert_eq!(honeycomb.asked().len(), 1);
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(trace_link(&app).await, json!({ "template": null }));
@@ -162,6 +169,25 @@ async fn a_refused_key_leaves_traces_unlinked_and_the_app_serving() {
         .await
         .unwrap();
     assert_eq!(feed.status(), 200);
+}
+
+#[tokio::test]
+async fn an_answer_larger_than_any_auth_answer_is_not_read_and_leaves_traces_unlinked() {
+    let padding = "x".repeat(100 * 1024);
+    let honeycomb = AuthStandIn::start(
+        StatusCode::OK,
+        json!({
+            "padding": padding,
+            "team": {"name": "Cruddur", "slug": "cruddur"},
+            "environment": {"name": "Production", "slug": "production"}
+        }),
+    )
+    .await;
+    let app = spawn_app_for_honeycomb(&honeycomb.address, &[]).await;
+
+    honeycomb.wait_until_asked().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(trace_link(&app).await, json!({ "template": null }));
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ use super::centralized::{CentralizedRules, SamplingRuleSpec};
 use super::{XraySampler, unix_seconds};
 use crate::sync;
 use crate::telemetry::aws_signing::SigV4;
+use crate::telemetry::outbound::read_at_most;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -243,23 +244,16 @@ async fn post<T: for<'de> Deserialize<'de>>(
             .sign("POST", &url, request.headers_mut(), &body)
             .map_err(|error| error.to_string())?;
     }
-    let mut response = client
+    let response = client
         .execute(request)
         .await
         .map_err(|error| error.to_string())?;
     if !response.status().is_success() {
         return Err(format!("{path} answered {}", response.status()));
     }
-    // Read no more than an answer can be, whatever the other end sends.
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|error| error.to_string())? {
-        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-            return Err(format!(
-                "{path} answered more than {MAX_ANSWER_BYTES} bytes"
-            ));
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = read_at_most(response, MAX_ANSWER_BYTES)
+        .await
+        .map_err(|error| format!("{path}: {error}"))?;
     serde_json::from_slice(&body).map_err(|error| error.to_string())
 }
 
