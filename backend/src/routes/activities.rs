@@ -85,7 +85,7 @@ struct SearchParams {
     limit: Option<usize>,
 }
 
-/// A blank term is refused before any search, so it makes no search span.
+/// A blank or overlong term is refused before any search, so it makes no search span.
 async fn search(
     State(repository): State<Arc<dyn Repository>>,
     ApiQuery(params): ApiQuery<SearchParams>,
@@ -94,6 +94,11 @@ async fn search(
     let term = term.trim();
     if term.is_empty() {
         return Err(ApiError::Invalid(vec![ErrorCode::SearchTermBlank]));
+    }
+    // No crud is longer, so a longer term matches nothing; refused before the database scans
+    // every crud for it.
+    if term.chars().count() > shared::activities::ACTIVITY_MAX_CHARS {
+        return Err(ApiError::Invalid(vec![ErrorCode::SearchTermTooLong]));
     }
     let page = PageParams {
         before: params.before,

@@ -243,6 +243,13 @@ async fn search_finds_cruds_by_their_words_ignoring_case(database: TestDatabase)
             "{query}"
         );
     }
+    let longer_than_any_crud = "a".repeat(shared::activities::ACTIVITY_MAX_CHARS + 1);
+    let response = app
+        .get(&format!(
+            "/api/activities/search?term={longer_than_any_crud}"
+        ))
+        .await;
+    assert_eq!(error_codes(response, 422).await, ["search_term_too_long"]);
 }
 
 async fn notifications_hold_the_cruds_meant_for_the_user(database: TestDatabase) {
