@@ -144,6 +144,9 @@ pub struct TelemetrySettings {
     pub protocol: OtlpProtocol,
     /// `OTEL_EXPORTER_OTLP_TRACES_HEADERS` or `OTEL_EXPORTER_OTLP_HEADERS`.
     pub headers: OtlpHeaders,
+    /// `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT` or `OTEL_EXPORTER_OTLP_TIMEOUT`, in milliseconds
+    /// (10,000): the longest one export may take, its retries included.
+    pub export_timeout: Duration,
     /// `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`, else `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`, else
     /// 4096: the most bytes a string attribute value of the backend's spans keeps.
     pub attribute_value_length_limit: usize,
@@ -616,6 +619,10 @@ fn positive(
     }
 }
 
+/// The OTLP exporter specification's default.
+const DEFAULT_EXPORT_TIMEOUT_MILLISECONDS: usize = 10_000;
+const DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT: usize = 4096;
+
 impl TelemetrySettings {
     fn read(env: &Env) -> Result<Self, ConfigurationError> {
         Ok(TelemetrySettings {
@@ -639,7 +646,24 @@ impl TelemetrySettings {
                     .or_else(|| env.var("OTEL_EXPORTER_OTLP_HEADERS")),
                 env.var("HONEYCOMB_API_KEY"),
             ),
-            attribute_value_length_limit: attribute_value_length_limit(env)?,
+            export_timeout: Duration::from_millis(first_positive(
+                env,
+                [
+                    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+                    "OTEL_EXPORTER_OTLP_TIMEOUT",
+                ],
+                DEFAULT_EXPORT_TIMEOUT_MILLISECONDS,
+            )? as u64),
+            // The default is this backend's, where the specification has none: a client sends
+            // the query, the path and the user agent, and they are copied into attributes.
+            attribute_value_length_limit: first_positive(
+                env,
+                [
+                    "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+                    "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+                ],
+                DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT,
+            )?,
             traces_endpoint_xray_region: traces_endpoint_from(
                 env.var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
                 env.var("OTEL_EXPORTER_OTLP_ENDPOINT"),
@@ -651,20 +675,20 @@ impl TelemetrySettings {
     }
 }
 
-/// The OpenTelemetry variable for spans wins over the one for every signal; the default is
-/// this backend's, where the specification has none: a client sends the query, the path and the
-/// user agent, and they are copied into attributes.
-fn attribute_value_length_limit(env: &Env) -> Result<usize, ConfigurationError> {
-    const DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT: usize = 4096;
-    for name in [
-        "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
-        "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
-    ] {
-        if let Some(value) = env.var(name) {
-            return positive(name, Some(value), DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT);
-        }
+/// The first of `names` that is set, as a positive number; the variable for one signal comes
+/// first and wins over the one for every signal.
+fn first_positive<const N: usize>(
+    env: &Env,
+    names: [&'static str; N],
+    default: usize,
+) -> Result<usize, ConfigurationError> {
+    match names
+        .into_iter()
+        .find_map(|name| Some((name, env.var(name)?)))
+    {
+        Some((name, value)) => positive(name, Some(value), default),
+        None => Ok(default),
     }
-    Ok(DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT)
 }
 
 const DEFAULT_FORCED_SAMPLES_PER_SECOND: u64 = 10;

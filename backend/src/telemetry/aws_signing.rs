@@ -22,6 +22,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
 use tokio::sync::watch;
 
+use super::outbound::blocking_client;
 use crate::configuration::Secret;
 use crate::sync;
 
@@ -284,19 +285,9 @@ pub struct AuthorizingHttpClient {
 const FIRST_CREDENTIALS_WAIT: Duration = Duration::from_secs(5);
 
 impl AuthorizingHttpClient {
-    /// Builds the blocking client on a thread of its own: reqwest's blocking client can't be
-    /// made on an async runtime's thread.
     pub fn new(auth: XrayAuth, timeout: Duration) -> Result<Self, String> {
-        let inner = std::thread::spawn(move || {
-            reqwest::blocking::Client::builder()
-                .timeout(timeout)
-                .build()
-        })
-        .join()
-        .map_err(|_| "building the HTTP client panicked".to_owned())?
-        .map_err(|error| error.to_string())?;
         Ok(AuthorizingHttpClient {
-            inner,
+            inner: blocking_client(timeout)?,
             auth,
             waited_for_credentials: AtomicBool::new(false),
         })

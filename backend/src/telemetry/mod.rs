@@ -10,6 +10,7 @@ pub mod attribute_limit;
 pub mod aws_signing;
 pub mod honeycomb_links;
 pub mod losses;
+pub mod otlp;
 pub mod outbound;
 pub mod propagation;
 pub mod relay;
@@ -25,7 +26,6 @@ use std::time::Duration;
 use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{KeyValue, global};
-use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::BaggagePropagator;
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
@@ -43,8 +43,7 @@ use crate::configuration::{
     DEFAULT_SERVICE_NAME, LocalTracesSettings, OtlpProtocol, TelemetrySettings, XrayDestination,
 };
 use attribute_limit::ValueLengthLimit;
-use aws_signing::{AuthorizingHttpClient, XrayAuth};
-use outbound::without_credentials;
+use otlp::{OtlpDestination, OtlpHttpExporter, Retries};
 use trace_store::{StoreExporter, TraceStore};
 use xray::XrayRecorder;
 use xray::otlp::XrayRoutes;
@@ -221,13 +220,7 @@ fn tracer_provider(
     // costs dropped spans, never memory or request time, and never delays the other. They all
     // sit behind the value length limit, so each gets spans already held to it.
     let mut processors = ValueLengthLimit::new(settings.attribute_value_length_limit);
-    if let Some(exporter) = settings.traces_endpoint.as_deref().and_then(|endpoint| {
-        otlp_exporter(
-            endpoint,
-            settings.protocol,
-            xray_routes.traces_endpoint_auth.clone(),
-        )
-    }) {
+    if let Some(exporter) = otlp_exporter(settings, xray_routes) {
         processors = processors.with_processor(BatchSpanProcessor::builder(exporter).build());
     }
     if let Some(store) = local_traces {
@@ -258,38 +251,24 @@ fn tracer_provider(
     (builder.with_span_processor(processors).build(), xray)
 }
 
-/// How long one export to an X-Ray endpoint may take: the signing client's own timeout.
-const SIGNED_EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
-
+/// The exporter to the OTLP traces endpoint, when one is set and usable.
 fn otlp_exporter(
-    endpoint: &str,
-    protocol: OtlpProtocol,
-    auth: Option<XrayAuth>,
-) -> Option<opentelemetry_otlp::SpanExporter> {
-    let protocol = match protocol {
-        OtlpProtocol::HttpJson => Protocol::HttpJson,
-        OtlpProtocol::HttpProtobuf | OtlpProtocol::Unsupported => Protocol::HttpBinary,
-    };
-    // Headers and timeout come from OTEL_EXPORTER_OTLP_(TRACES_)HEADERS / _TIMEOUT, read by the exporter.
-    let mut builder = opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
-        .with_endpoint(endpoint)
-        .with_protocol(protocol);
-    if let Some(auth) = auth {
-        match AuthorizingHttpClient::new(auth, SIGNED_EXPORT_TIMEOUT) {
-            Ok(client) => builder = builder.with_http_client(client),
-            Err(error) => {
-                eprintln!("{DEFAULT_SERVICE_NAME}: spans will not be exported: {error}");
-                return None;
-            }
-        }
-    }
-    builder
-        .build()
-        .inspect_err(|error| {
-            eprintln!("{DEFAULT_SERVICE_NAME}: spans will not be exported: {error}")
-        })
-        .ok()
+    settings: &TelemetrySettings,
+    xray_routes: &XrayRoutes,
+) -> Option<OtlpHttpExporter> {
+    let endpoint = settings.traces_endpoint.as_deref()?;
+    OtlpHttpExporter::new(OtlpDestination {
+        endpoint,
+        protocol: settings.protocol,
+        headers: &settings.headers,
+        auth: xray_routes.traces_endpoint_auth.clone(),
+        timeout: settings.export_timeout,
+        retries: Retries::Backoff,
+        spans_for: "spans",
+        refusal_hint: None,
+    })
+    .inspect_err(|error| eprintln!("{DEFAULT_SERVICE_NAME}: spans will not be exported: {error}"))
+    .ok()
 }
 
 /// `OTEL_SERVICE_NAME`, else `service.name` from `OTEL_RESOURCE_ATTRIBUTES`, else `cruddur-backend`.
@@ -328,19 +307,11 @@ fn announce_destination(settings: &TelemetrySettings) {
         tracing::warn!("only http/protobuf and http/json are spoken: exporting http/protobuf");
     }
     tracing::info!(
-        endpoint = %without_userinfo(endpoint),
+        endpoint = %otlp::shown(endpoint),
         protocol = ?settings.protocol,
         headers = %settings.headers.names(),
         "exporting spans over OTLP/HTTP"
     );
-}
-
-/// The endpoint without `user:password@`; an endpoint that is no URL is not shown at all.
-fn without_userinfo(endpoint: &str) -> String {
-    reqwest::Url::parse(endpoint).map_or_else(
-        |_| "(not a URL)".to_owned(),
-        |url| without_credentials(&url),
-    )
 }
 
 #[cfg(test)]
@@ -361,22 +332,5 @@ pub(crate) mod testing {
         let subscriber = tracing_subscriber::registry()
             .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
         (exporter, tracing::subscriber::set_default(subscriber))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credentials_in_the_endpoint_are_not_shown() {
-        assert_eq!(
-            without_userinfo("https://user:pw@collector:4318/v1/traces"),
-            "https://collector:4318/v1/traces"
-        );
-        assert_eq!(
-            without_userinfo("https://api.honeycomb.io/v1/traces"),
-            "https://api.honeycomb.io/v1/traces"
-        );
     }
 }

@@ -97,6 +97,19 @@ impl TracedClient {
     }
 }
 
+/// A blocking client for the exporters' threads, built on a thread of its own: reqwest's
+/// blocking client can't be made on an async runtime's thread.
+pub(crate) fn blocking_client(timeout: Duration) -> Result<reqwest::blocking::Client, String> {
+    std::thread::spawn(move || {
+        reqwest::blocking::Client::builder()
+            .timeout(timeout)
+            .build()
+    })
+    .join()
+    .map_err(|_| "building the HTTP client panicked".to_owned())?
+    .map_err(|error| error.to_string())
+}
+
 /// `url.full` without user and password, as the conventions require.
 pub(crate) fn without_credentials(url: &reqwest::Url) -> String {
     let mut url = url.clone();

@@ -167,6 +167,27 @@ async fn headers_service_name_and_resource_attributes_come_from_the_environment(
 }
 
 #[tokio::test]
+async fn honeycomb_api_key_alone_goes_with_every_export_of_the_backends_spans() {
+    let receiver = OtlpReceiver::start().await;
+    let backend = spawn_backend(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str()),
+        ("HONEYCOMB_API_KEY", "hc-secret-key-4567"),
+        QUICK_EXPORT,
+    ])
+    .await;
+    reqwest::get(format!("{}/api/message_groups", backend.address))
+        .await
+        .unwrap();
+    receiver
+        .wait_for(|spans| !named(spans, "GET /api/message_groups").is_empty())
+        .await;
+    for export in receiver.exports() {
+        assert_eq!(export.headers["x-honeycomb-team"], "hc-secret-key-4567");
+    }
+    assert!(!backend.stderr().contains("hc-secret-key-4567"));
+}
+
+#[tokio::test]
 async fn the_traces_endpoint_is_used_as_is_and_json_can_be_chosen() {
     let receiver = OtlpReceiver::start().await;
     let endpoint = format!("{}/custom/traces", receiver.endpoint);

@@ -2,33 +2,25 @@
 //! protobuf, to X-Ray's traces endpoint (`https://xray.<region>.amazonaws.com/v1/traces`,
 //! which needs CloudWatch Transaction Search), signed with SigV4 or carrying an API key.
 //!
-//! Its own exporter rather than opentelemetry-otlp's: that one adds the
-//! `OTEL_EXPORTER_OTLP_HEADERS` (Honeycomb's key among them) to every request and retries
-//! refusals; X-Ray gets neither. A refusal (a 403 for a missing permission, or Transaction
-//! Search not turned on) costs the batch, counted and logged at most once per interval.
+//! The same exporter as the OTLP traces endpoint's, without the `OTEL_EXPORTER_OTLP_HEADERS`
+//! (Honeycomb's key among them) and without retries. A refusal (a 403 for a missing permission,
+//! or Transaction Search not turned on) costs the batch, counted and logged at most once per
+//! interval.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{HeaderValue, Method, header};
-use opentelemetry_http::{Bytes, HttpClient, Request};
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
-use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
-use prost::Message;
 
 use super::TraceDecisions;
-use crate::configuration::{TelemetrySettings, XrayDestination};
-use crate::telemetry::aws_signing::{AuthorizingHttpClient, SigV4, XrayAuth};
-use crate::telemetry::losses::LossCounter;
-use crate::telemetry::outbound::without_credentials;
+use crate::configuration::{OtlpHeaders, OtlpProtocol, TelemetrySettings, XrayDestination};
+use crate::telemetry::aws_signing::{SigV4, XrayAuth};
+use crate::telemetry::otlp::{OtlpDestination, OtlpHttpExporter, Retries, shown};
 
 /// How long one export may take.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
-const PROTOBUF: &str = "application/x-protobuf";
 
 /// Where X-Ray's share of the spans goes, and how to authenticate there: shared by the
 /// backend's exporter and the relay.
@@ -182,18 +174,14 @@ fn same_address(left: &str, right: &str) -> bool {
 
 pub struct XrayOtlpExporter {
     decisions: Arc<TraceDecisions>,
-    endpoint: String,
-    client: AuthorizingHttpClient,
-    resource: ResourceAttributesWithSchema,
-    /// Spans the endpoint refused (403: permissions, Transaction Search) or never got.
-    not_delivered: LossCounter,
+    otlp: OtlpHttpExporter,
 }
 
 impl std::fmt::Debug for XrayOtlpExporter {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter
             .debug_struct("XrayOtlpExporter")
-            .field("endpoint", &self.endpoint)
+            .field("otlp", &self.otlp)
             .finish_non_exhaustive()
     }
 }
@@ -203,66 +191,22 @@ impl XrayOtlpExporter {
         decisions: Arc<TraceDecisions>,
         route: &XrayOtlpRoute,
     ) -> Result<Self, String> {
-        Ok(XrayOtlpExporter {
-            decisions,
-            endpoint: route.endpoint.clone(),
-            client: AuthorizingHttpClient::new(route.auth.clone(), EXPORT_TIMEOUT)?,
-            resource: ResourceAttributesWithSchema::default(),
-            not_delivered: LossCounter::default(),
-        })
+        let otlp = OtlpHttpExporter::new(OtlpDestination {
+            endpoint: &route.endpoint,
+            protocol: OtlpProtocol::HttpProtobuf,
+            // Never the OTLP headers: Honeycomb's key is among them.
+            headers: &OtlpHeaders::default(),
+            auth: Some(route.auth.clone()),
+            timeout: EXPORT_TIMEOUT,
+            retries: Retries::Never,
+            spans_for: "spans for X-Ray",
+            refusal_hint: Some(
+                "the role lacks permission to write traces, the signature or key was refused, \
+                 or Transaction Search is off (aws/setup.sh turns it on)",
+            ),
+        })?;
+        Ok(XrayOtlpExporter { decisions, otlp })
     }
-
-    /// Counts the lost spans and logs at most once per interval. The batch then counts as
-    /// handled: the batch processor would log every failed batch again, a line per batch.
-    fn report(&self, spans: usize, why: &str) {
-        if let Some(report) = self.not_delivered.add(spans as u64) {
-            tracing::warn!(
-                spans = report.since_last_report,
-                total = report.total,
-                endpoint = %shown(&self.endpoint),
-                "spans for X-Ray not delivered: {why}"
-            );
-        }
-    }
-
-    /// Sends the spans once; a refusal or failure is reported, never retried.
-    async fn send(&self, spans: Vec<SpanData>) -> Result<(), String> {
-        let body = ExportTraceServiceRequest {
-            resource_spans: group_spans_by_resource_and_scope(spans, &self.resource),
-        }
-        .encode_to_vec();
-        let mut request = Request::new(Bytes::from(body));
-        *request.method_mut() = Method::POST;
-        *request.uri_mut() = self
-            .endpoint
-            .parse()
-            .map_err(|_| "the endpoint is no URL".to_owned())?;
-        request
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROTOBUF));
-        match self.client.send_bytes(request).await {
-            Ok(response) if response.status().is_success() => Ok(()),
-            Ok(response) if response.status().as_u16() == 403 => Err(format!(
-                "{}: the role lacks permission to write traces, the signature or key was \
-                 refused, or Transaction Search is off (aws/setup.sh turns it on)",
-                response.status()
-            )),
-            Ok(response) => Err(format!("the endpoint answered {}", response.status())),
-            // reqwest's errors name the URL; the log names the endpoint once, cleaned.
-            Err(error) => Err(match error.downcast::<reqwest::Error>() {
-                Ok(error) => error.without_url().to_string(),
-                Err(error) => error.to_string(),
-            }),
-        }
-    }
-}
-
-/// The endpoint as logs may show it.
-fn shown(endpoint: &str) -> String {
-    reqwest::Url::parse(endpoint).map_or_else(
-        |_| "(not a URL)".to_owned(),
-        |url| without_credentials(&url),
-    )
 }
 
 impl SpanExporter for XrayOtlpExporter {
@@ -272,18 +216,12 @@ impl SpanExporter for XrayOtlpExporter {
             .into_iter()
             .filter(|span| self.decisions.get(span.span_context.trace_id()) == Some(true))
             .collect();
-        if sampled.is_empty() {
-            return Ok(());
-        }
-        let spans = sampled.len();
-        if let Err(why) = self.send(sampled).await {
-            self.report(spans, &why);
-        }
+        self.otlp.send(sampled).await;
         Ok(())
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        self.resource = resource.into();
+        self.otlp.set_resource(resource);
     }
 }
 
