@@ -86,7 +86,11 @@ impl OtlpHttpExporter {
             .trim()
             .parse()
             .map_err(|_| "the endpoint is no URL".to_owned())?;
-        let mut headers = HeaderMap::new();
+        // The specification asks exporters to say who they are; a configured header wins.
+        let mut headers = HeaderMap::from_iter([(
+            header::USER_AGENT,
+            HeaderValue::from_static(concat!("cruddur-backend/", env!("CARGO_PKG_VERSION"))),
+        )]);
         for (name, value) in destination.headers.iter() {
             let name = HeaderName::try_from(name)
                 .map_err(|_| format!("the header name {name:?} is not valid in HTTP"))?;

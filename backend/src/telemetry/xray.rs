@@ -8,6 +8,7 @@
 
 mod exporter;
 pub mod ids;
+mod json;
 pub mod otlp;
 pub mod sampling;
 pub mod segment;

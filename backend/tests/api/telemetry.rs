@@ -155,6 +155,14 @@ async fn headers_service_name_and_resource_attributes_come_from_the_environment(
     assert_eq!(export.path, "/v1/traces");
     assert_eq!(export.headers["x-honeycomb-team"], "hc-secret-key-0123");
     assert_eq!(export.headers["content-type"], "application/x-protobuf");
+    assert!(
+        export.headers["user-agent"]
+            .to_str()
+            .unwrap()
+            .starts_with("cruddur-backend/"),
+        "the exporter says who it is: {:?}",
+        export.headers["user-agent"]
+    );
     let log = backend.stderr();
     assert!(
         log.contains("x-honeycomb-team"),
