@@ -85,33 +85,69 @@ pub fn push_f64(out: &mut String, value: f64) {
 /// A JSON string: `"` and `\` escaped, control characters as `\n`-style escapes or `\u00XX`.
 pub fn push_str(out: &mut String, text: &str) {
     out.push('"');
+    let bytes = text.as_bytes();
     let mut unescaped_from = 0;
-    for (at, byte) in text.bytes().enumerate() {
-        let escape = match byte {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0x00..=0x1f => "",
-            _ => continue,
-        };
+    while let Some(found) = first_to_escape(&bytes[unescaped_from..]) {
+        let at = unescaped_from + found;
         // Every byte escaped is ASCII, so `at` is on a character boundary.
         out.push_str(&text[unescaped_from..at]);
-        if escape.is_empty() {
-            const DIGITS: &[u8; 16] = b"0123456789abcdef";
-            out.push_str("\\u00");
-            out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-            out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
-        } else {
-            out.push_str(escape);
-        }
+        push_escape(out, bytes[at]);
         unescaped_from = at + 1;
     }
     out.push_str(&text[unescaped_from..]);
     out.push('"');
+}
+
+fn needs_escape(byte: u8) -> bool {
+    byte < 0x20 || byte == b'"' || byte == b'\\'
+}
+
+/// Where the first byte to escape is, looking at eight bytes at a time: the statements in
+/// database spans are long and rarely hold one.
+fn first_to_escape(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGH_BITS: u64 = ONES * 0x80;
+    // Sets a byte's high bit where that byte of `word` is below `limit` (at most 0x80); bits
+    // above a match may be set too, so a hit is confirmed byte by byte.
+    let below = |word: u64, limit: u8| word.wrapping_sub(ONES * u64::from(limit)) & !word;
+    let mut chunks = bytes.chunks_exact(8);
+    for (index, chunk) in chunks.by_ref().enumerate() {
+        let word = u64::from_ne_bytes(chunk.try_into().expect("eight bytes"));
+        let candidates = below(word, 0x20)
+            | below(word ^ (ONES * u64::from(b'"')), 1)
+            | below(word ^ (ONES * u64::from(b'\\')), 1);
+        if candidates & HIGH_BITS != 0
+            && let Some(at) = chunk.iter().position(|byte| needs_escape(*byte))
+        {
+            return Some(index * 8 + at);
+        }
+    }
+    let tail = bytes.len() - chunks.remainder().len();
+    chunks
+        .remainder()
+        .iter()
+        .position(|byte| needs_escape(*byte))
+        .map(|at| tail + at)
+}
+
+fn push_escape(out: &mut String, byte: u8) {
+    let escape = match byte {
+        b'"' => "\\\"",
+        b'\\' => "\\\\",
+        b'\n' => "\\n",
+        b'\r' => "\\r",
+        b'\t' => "\\t",
+        0x08 => "\\b",
+        0x0c => "\\f",
+        _ => {
+            const DIGITS: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("\\u00");
+            out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+            out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+            return;
+        }
+    };
+    out.push_str(escape);
 }
 
 #[cfg(test)]
@@ -134,6 +170,7 @@ mod tests {
             "ünïcödé and emoji 🦀",
             every_byte.as_str(),
             "\u{7f}\u{2028}",
+            "SELECT uuid, message FROM activities WHERE handle = $1 ORDER BY created_at",
         ] {
             assert_eq!(
                 written(|out| push_str(out, text)),
@@ -141,6 +178,30 @@ mod tests {
                 "{text:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_byte_to_escape_is_found_at_every_position_of_a_word_and_its_tail() {
+        for length in 0..20 {
+            for at in 0..length {
+                for special in [b'"', b'\\', b'\n', 0x00, 0x1f] {
+                    let mut bytes = vec![b'a'; length];
+                    bytes[at] = special;
+                    // Neighbours that are close to, but not, bytes to escape.
+                    if at + 1 < length {
+                        bytes[at + 1] = 0x21;
+                    }
+                    let text = String::from_utf8(bytes).unwrap();
+                    assert_eq!(
+                        written(|out| push_str(out, &text)),
+                        serde_json::to_string(&text).unwrap(),
+                        "{text:?}"
+                    );
+                }
+            }
+        }
+        let near_misses = "\u{20}!#[]^\u{7f}\u{80}é".repeat(5);
+        assert_eq!(first_to_escape(near_misses.as_bytes()), None);
     }
 
     #[test]
