@@ -677,8 +677,9 @@ fn own_text(value: &OtelValue) -> String {
     }
     match value {
         OtelValue::String(text) => text.as_str().to_owned(),
-        OtelValue::Bool(value) => value.to_string(),
-        OtelValue::I64(value) => value.to_string(),
+        // What `to_string` writes, without the formatter: every request has a few of each.
+        OtelValue::Bool(value) => if *value { "true" } else { "false" }.to_owned(),
+        OtelValue::I64(value) => itoa::Buffer::new().format(*value).to_owned(),
         OtelValue::F64(value) => value.to_string(),
         OtelValue::Array(Array::Bool(values)) => list(values),
         OtelValue::Array(Array::I64(values)) => list(values),

@@ -289,7 +289,7 @@ struct Document<'a> {
 }
 
 /// Room for a request's segment with a few subsegments, so writing it rarely grows the buffer.
-const TYPICAL_DOCUMENT_BYTES: usize = 2048;
+const TYPICAL_DOCUMENT_BYTES: usize = 4096;
 
 impl Document<'_> {
     fn to_json(&self) -> String {
