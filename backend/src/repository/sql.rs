@@ -7,12 +7,13 @@ use std::future::Future;
 use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
-use opentelemetry::trace::Status;
+use opentelemetry::trace::{Status, TraceContextExt};
+use opentelemetry::{KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute as semconv;
 use shared::{Activity, Message, MessageGroup, PAGE_SIZE, Page, Reply};
 use sqlx::{AnyPool, AssertSqlSafe};
 use time::OffsetDateTime;
-use tracing::Instrument;
+use tracing::{Instrument, Span};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use uuid::Uuid;
 
@@ -371,6 +372,30 @@ pub(super) fn classify(error: sqlx::Error) -> RepositoryError {
     }
 }
 
+/// What every query's span says about the database. The strings are reference-counted, so
+/// each span shares them rather than copying them.
+fn span_attributes(info: &DatabaseInfo) -> Vec<KeyValue> {
+    let shared = |text: &str| StringValue::from(Arc::<str>::from(text));
+    let mut attributes = vec![
+        KeyValue::new(semconv::DB_SYSTEM_NAME, info.system.name()),
+        KeyValue::new(semconv::DB_NAMESPACE, shared(&info.namespace)),
+    ];
+    if let Some((address, port)) = &info.server {
+        attributes.push(KeyValue::new(semconv::SERVER_ADDRESS, shared(address)));
+        attributes.push(KeyValue::new(semconv::SERVER_PORT, i64::from(*port)));
+    }
+    // For X-Ray's `sql` block, which has no conventions of its own to come from.
+    attributes.push(KeyValue::new(
+        DatabaseInfo::VERSION_ATTRIBUTE,
+        shared(&info.version),
+    ));
+    attributes.push(KeyValue::new(
+        DatabaseInfo::URL_ATTRIBUTE,
+        shared(&info.url),
+    ));
+    attributes
+}
+
 /// The short name of what went wrong, for `error.type`.
 fn error_type(error: &sqlx::Error) -> String {
     match error {
@@ -385,14 +410,15 @@ fn error_type(error: &sqlx::Error) -> String {
 
 pub struct SqlRepository {
     pub(super) pool: AnyPool,
-    info: Arc<DatabaseInfo>,
+    /// The database's attributes, the same on every query's span.
+    span_attributes: Vec<KeyValue>,
 }
 
 impl SqlRepository {
     pub fn new(database: Database) -> Self {
         SqlRepository {
             pool: database.pool,
-            info: database.info,
+            span_attributes: span_attributes(&database.info),
         }
     }
 
@@ -408,7 +434,7 @@ impl SqlRepository {
     async fn traced_text<T>(
         &self,
         statement: &Statement,
-        sql: &str,
+        sql: &'static str,
         query: impl Future<Output = Result<T, sqlx::Error>>,
     ) -> RepositoryResult<T> {
         let span = tracing::info_span!(
@@ -416,24 +442,31 @@ impl SqlRepository {
             otel.name = format_args!("{} {}", statement.operation, statement.collection),
             otel.kind = "client",
         );
-        let info = &self.info;
-        span.set_attribute(semconv::DB_SYSTEM_NAME, info.system.name());
-        span.set_attribute(semconv::DB_OPERATION_NAME, statement.operation);
-        span.set_attribute(semconv::DB_COLLECTION_NAME, statement.collection);
-        span.set_attribute(semconv::DB_NAMESPACE, info.namespace.clone());
-        span.set_attribute(semconv::DB_QUERY_TEXT, sql.to_owned());
-        if let Some((address, port)) = &info.server {
-            span.set_attribute(semconv::SERVER_ADDRESS, address.clone());
-            span.set_attribute(semconv::SERVER_PORT, i64::from(*port));
+        if !span.is_disabled() {
+            // One look-up of the span for all its attributes, where each `set_attribute` would
+            // find it again; this starts its OpenTelemetry span, which closing it would anyway.
+            // The statement's strings are static and the database's shared: none is copied.
+            span.context().span().set_attributes(
+                [
+                    KeyValue::new(semconv::DB_OPERATION_NAME, statement.operation),
+                    KeyValue::new(semconv::DB_COLLECTION_NAME, statement.collection),
+                    KeyValue::new(semconv::DB_QUERY_TEXT, sql),
+                ]
+                .into_iter()
+                .chain(self.span_attributes.iter().cloned()),
+            );
         }
-        // For X-Ray's `sql` block, which has no conventions of its own to come from.
-        span.set_attribute(DatabaseInfo::VERSION_ATTRIBUTE, info.version.clone());
-        span.set_attribute(DatabaseInfo::URL_ATTRIBUTE, info.url.clone());
-        let result = query.instrument(span.clone()).await;
-        if let Err(error) = &result {
-            span.set_attribute(semconv::ERROR_TYPE, error_type(error));
-            span.set_status(Status::error(error.to_string()));
+        let result = async {
+            let result = query.await;
+            if let Err(error) = &result {
+                let span = Span::current();
+                span.set_attribute(semconv::ERROR_TYPE, error_type(error));
+                span.set_status(Status::error(error.to_string()));
+            }
+            result
         }
+        .instrument(span)
+        .await;
         result.map_err(classify)
     }
 

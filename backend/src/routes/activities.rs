@@ -36,10 +36,11 @@ async fn home(
     State(repository): State<Arc<dyn Repository>>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<Page<Activity>>, ApiError> {
+    let span = Span::current();
     let now = OffsetDateTime::now_utc();
-    Span::current().record("app.now", display(rfc3339(now)));
+    span.record("app.now", display(rfc3339(now)));
     let activities = repository.home_activities(page.request()?, now).await?;
-    Span::current().record("app.result_length", count(&activities.items));
+    span.record("app.result_length", count(&activities.items));
     Ok(Json(activities))
 }
 
@@ -52,12 +53,13 @@ async fn notifications(
     State(repository): State<Arc<dyn Repository>>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<Page<Activity>>, ApiError> {
+    let span = Span::current();
     let now = OffsetDateTime::now_utc();
-    Span::current().record("app.now", display(rfc3339(now)));
+    span.record("app.now", display(rfc3339(now)));
     let activities = repository
         .notification_activities(ACTING_USER_HANDLE, page.request()?, now)
         .await?;
-    Span::current().record("app.result_length", count(&activities.items));
+    span.record("app.result_length", count(&activities.items));
     Ok(Json(activities))
 }
 
