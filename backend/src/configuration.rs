@@ -147,6 +147,9 @@ pub struct TelemetrySettings {
     /// `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT` or `OTEL_EXPORTER_OTLP_TIMEOUT`, in milliseconds
     /// (10,000): the longest one export may take, its retries included.
     pub export_timeout: Duration,
+    /// `OTEL_EXPORTER_OTLP_TRACES_COMPRESSION` or `OTEL_EXPORTER_OTLP_COMPRESSION` when it asks
+    /// for any (`gzip`): not spoken, so the exporter says so once and sends uncompressed.
+    pub unsupported_compression: Option<String>,
     /// `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`, else `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`, else
     /// 4096: the most bytes a string attribute value of the backend's spans keeps.
     pub attribute_value_length_limit: usize,
@@ -654,6 +657,11 @@ impl TelemetrySettings {
                 ],
                 DEFAULT_EXPORT_TIMEOUT_MILLISECONDS,
             )? as u64),
+            unsupported_compression: env
+                .var("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION")
+                .or_else(|| env.var("OTEL_EXPORTER_OTLP_COMPRESSION"))
+                .map(|value| value.trim().to_owned())
+                .filter(|value| !value.is_empty() && !value.eq_ignore_ascii_case("none")),
             // The default is this backend's, where the specification has none: a client sends
             // the query, the path and the user agent, and they are copied into attributes.
             attribute_value_length_limit: first_positive(
@@ -1050,6 +1058,52 @@ mod tests {
                 .find(|(variable, _)| *variable == name)
                 .map(|(_, value)| (*value).to_owned())
         })
+    }
+
+    #[test]
+    fn the_export_timeout_is_in_milliseconds_and_the_traces_variable_wins() {
+        let timeout = |variables: &[(&str, &str)]| {
+            settings(variables).map(|settings| settings.telemetry.export_timeout)
+        };
+        assert_eq!(timeout(&[]).unwrap(), Duration::from_secs(10));
+        assert_eq!(
+            timeout(&[("OTEL_EXPORTER_OTLP_TIMEOUT", "2500")]).unwrap(),
+            Duration::from_millis(2500)
+        );
+        assert_eq!(
+            timeout(&[
+                ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+                ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "700"),
+            ])
+            .unwrap(),
+            Duration::from_millis(700)
+        );
+        assert!(matches!(
+            timeout(&[("OTEL_EXPORTER_OTLP_TIMEOUT", "soon")]),
+            Err(ConfigurationError::Invalid {
+                name: "OTEL_EXPORTER_OTLP_TIMEOUT",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn only_a_compression_other_than_none_is_reported_as_unsupported() {
+        let compression = |variables: &[(&str, &str)]| {
+            settings(variables)
+                .unwrap()
+                .telemetry
+                .unsupported_compression
+        };
+        assert_eq!(compression(&[]), None);
+        assert_eq!(
+            compression(&[("OTEL_EXPORTER_OTLP_COMPRESSION", "none")]),
+            None
+        );
+        assert_eq!(
+            compression(&[("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "gzip")]).as_deref(),
+            Some("gzip")
+        );
     }
 
     #[test]

@@ -306,6 +306,12 @@ fn announce_destination(settings: &TelemetrySettings) {
     if settings.protocol == OtlpProtocol::Unsupported {
         tracing::warn!("only http/protobuf and http/json are spoken: exporting http/protobuf");
     }
+    if let Some(compression) = &settings.unsupported_compression {
+        tracing::warn!(
+            %compression,
+            "OTLP compression is not spoken: spans are sent uncompressed"
+        );
+    }
     tracing::info!(
         endpoint = %otlp::shown(endpoint),
         protocol = ?settings.protocol,
