@@ -57,6 +57,12 @@ settings=(
   "OTEL_SDK_DISABLED=true AWS_XRAY_SDK_ENABLED=false"
 )
 
+# alive: waits a moment for the server, or stops the bench if it has exited (a port in use).
+alive() {
+  kill -0 "$server" 2>/dev/null || { echo "the server exited before answering (is port $port in use?)" >&2; exit 1; }
+  sleep 0.2
+}
+
 # start ROW: the row's server, once it answers, with a fresh sink beside it.
 start() {
   local row=$1
@@ -68,12 +74,12 @@ start() {
     (cd bench/flask && exec env "${common[@]}" "${flask_env[@]}" ${settings[row - 1]} \
       "$venv/bin/python3" -m flask --app app run --port "$port") >"$work/flask.log" 2>&1 &
     server=$!
-    until curl -sf -o /dev/null "$home"; do sleep 0.2; done
+    until curl -sf -o /dev/null "$home"; do alive; done
   else
     # shellcheck disable=SC2086 # the settings are words on purpose
     env "${common[@]}" "${backend_env[@]}" ${settings[row - 1]} ./target/release/backend >/dev/null 2>&1 &
     server=$!
-    until curl -sf -o /dev/null "http://127.0.0.1:$port/api/health"; do sleep 0.2; done
+    until curl -sf -o /dev/null "http://127.0.0.1:$port/api/health"; do alive; done
   fi
 }
 
