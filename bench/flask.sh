@@ -9,10 +9,12 @@
 # sends its spans to a fresh Rust sink (backend/examples/telemetry_sink.rs) on loopback, which
 # says what it received once the server has stopped (the Flask app exports what is queued on
 # SIGTERM, the backend on shutdown).
-# It prints each setting's median requests/s, the Flask stack's instrumented/uninstrumented,
-# Cruddur's full/off, and Cruddur full / Flask instrumented; each round's figures; OTLP bytes
-# and X-Ray datagrams per request, so that an exporter sending nothing shows. It stops if the
-# instrumented Flask app exported nothing, or logged a failed export or a dropped span.
+# It prints each setting's median requests/s and CPU time per request (the server's user +
+# system time from /proc over the run: less swayed by other work on a shared machine), with
+# OTLP bytes and X-Ray datagrams per request, so that an exporter sending nothing shows; each
+# round's requests/s; and the ratios: the Flask stack instrumented / uninstrumented, Cruddur
+# full / off, Cruddur full / Flask instrumented. It stops if the instrumented Flask app
+# exported nothing, or logged a failed export or a dropped span.
 # Usage: bash bench/flask.sh [seconds per run, default 10] [rounds, default 3]
 # The app's Python packages (bench/flask/requirements.txt) go into a venv kept at
 # ~/.cache/cruddur-bench/flask-venv, installed again only when the requirements change.
@@ -91,6 +93,8 @@ stop() {
   sink=
 }
 
+# cpu_ticks: the server's user + system time so far, in clock ticks (100 a second).
+cpu_ticks() { sed 's/.*) //' "/proc/$server/stat" | awk '{print $12 + $13}'; }
 # requests WRK_OUTPUT: how many requests wrk made.
 requests() { awk '/requests in/ {print $1}' "$1"; }
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR + 1) / 2)]}'; }
@@ -99,7 +103,10 @@ round() {
   local row=$1
   start "$row"
   wrk -t1 -c16 -d2s "$home" >"$work/warmup"
+  local before
+  before=$(cpu_ticks)
   wrk -t1 -c16 -d"${seconds}s" "$home" >"$work/run"
+  awk -v t="$(($(cpu_ticks) - before))" -v n="$(requests "$work/run")" 'BEGIN {printf "%.0f\n", t * 10000 / n}' >>"$work/$row.cpu"
   stop
   awk '/Requests\/sec/ {print $2}' "$work/run" >>"$work/$row.rps"
   if grep -q 'Non-2xx' "$work/run"; then
@@ -129,18 +136,21 @@ for ((round = 1; round <= rounds; round++)); do
   for row in 1 2 3 4; do round "$row"; done
 done
 
-printf '%-26s %9s %16s %20s   %s\n' setting "req/s" "OTLP bytes/req" "X-Ray datagrams/req" "each round's req/s"
+printf '%-26s %9s %11s %15s %20s   %s\n' setting "req/s" "CPU µs/req" "OTLP bytes/req" "X-Ray datagrams/req" "each round's req/s"
 for row in 1 2 3 4; do
-  printf '%-26s %9.0f %16s %20s   %s\n' "${labels[row - 1]}" "$(median <"$work/$row.rps")" \
+  printf '%-26s %9.0f %11s %15s %20s   %s\n' "${labels[row - 1]}" "$(median <"$work/$row.rps")" "$(median <"$work/$row.cpu")" \
     "$(cut -d' ' -f1 "$work/$row.exported" | median)" "$(cut -d' ' -f2 "$work/$row.exported" | median)" \
     "$(tr '\n' ' ' <"$work/$row.rps")"
 done
-# ratio A B: the ratio of the medians, then the median of each round's ratio.
+# ratio A B: requests/s, A's over B's: the ratio of the medians, the median of each round's
+# ratio; then the same of CPU time per request, B's over A's.
 ratio() {
-  local per_round
-  per_round=$(paste "$work/$1.rps" "$work/$2.rps" | awk '{print $1 / $2}' | median)
-  awk -v a="$(median <"$work/$1.rps")" -v b="$(median <"$work/$2.rps")" -v r="$per_round" \
-    'BEGIN {printf "%.2f (rounds: median %.2f)\n", a / b, r}'
+  local rps cpu
+  rps=$(paste "$work/$1.rps" "$work/$2.rps" | awk '{print $1 / $2}' | median)
+  cpu=$(paste "$work/$2.cpu" "$work/$1.cpu" | awk '{print $1 / $2}' | median)
+  awk -v a="$(median <"$work/$1.rps")" -v b="$(median <"$work/$2.rps")" -v r="$rps" \
+    -v ca="$(median <"$work/$1.cpu")" -v cb="$(median <"$work/$2.cpu")" -v c="$cpu" \
+    'BEGIN {printf "%.2f (rounds: median %.2f); by CPU per request %.2f (rounds: median %.2f)\n", a / b, r, cb / ca, c}'
 }
 echo "Flask instrumented / uninstrumented: $(ratio 1 2)"
 echo "Cruddur full / off:                  $(ratio 3 4)"
