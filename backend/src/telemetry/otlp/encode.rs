@@ -10,7 +10,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status};
-use opentelemetry::{Array, InstrumentationScope, KeyValue, Value};
+use opentelemetry::{Array, InstrumentationScope, KeyValue, StringValue, Value};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SpanData;
 
@@ -221,31 +221,39 @@ fn key_value_size(key: &str, value: &Value) -> usize {
 /// An `AnyValue`: its oneof is written even when it holds a default (`false`, 0, "").
 fn any_value_size(value: &Value) -> usize {
     match value {
-        Value::Bool(_) => key_size(2) + 1,
-        Value::I64(number) => key_size(3) + varint_size(*number as u64),
-        Value::F64(_) => key_size(4) + 8,
-        Value::String(text) => message_field_size(1, text.as_str().len()),
+        Value::Bool(_) => BOOL_VALUE_SIZE,
+        Value::I64(number) => int_value_size(*number),
+        Value::F64(_) => DOUBLE_VALUE_SIZE,
+        Value::String(text) => string_value_size(text),
         Value::Array(array) => message_field_size(5, array_size(array)),
         _ => 0,
     }
 }
 
+const BOOL_VALUE_SIZE: usize = 2;
+const DOUBLE_VALUE_SIZE: usize = 9;
+
+fn int_value_size(number: i64) -> usize {
+    key_size(3) + varint_size(number as u64)
+}
+
+fn string_value_size(text: &StringValue) -> usize {
+    message_field_size(1, text.as_str().len())
+}
+
+/// An `ArrayValue`: each element an `AnyValue` of its own.
 fn array_size(array: &Array) -> usize {
-    fn values_size<T>(values: &[T], size: impl Fn(&T) -> usize) -> usize {
+    fn elements_size<T>(values: &[T], size: impl Fn(&T) -> usize) -> usize {
         values
             .iter()
             .map(|value| message_field_size(1, size(value)))
             .sum()
     }
     match array {
-        Array::Bool(values) => values_size(values, |_| key_size(2) + 1),
-        Array::I64(values) => {
-            values_size(values, |number| key_size(3) + varint_size(*number as u64))
-        }
-        Array::F64(values) => values_size(values, |_| key_size(4) + 8),
-        Array::String(values) => {
-            values_size(values, |text| message_field_size(1, text.as_str().len()))
-        }
+        Array::Bool(values) => elements_size(values, |_| BOOL_VALUE_SIZE),
+        Array::I64(values) => elements_size(values, |number| int_value_size(*number)),
+        Array::F64(values) => elements_size(values, |_| DOUBLE_VALUE_SIZE),
+        Array::String(values) => elements_size(values, string_value_size),
         _ => 0,
     }
 }
@@ -400,7 +408,7 @@ impl Writer {
             Value::Bool(flag) => self.bool_value(*flag),
             Value::I64(number) => self.int_value(*number),
             Value::F64(number) => self.double_value(*number),
-            Value::String(text) => self.bytes_field(1, text.as_str().as_bytes()),
+            Value::String(text) => self.string_value(text),
             Value::Array(array) => {
                 self.message_header(5, array_size(array));
                 self.array(array);
@@ -424,34 +432,48 @@ impl Writer {
         self.raw(&number.to_le_bytes());
     }
 
+    /// Written even when empty, unlike a string field.
+    fn string_value(&mut self, text: &StringValue) {
+        self.bytes_field(1, text.as_str().as_bytes());
+    }
+
     fn array(&mut self, array: &Array) {
         match array {
             Array::Bool(values) => {
-                for flag in values {
-                    self.message_header(1, key_size(2) + 1);
-                    self.bool_value(*flag);
-                }
+                self.elements(
+                    values,
+                    |_| BOOL_VALUE_SIZE,
+                    |out, flag| out.bool_value(*flag),
+                );
             }
-            Array::I64(values) => {
-                for number in values {
-                    self.message_header(1, key_size(3) + varint_size(*number as u64));
-                    self.int_value(*number);
-                }
-            }
-            Array::F64(values) => {
-                for number in values {
-                    self.message_header(1, key_size(4) + 8);
-                    self.double_value(*number);
-                }
-            }
+            Array::I64(values) => self.elements(
+                values,
+                |number| int_value_size(*number),
+                |out, number| out.int_value(*number),
+            ),
+            Array::F64(values) => self.elements(
+                values,
+                |_| DOUBLE_VALUE_SIZE,
+                |out, number| out.double_value(*number),
+            ),
             Array::String(values) => {
-                for text in values {
-                    let text = text.as_str().as_bytes();
-                    self.message_header(1, message_field_size(1, text.len()));
-                    self.bytes_field(1, text);
-                }
+                self.elements(values, string_value_size, |out, text| {
+                    out.string_value(text)
+                });
             }
             _ => {}
+        }
+    }
+
+    fn elements<T>(
+        &mut self,
+        values: &[T],
+        size: impl Fn(&T) -> usize,
+        write: impl Fn(&mut Self, &T),
+    ) {
+        for value in values {
+            self.message_header(1, size(value));
+            write(self, value);
         }
     }
 
