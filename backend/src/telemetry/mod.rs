@@ -171,6 +171,14 @@ pub(crate) fn push_hex(text: &mut String, bytes: &[u8]) {
     }
 }
 
+/// Nanoseconds since the Unix epoch, as OTLP writes a time; a time before it is 0.
+pub(crate) fn unix_nanos(time: std::time::SystemTime) -> u64 {
+    time.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+        })
+}
+
 /// W3C Trace Context and Baggage, in and out.
 fn install_propagator() {
     global::set_text_map_propagator(TextMapCompositePropagator::new(vec![

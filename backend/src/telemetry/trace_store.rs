@@ -13,7 +13,7 @@ use std::collections::hash_map::{Entry, RandomState};
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use opentelemetry::trace::{SpanId as OtelSpanId, SpanKind as OtelSpanKind, Status as OtelStatus};
 use opentelemetry::{Array, KeyValue as OtelKeyValue, Value as OtelValue};
@@ -31,8 +31,8 @@ use shared::traces::{
     TraceSummary, xray_trace_id,
 };
 
-use super::hex;
 use super::losses::LossCounter;
+use super::{hex, unix_nanos};
 use crate::sync;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -651,12 +651,6 @@ fn own_stored_span(span: &SpanData, resource: u32) -> StoredSpan {
             .collect(),
         resource,
     }
-}
-
-/// Nanoseconds since the Unix epoch, as OTLP writes a time (0 before it).
-fn unix_nanos(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_nanos() as u64)
 }
 
 fn own_attributes(attributes: &[OtelKeyValue]) -> Vec<Attribute> {

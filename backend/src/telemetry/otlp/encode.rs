@@ -7,12 +7,12 @@
 //! it, and the copy is freed. The tests decode what this writes with opentelemetry-proto and
 //! compare it with opentelemetry-proto's own conversion.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status};
 use opentelemetry::{Array, InstrumentationScope, KeyValue, StringValue, Value};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SpanData;
+
+use crate::telemetry::unix_nanos;
 
 /// The resource part of every request, encoded once when the exporter learns the resource.
 #[derive(Debug, Default, Clone)]
@@ -134,13 +134,6 @@ fn status_parts(status: &Status) -> (u64, &str) {
         Status::Ok => (1, ""),
         Status::Error { description } => (2, description.as_ref()),
     }
-}
-
-/// Nanoseconds since the Unix epoch; a time before it is 0, as opentelemetry-proto writes it.
-fn nanos(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH).map_or(0, |since| {
-        u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
-    })
 }
 
 fn parent_span_id(span: &SpanData) -> Option<[u8; 8]> {
@@ -268,8 +261,8 @@ fn span_size(span: &SpanData) -> usize {
         + fixed32_field_size(16, span_flags(context, span.parent_span_is_remote))
         + string_field_size(5, &span.name)
         + varint_field_size(6, kind_number(&span.span_kind))
-        + fixed64_field_size(7, nanos(span.start_time))
-        + fixed64_field_size(8, nanos(span.end_time))
+        + fixed64_field_size(7, unix_nanos(span.start_time))
+        + fixed64_field_size(8, unix_nanos(span.end_time))
         + attributes_size(9, &span.attributes)
         + varint_field_size(10, u64::from(span.dropped_attributes_count))
         + span
@@ -290,7 +283,7 @@ fn span_size(span: &SpanData) -> usize {
 }
 
 fn event_size(event: &opentelemetry::trace::Event) -> usize {
-    fixed64_field_size(1, nanos(event.timestamp))
+    fixed64_field_size(1, unix_nanos(event.timestamp))
         + string_field_size(2, &event.name)
         + attributes_size(3, &event.attributes)
         + varint_field_size(4, u64::from(event.dropped_attributes_count))
@@ -488,13 +481,13 @@ impl Writer {
         self.fixed32(16, span_flags(context, span.parent_span_is_remote));
         self.string(5, &span.name);
         self.varint_field(6, kind_number(&span.span_kind));
-        self.fixed64(7, nanos(span.start_time));
-        self.fixed64(8, nanos(span.end_time));
+        self.fixed64(7, unix_nanos(span.start_time));
+        self.fixed64(8, unix_nanos(span.end_time));
         self.attributes(9, &span.attributes);
         self.varint_field(10, u64::from(span.dropped_attributes_count));
         for event in &span.events.events {
             self.message_header(11, event_size(event));
-            self.fixed64(1, nanos(event.timestamp));
+            self.fixed64(1, unix_nanos(event.timestamp));
             self.string(2, &event.name);
             self.attributes(3, &event.attributes);
             self.varint_field(4, u64::from(event.dropped_attributes_count));

@@ -390,6 +390,7 @@ async fn the_backends_own_spans_are_kept_as_a_trip_through_otlp_would_keep_them(
     use crate::telemetry::xray::test_spans;
     use opentelemetry::trace::{Event, SpanKind as OtelSpanKind};
     use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
+    use std::time::SystemTime;
 
     let resource = opentelemetry_sdk::Resource::builder_empty()
         .with_service_name(BACKEND_SERVICE_NAME)

@@ -269,7 +269,7 @@ fn no_spans_make_no_body() {
 #[test]
 fn a_time_before_the_epoch_is_written_as_zero() {
     assert_eq!(
-        super::nanos(SystemTime::UNIX_EPOCH - Duration::from_secs(5)),
+        crate::telemetry::unix_nanos(SystemTime::UNIX_EPOCH - Duration::from_secs(5)),
         0
     );
 }
