@@ -166,7 +166,9 @@ async fn ask(lookup: &HoneycombLookup, client: &TracedClient) -> Result<String, 
 /// (a proxy, a stand-in) links to the US instance's.
 fn ui_origin(api: &str) -> String {
     match api.strip_prefix("https://api.") {
-        Some(rest) if rest.ends_with("honeycomb.io") => format!("https://ui.{rest}"),
+        Some(rest) if rest == "honeycomb.io" || rest.ends_with(".honeycomb.io") => {
+            format!("https://ui.{rest}")
+        }
         _ => "https://ui.honeycomb.io".to_owned(),
     }
 }
@@ -243,6 +245,10 @@ mod tests {
         );
         assert_eq!(
             ui_origin("https://api.evil.example"),
+            "https://ui.honeycomb.io"
+        );
+        assert_eq!(
+            ui_origin("https://api.evilhoneycomb.io"),
             "https://ui.honeycomb.io"
         );
     }

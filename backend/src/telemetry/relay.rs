@@ -117,15 +117,22 @@ impl Relay {
     /// At shutdown, after the server stopped: sends what is queued within `deadline`, then
     /// logs the counts if anything was refused or lost.
     pub async fn drain(&self, deadline: Duration) {
-        let xray = self.inner.xray.as_ref().map(XrayShare::forwarder);
-        for forwarder in self.inner.forwarder.iter().chain(xray) {
-            forwarder.drain(deadline).await;
-        }
+        // Side by side, so both finish within the one deadline.
+        tokio::join!(
+            drain_if_any(self.inner.forwarder.as_ref(), deadline),
+            drain_if_any(self.inner.xray.as_ref().map(XrayShare::forwarder), deadline),
+        );
         let counts = self.counts();
         if counts.has_losses() {
             counts.log("at shutdown");
         }
         log_xray_losses(&self.inner, &mut 0);
+    }
+}
+
+async fn drain_if_any(forwarder: Option<&Forwarder>, deadline: Duration) {
+    if let Some(forwarder) = forwarder {
+        forwarder.drain(deadline).await;
     }
 }
 
