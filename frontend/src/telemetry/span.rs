@@ -92,8 +92,16 @@ pub fn hex(bytes: &[u8]) -> String {
     text
 }
 
+/// The most bytes a string attribute keeps, as the backend holds its own spans to: a page can
+/// throw an error of any size, and the relay refuses an oversized export whole.
+const MAX_STRING_BYTES: usize = 4096;
+
 pub fn string(key: &str, value: &str) -> KeyValue {
-    attribute(key, any_value::Value::StringValue(value.to_owned()))
+    let mut end = value.len().min(MAX_STRING_BYTES);
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    attribute(key, any_value::Value::StringValue(value[..end].to_owned()))
 }
 
 pub fn int(key: &str, value: i64) -> KeyValue {
@@ -236,6 +244,19 @@ impl Drop for Span {
 mod tests {
     use super::*;
     use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[wasm_bindgen_test]
+    fn a_string_attribute_keeps_its_first_bytes_up_to_the_limit_on_a_character_boundary() {
+        let text = |attribute: KeyValue| match attribute.value.and_then(|value| value.value) {
+            Some(any_value::Value::StringValue(text)) => text,
+            other => panic!("not a string: {other:?}"),
+        };
+        assert_eq!(text(string("short", "a crud")), "a crud");
+        let long = format!("a{}", "é".repeat(MAX_STRING_BYTES));
+        let kept = text(string("exception.stacktrace", &long));
+        assert_eq!(kept.len(), MAX_STRING_BYTES - 1);
+        assert!(long.starts_with(&kept));
+    }
 
     #[wasm_bindgen_test]
     fn a_trace_id_begins_with_the_time_and_its_spans_share_it() {

@@ -73,6 +73,9 @@ fn looks_secret(name: &str) -> bool {
 /// Where `needle` first is in `haystack`: a plain scan, as the texts searched here are short
 /// and the standard library's searcher is large in the bundle.
 pub fn find(haystack: &str, needle: &str) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
     haystack
         .as_bytes()
         .windows(needle.len())
