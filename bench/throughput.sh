@@ -34,11 +34,14 @@ load=./target/release/examples/request_load
 ./target/release/examples/telemetry_sink "$sink_port" >/dev/null 2>&1 &
 sink=$!
 backend=
-trap 'kill $sink ${backend:+$backend} 2>/dev/null || true; rm -rf "${data:-}"' EXIT
+# Everything the run writes (the database, the results, callgrind's dumps), removed however it ends.
+work=$(mktemp -d)
+trap 'kill $sink ${backend:+$backend} 2>/dev/null || true; rm -rf "$work"' EXIT
 
 sink_url="http://127.0.0.1:$sink_port"
 # A fresh SQLite database with the seed data, and a write budget no run reaches.
-data=$(mktemp -d)
+data=$work/data
+mkdir "$data"
 database="CRUDDUR_DATA_DIR=$data CRUDDUR_WRITE_BUDGET=1000000000"
 all='{"version":2,"default":{"fixed_target":0,"rate":1}}'
 labels=(
@@ -71,7 +74,8 @@ start_backend() {
 stop_backend() { kill -TERM "$backend" && wait "$backend" || true; backend=; }
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR + 1) / 2)]}'; }
 
-results=$(mktemp -d)
+results=$work/results
+mkdir "$results"
 timed_round() {
   local row=$1
   start_backend "$row"
@@ -87,8 +91,8 @@ timed_round() {
 # instructions ROW URL [JSON]: instructions per request, counted under callgrind.
 instructions() {
   local row=$1 url=$2 json=${3:-}
-  local out
-  out=$(mktemp -d)
+  local out=$work/callgrind
+  mkdir -p "$out"
   start_backend "$row" valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.out"
   $load count "$url" 200 ${json:+"$json"} >/dev/null
   sleep 6

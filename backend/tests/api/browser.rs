@@ -666,4 +666,5 @@ async fn more_opens_the_older_page_of_a_search_and_back_returns() {
         |found| found.len() == 50,
     )
     .await;
+    browser.client.clone().close().await.unwrap();
 }

@@ -2,9 +2,9 @@
 //! connections, or hangs, and then comes back. Requests never wait for the exporters, memory
 //! stays bounded, spans the relay could not deliver are counted, and export resumes.
 //!
-//! The backend's OTLP exporter (`telemetry/otlp`) retries 429, 502, 503, 504 and failed
-//! connections with exponential backoff (100 ms doubling to 1.6 s, three retries, within
-//! `OTEL_EXPORTER_OTLP_TIMEOUT`) and waits as long as `Retry-After` asks.
+//! The backend's OTLP exporter retries as `telemetry/otlp/retry.rs` sets out: 429, 502, 503,
+//! 504 and failed connections, with growing delays within `OTEL_EXPORTER_OTLP_TIMEOUT`, and
+//! no sooner than `Retry-After` asks.
 //! An X-Ray daemon that is absent is `xray::requests_are_unaffected_when_the_daemon_is_unreachable`.
 
 use std::collections::VecDeque;

@@ -11,6 +11,7 @@ use backend::configuration::Settings;
 use serde_json::{Value as Json, json};
 use tokio::net::TcpListener;
 
+use crate::databases::TestDatabase;
 use crate::helpers::{FRONTEND_ORIGIN, serve_in_process};
 
 pub const KEY: &str = "hc-key-for-the-auth-stand-in";
@@ -47,11 +48,7 @@ impl AuthStandIn {
     fn asked(&self) -> Vec<(String, String)> {
         self.asked.lock().unwrap().clone()
     }
-}
 
-/// The app in this process, its spans for Honeycomb (`x-honeycomb-team`) and Honeycomb's API at
-/// `api`, with `extra` variables.
-impl AuthStandIn {
     /// Waits, a few seconds at most, for the backend's lookup to arrive.
     async fn wait_until_asked(&self) {
         for _ in 0..100 {
@@ -60,12 +57,19 @@ impl AuthStandIn {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        panic!("the backend never asked Honeycomb's API");
     }
 }
 
-async fn spawn_app_for_honeycomb(api: &str, extra: &[(&str, &str)]) -> String {
+/// The app in this process, its spans for Honeycomb (`x-honeycomb-team`) and Honeycomb's API at
+/// `api`, with `extra` variables: its address, and its database, which lives as long as the
+/// test holds it.
+async fn spawn_app_for_honeycomb(api: &str, extra: &[(&str, &str)]) -> (String, TestDatabase) {
     let headers = format!("x-honeycomb-team={KEY}");
+    let database = TestDatabase::sqlite();
+    let (database_variable, database_value) = database.env();
     let mut variables: Vec<(String, String)> = vec![
+        (database_variable.to_owned(), database_value),
         ("PORT".into(), "0".into()),
         ("FRONTEND_URL".into(), FRONTEND_ORIGIN.into()),
         // Spans are never exported in this process; the relay's endpoint goes nowhere.
@@ -88,7 +92,7 @@ async fn spawn_app_for_honeycomb(api: &str, extra: &[(&str, &str)]) -> String {
             .map(|(_, value)| value.clone())
     })
     .expect("the test settings are valid");
-    serve_in_process(&settings).await
+    (serve_in_process(&settings).await, database)
 }
 
 async fn trace_link(app: &str) -> Json {
@@ -121,7 +125,7 @@ async fn an_environments_key_links_traces_to_its_team_and_environment() {
         }),
     )
     .await;
-    let app = spawn_app_for_honeycomb(&honeycomb.address, &[]).await;
+    let (app, _database) = spawn_app_for_honeycomb(&honeycomb.address, &[]).await;
 
     assert_eq!(
         learned_template(&app).await,
@@ -144,7 +148,7 @@ async fn a_classic_key_links_traces_by_dataset() {
         }),
     )
     .await;
-    let app = spawn_app_for_honeycomb(&honeycomb.address, &[]).await;
+    let (app, _database) = spawn_app_for_honeycomb(&honeycomb.address, &[]).await;
 
     assert_eq!(
         learned_template(&app).await,
@@ -159,7 +163,7 @@ async fn a_refused_key_leaves_traces_unlinked_and_the_app_serving() {
         json!({"error": "unknown API key - check your credentials"}),
     )
     .await;
-    let app = spawn_app_for_honeycomb(&honeycomb.address, &[]).await;
+    let (app, _database) = spawn_app_for_honeycomb(&honeycomb.address, &[]).await;
 
     honeycomb.wait_until_asked().await;
     assert_eq!(honeycomb.asked().len(), 1);
@@ -183,7 +187,7 @@ async fn an_answer_larger_than_any_auth_answer_is_not_read_and_leaves_traces_unl
         }),
     )
     .await;
-    let app = spawn_app_for_honeycomb(&honeycomb.address, &[]).await;
+    let (app, _database) = spawn_app_for_honeycomb(&honeycomb.address, &[]).await;
 
     honeycomb.wait_until_asked().await;
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -194,7 +198,7 @@ async fn an_answer_larger_than_any_auth_answer_is_not_read_and_leaves_traces_unl
 async fn honeycomb_trace_url_overrides_the_lookup_which_is_then_never_made() {
     let honeycomb = AuthStandIn::start(StatusCode::OK, json!({"team": {"slug": "t"}})).await;
     let template = "https://ui.honeycomb.io/mine/environments/dev/trace?trace_id={trace_id}";
-    let app =
+    let (app, _database) =
         spawn_app_for_honeycomb(&honeycomb.address, &[("HONEYCOMB_TRACE_URL", template)]).await;
 
     assert_eq!(trace_link(&app).await, json!({ "template": template }));

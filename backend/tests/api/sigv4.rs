@@ -6,6 +6,8 @@ use axum::http::HeaderMap;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
+use crate::helpers::hex;
+
 /// What a valid signature's credential scope names.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Scope {
@@ -14,10 +16,6 @@ pub struct Scope {
     pub region: String,
     pub service: String,
     pub signed_headers: Vec<String>,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 fn hmac(key: &[u8], data: &str) -> Vec<u8> {
