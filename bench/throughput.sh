@@ -51,6 +51,7 @@ labels=(
   "OTLP + X-Ray default sampling"
   "OTLP + X-Ray 100%"
   "OTLP + X-Ray 100% + local store"
+  "OTLP of every span, gzip"
 )
 settings=(
   "OTEL_SDK_DISABLED=true AWS_XRAY_SDK_ENABLED=false CRUDDUR_LOCAL_TRACES=off"
@@ -59,8 +60,9 @@ settings=(
   "OTEL_EXPORTER_OTLP_ENDPOINT=$sink_url CRUDDUR_LOCAL_TRACES=off"
   "OTEL_EXPORTER_OTLP_ENDPOINT=$sink_url AWS_XRAY_SAMPLING_RULES=$all CRUDDUR_LOCAL_TRACES=off"
   "OTEL_EXPORTER_OTLP_ENDPOINT=$sink_url AWS_XRAY_SAMPLING_RULES=$all CRUDDUR_LOCAL_TRACES=on"
+  "OTEL_EXPORTER_OTLP_ENDPOINT=$sink_url OTEL_EXPORTER_OTLP_COMPRESSION=gzip AWS_XRAY_SDK_ENABLED=false CRUDDUR_LOCAL_TRACES=off"
 )
-read -r -a rows <<<"${BENCH_ROWS:-1 2 3 4 5 6}"
+read -r -a rows <<<"${BENCH_ROWS:-1 2 3 4 5 6 7}"
 
 # start_backend ROW [command prefix...]: the backend with the row's settings, once it answers.
 start_backend() {

@@ -136,20 +136,26 @@ pub struct LocalTracesSettings {
 pub struct TelemetrySettings {
     /// `OTEL_SDK_DISABLED=true`: no spans are made into OpenTelemetry spans nor exported.
     pub sdk_disabled: bool,
-    /// Where OTLP/HTTP trace requests go, resolved as the OTLP exporter specification says:
-    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as is, else `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`.
-    /// None: no endpoint was set, so nothing is exported.
+    /// Where trace exports go, resolved as the OTLP exporter specification says:
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as is, else `OTEL_EXPORTER_OTLP_ENDPOINT` (plus
+    /// `/v1/traces` over HTTP). None: no endpoint was set, so nothing is exported.
+    ///
+    /// opentelemetry-otlp reads these variables too, but keeps what it makes of them private,
+    /// and the relay sends the browser's spans to the same place, the same way: so they are
+    /// resolved once here, and handed to the exporter and the relay alike.
     pub traces_endpoint: Option<String>,
-    /// `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` or `OTEL_EXPORTER_OTLP_PROTOCOL`.
+    /// `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` or `OTEL_EXPORTER_OTLP_PROTOCOL`; anything else
+    /// than the three spoken fails startup.
     pub protocol: OtlpProtocol,
-    /// `OTEL_EXPORTER_OTLP_TRACES_HEADERS` or `OTEL_EXPORTER_OTLP_HEADERS`.
+    /// `OTEL_EXPORTER_OTLP_TRACES_COMPRESSION` or `OTEL_EXPORTER_OTLP_COMPRESSION`: `gzip`,
+    /// `zstd` or `none` (the default); anything else fails startup.
+    pub compression: OtlpCompression,
+    /// `OTEL_EXPORTER_OTLP_TRACES_HEADERS` or `OTEL_EXPORTER_OTLP_HEADERS`, plus Honeycomb's key
+    /// header from `HONEYCOMB_API_KEY` when the endpoint is Honeycomb's.
     pub headers: OtlpHeaders,
     /// `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT` or `OTEL_EXPORTER_OTLP_TIMEOUT`, in milliseconds
     /// (10,000): the longest one export may take, its retries included.
     pub export_timeout: Duration,
-    /// `OTEL_EXPORTER_OTLP_TRACES_COMPRESSION` or `OTEL_EXPORTER_OTLP_COMPRESSION` when it asks
-    /// for any (`gzip`): not spoken, so the exporter says so once and sends uncompressed.
-    pub unsupported_compression: Option<String>,
     /// `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`, else `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`, else
     /// 4096: the most bytes a string attribute value of the backend's spans keeps.
     pub attribute_value_length_limit: usize,
@@ -386,26 +392,72 @@ impl std::fmt::Debug for OtlpHeaders {
     }
 }
 
-/// The OTLP encodings this backend speaks; the specification's default is protobuf.
+/// How the OTLP exporter and the relay speak to the endpoint; the specification's default is
+/// HTTP with protobuf.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OtlpProtocol {
     HttpProtobuf,
     HttpJson,
-    /// A value this backend does not speak (such as `grpc`): it exports http/protobuf and says so.
-    Unsupported,
+    Grpc,
 }
 
 impl OtlpProtocol {
-    fn from_value(value: Option<String>) -> Self {
-        match value
-            .map(|value| value.trim().to_ascii_lowercase())
-            .as_deref()
-        {
-            None | Some("http/protobuf") => OtlpProtocol::HttpProtobuf,
-            Some("http/json") => OtlpProtocol::HttpJson,
-            Some(_) => OtlpProtocol::Unsupported,
+    const EXPECTED: &'static str = "http/protobuf, http/json or grpc";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OtlpProtocol::HttpProtobuf => "http/protobuf",
+            OtlpProtocol::HttpJson => "http/json",
+            OtlpProtocol::Grpc => "grpc",
         }
     }
+}
+
+/// How export bodies are compressed; none unless asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtlpCompression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+impl OtlpCompression {
+    const EXPECTED: &'static str = "gzip, zstd or none";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OtlpCompression::None => "none",
+            OtlpCompression::Gzip => "gzip",
+            OtlpCompression::Zstd => "zstd",
+        }
+    }
+}
+
+/// The first of `names` that is set, as one of `choices` (named as they are written, in any
+/// case); the variable for one signal comes first and wins over the one for every signal.
+fn first_choice<T: Copy, const N: usize>(
+    env: &Env,
+    names: [&'static str; 2],
+    choices: [T; N],
+    written: impl Fn(T) -> &'static str,
+    expected: &'static str,
+    default: T,
+) -> Result<T, ConfigurationError> {
+    let Some((name, value)) = names
+        .into_iter()
+        .find_map(|name| Some((name, env.var(name)?)))
+    else {
+        return Ok(default);
+    };
+    let wanted = value.trim();
+    choices
+        .into_iter()
+        .find(|choice| written(*choice).eq_ignore_ascii_case(wanted))
+        .ok_or(ConfigurationError::Invalid {
+            name,
+            expected,
+            value,
+        })
 }
 
 impl Settings {
@@ -628,27 +680,64 @@ const DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT: usize = 4096;
 
 impl TelemetrySettings {
     fn read(env: &Env) -> Result<Self, ConfigurationError> {
+        let protocol = first_choice(
+            env,
+            [
+                "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+                "OTEL_EXPORTER_OTLP_PROTOCOL",
+            ],
+            [
+                OtlpProtocol::HttpProtobuf,
+                OtlpProtocol::HttpJson,
+                OtlpProtocol::Grpc,
+            ],
+            OtlpProtocol::as_str,
+            OtlpProtocol::EXPECTED,
+            OtlpProtocol::HttpProtobuf,
+        )?;
+        let honeycomb_api_key = env.var("HONEYCOMB_API_KEY");
+        let traces_endpoint = traces_endpoint_from(
+            env.var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+            env.var("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            protocol,
+        )
+        .or_else(|| {
+            honeycomb_api_key
+                .as_ref()
+                .map(|_| honeycomb_traces_endpoint(protocol).to_owned())
+        });
+        let headers = otlp_headers_from(
+            env.var("OTEL_EXPORTER_OTLP_TRACES_HEADERS")
+                .or_else(|| env.var("OTEL_EXPORTER_OTLP_HEADERS")),
+            honeycomb_api_key.filter(|_| {
+                traces_endpoint
+                    .as_deref()
+                    .is_some_and(is_honeycomb_endpoint)
+            }),
+        );
+        let traces_endpoint_xray_region = traces_endpoint.as_deref().and_then(xray_endpoint_region);
         Ok(TelemetrySettings {
             sdk_disabled: env
                 .var("OTEL_SDK_DISABLED")
                 .is_some_and(|value| value.trim().eq_ignore_ascii_case("true")),
-            traces_endpoint: traces_endpoint_from(
-                env.var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
-                env.var("OTEL_EXPORTER_OTLP_ENDPOINT"),
-            )
-            .or_else(|| {
-                env.var("HONEYCOMB_API_KEY")
-                    .map(|_| HONEYCOMB_TRACES_ENDPOINT.to_owned())
-            }),
-            protocol: OtlpProtocol::from_value(
-                env.var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-                    .or_else(|| env.var("OTEL_EXPORTER_OTLP_PROTOCOL")),
-            ),
-            headers: otlp_headers_from(
-                env.var("OTEL_EXPORTER_OTLP_TRACES_HEADERS")
-                    .or_else(|| env.var("OTEL_EXPORTER_OTLP_HEADERS")),
-                env.var("HONEYCOMB_API_KEY"),
-            ),
+            traces_endpoint,
+            protocol,
+            compression: first_choice(
+                env,
+                [
+                    "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+                    "OTEL_EXPORTER_OTLP_COMPRESSION",
+                ],
+                [
+                    OtlpCompression::None,
+                    OtlpCompression::Gzip,
+                    OtlpCompression::Zstd,
+                ],
+                OtlpCompression::as_str,
+                OtlpCompression::EXPECTED,
+                OtlpCompression::None,
+            )?,
+            headers,
             export_timeout: Duration::from_millis(first_positive(
                 env,
                 [
@@ -657,11 +746,6 @@ impl TelemetrySettings {
                 ],
                 DEFAULT_EXPORT_TIMEOUT_MILLISECONDS,
             )? as u64),
-            unsupported_compression: env
-                .var("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION")
-                .or_else(|| env.var("OTEL_EXPORTER_OTLP_COMPRESSION"))
-                .map(|value| value.trim().to_owned())
-                .filter(|value| !value.is_empty() && !value.eq_ignore_ascii_case("none")),
             // The default is this backend's, where the specification has none: a client sends
             // the query, the path and the user agent, and they are copied into attributes.
             attribute_value_length_limit: first_positive(
@@ -672,12 +756,7 @@ impl TelemetrySettings {
                 ],
                 DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT,
             )?,
-            traces_endpoint_xray_region: traces_endpoint_from(
-                env.var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
-                env.var("OTEL_EXPORTER_OTLP_ENDPOINT"),
-            )
-            .as_deref()
-            .and_then(xray_endpoint_region),
+            traces_endpoint_xray_region,
             xray: XraySettings::read(env)?,
         })
     }
@@ -808,22 +887,64 @@ fn frontend_origin_from(value: Option<String>) -> Result<HeaderValue, Configurat
 }
 
 /// Where spans go when only `HONEYCOMB_API_KEY` is set, as in the seeds' compose file.
-const HONEYCOMB_TRACES_ENDPOINT: &str = "https://api.honeycomb.io/v1/traces";
-
-/// The OTLP headers as set; with none set, Honeycomb's key header from `HONEYCOMB_API_KEY`, so
-/// a shell that exports only the key sends it, and an unset key never becomes an empty header.
-fn otlp_headers_from(headers: Option<String>, honeycomb_api_key: Option<String>) -> OtlpHeaders {
-    match (headers, honeycomb_api_key) {
-        (Some(headers), _) => OtlpHeaders::parse(&headers),
-        (None, Some(key)) => OtlpHeaders(vec![("x-honeycomb-team".into(), key.trim().into())]),
-        (None, None) => OtlpHeaders::default(),
+fn honeycomb_traces_endpoint(protocol: OtlpProtocol) -> &'static str {
+    match protocol {
+        OtlpProtocol::Grpc => "https://api.honeycomb.io:443",
+        OtlpProtocol::HttpProtobuf | OtlpProtocol::HttpJson => "https://api.honeycomb.io/v1/traces",
     }
 }
 
-fn traces_endpoint_from(traces_endpoint: Option<String>, base: Option<String>) -> Option<String> {
+/// Whether `url` is one of Honeycomb's own (honeycomb.io or a subdomain, such as
+/// `api.eu1.honeycomb.io`): the only hosts `HONEYCOMB_API_KEY` is sent to, and the only APIs
+/// asked what a key's team is.
+pub fn is_honeycomb_endpoint(url: &str) -> bool {
+    reqwest::Url::parse(url.trim())
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_ascii_lowercase))
+        .is_some_and(|host| {
+            let host = host.trim_end_matches('.');
+            host == "honeycomb.io" || host.ends_with(".honeycomb.io")
+        })
+}
+
+/// The OTLP headers as set, plus Honeycomb's key header from `HONEYCOMB_API_KEY` unless they
+/// name it already; an unset key never becomes an empty header.
+fn otlp_headers_from(headers: Option<String>, honeycomb_api_key: Option<String>) -> OtlpHeaders {
+    let mut headers = headers
+        .map(|headers| OtlpHeaders::parse(&headers))
+        .unwrap_or_default();
+    if let Some(key) = honeycomb_api_key
+        && !headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case(HONEYCOMB_KEY_HEADER))
+    {
+        headers
+            .0
+            .push((HONEYCOMB_KEY_HEADER.into(), key.trim().into()));
+    }
+    headers
+}
+
+/// The header Honeycomb reads its key from.
+pub const HONEYCOMB_KEY_HEADER: &str = "x-honeycomb-team";
+
+/// The signal's endpoint as is; else the base one, with the traces path over HTTP (gRPC's
+/// path is the service's, which the client adds).
+fn traces_endpoint_from(
+    traces_endpoint: Option<String>,
+    base: Option<String>,
+    protocol: OtlpProtocol,
+) -> Option<String> {
     traces_endpoint
         .map(|endpoint| endpoint.trim().to_owned())
-        .or_else(|| base.map(|base| format!("{}/v1/traces", base.trim().trim_end_matches('/'))))
+        .or_else(|| {
+            base.map(|base| match protocol {
+                OtlpProtocol::Grpc => base.trim().to_owned(),
+                OtlpProtocol::HttpProtobuf | OtlpProtocol::HttpJson => {
+                    format!("{}/v1/traces", base.trim().trim_end_matches('/'))
+                }
+            })
+        })
 }
 
 #[cfg(test)]
@@ -847,29 +968,26 @@ mod tests {
 
     #[test]
     fn honeycomb_api_key_alone_sends_spans_to_honeycomb_and_an_endpoint_wins() {
-        let settings = |vars: &[(&str, &str)]| {
-            let vars: Vec<(String, String)> = vars
-                .iter()
-                .map(|(name, value)| (name.to_string(), value.to_string()))
-                .collect();
-            Settings::from_lookup(move |name| {
-                vars.iter()
-                    .find(|(key, _)| key == name)
-                    .map(|(_, value)| value.clone())
-            })
-            .unwrap()
-            .telemetry
-        };
-        let only_key = settings(&[
+        let telemetry = |variables: &[(&str, &str)]| settings(variables).unwrap().telemetry;
+        let only_key = telemetry(&[
             ("HONEYCOMB_API_KEY", "k3y"),
             ("OTEL_EXPORTER_OTLP_HEADERS", ""),
         ]);
         assert_eq!(
             only_key.traces_endpoint.as_deref(),
-            Some(HONEYCOMB_TRACES_ENDPOINT)
+            Some("https://api.honeycomb.io/v1/traces")
         );
         assert_eq!(only_key.headers.names(), "x-honeycomb-team");
-        let collector = settings(&[
+        let over_grpc = telemetry(&[
+            ("HONEYCOMB_API_KEY", "k3y"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ]);
+        assert_eq!(
+            over_grpc.traces_endpoint.as_deref(),
+            Some("https://api.honeycomb.io:443")
+        );
+        assert_eq!(over_grpc.headers.names(), "x-honeycomb-team");
+        let collector = telemetry(&[
             ("HONEYCOMB_API_KEY", "k3y"),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4318"),
         ]);
@@ -877,7 +995,43 @@ mod tests {
             collector.traces_endpoint.as_deref(),
             Some("http://localhost:4318/v1/traces")
         );
-        assert_eq!(settings(&[]).traces_endpoint, None);
+        assert_eq!(telemetry(&[]).traces_endpoint, None);
+    }
+
+    #[test]
+    fn honeycomb_api_key_goes_only_to_honeycombs_hosts() {
+        let names = |endpoint: &str| {
+            settings(&[
+                ("HONEYCOMB_API_KEY", "k3y"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
+                ("OTEL_EXPORTER_OTLP_HEADERS", "x-dataset=cruddur"),
+            ])
+            .unwrap()
+            .telemetry
+            .headers
+            .names()
+        };
+        for honeycomb in [
+            "https://api.honeycomb.io",
+            "https://api.eu1.honeycomb.io:443",
+            "https://API.Honeycomb.IO.",
+        ] {
+            assert_eq!(
+                names(honeycomb),
+                "x-dataset,x-honeycomb-team",
+                "{honeycomb}"
+            );
+        }
+        for elsewhere in [
+            "http://localhost:4318",
+            "https://collector.example.com",
+            "https://api.evilhoneycomb.io",
+            "https://honeycomb.io.example.com",
+            "https://api.honeycomb.io@attacker.example",
+            "not a url",
+        ] {
+            assert_eq!(names(elsewhere), "x-dataset", "{elsewhere}");
+        }
     }
 
     #[test]
@@ -975,15 +1129,20 @@ mod tests {
     }
 
     #[test]
-    fn the_base_endpoint_gets_the_traces_path_appended_once() {
-        let resolved = |base: &str| traces_endpoint_from(None, Some(base.to_owned()));
+    fn the_base_endpoint_gets_the_traces_path_appended_once_over_http_only() {
+        let resolved =
+            |base: &str, protocol| traces_endpoint_from(None, Some(base.to_owned()), protocol);
         assert_eq!(
-            resolved("https://api.honeycomb.io").as_deref(),
+            resolved("https://api.honeycomb.io", OtlpProtocol::HttpProtobuf).as_deref(),
             Some("https://api.honeycomb.io/v1/traces")
         );
         assert_eq!(
-            resolved("http://collector:4318/").as_deref(),
+            resolved("http://collector:4318/", OtlpProtocol::HttpJson).as_deref(),
             Some("http://collector:4318/v1/traces")
+        );
+        assert_eq!(
+            resolved("http://collector:4317", OtlpProtocol::Grpc).as_deref(),
+            Some("http://collector:4317")
         );
     }
 
@@ -992,21 +1151,37 @@ mod tests {
         let resolved = traces_endpoint_from(
             Some("http://x:1/custom".to_owned()),
             Some("http://y:2".to_owned()),
+            OtlpProtocol::HttpProtobuf,
         );
         assert_eq!(resolved.as_deref(), Some("http://x:1/custom"));
-        assert_eq!(traces_endpoint_from(None, None), None);
+        assert_eq!(traces_endpoint_from(None, None, OtlpProtocol::Grpc), None);
     }
 
     #[test]
-    fn protobuf_is_the_default_protocol_and_grpc_is_not_spoken() {
-        assert_eq!(OtlpProtocol::from_value(None), OtlpProtocol::HttpProtobuf);
+    fn protobuf_is_the_default_protocol_and_an_unknown_one_fails_naming_the_choices() {
+        let protocol = |variables: &[(&str, &str)]| {
+            settings(variables).map(|settings| settings.telemetry.protocol)
+        };
+        assert_eq!(protocol(&[]).unwrap(), OtlpProtocol::HttpProtobuf);
         assert_eq!(
-            OtlpProtocol::from_value(Some("HTTP/JSON".into())),
+            protocol(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "HTTP/JSON")]).unwrap(),
             OtlpProtocol::HttpJson
         );
         assert_eq!(
-            OtlpProtocol::from_value(Some("grpc".into())),
-            OtlpProtocol::Unsupported
+            protocol(&[
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+                ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", " grpc "),
+            ])
+            .unwrap(),
+            OtlpProtocol::Grpc
+        );
+        let error = protocol(&[("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc/json")])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL must be http/protobuf, http/json or grpc, \
+             got \"grpc/json\""
         );
     }
 
@@ -1088,21 +1263,29 @@ mod tests {
     }
 
     #[test]
-    fn only_a_compression_other_than_none_is_reported_as_unsupported() {
+    fn compression_is_none_unless_gzip_or_zstd_is_asked_and_anything_else_fails() {
         let compression = |variables: &[(&str, &str)]| {
-            settings(variables)
-                .unwrap()
-                .telemetry
-                .unsupported_compression
+            settings(variables).map(|settings| settings.telemetry.compression)
         };
-        assert_eq!(compression(&[]), None);
+        assert_eq!(compression(&[]).unwrap(), OtlpCompression::None);
         assert_eq!(
-            compression(&[("OTEL_EXPORTER_OTLP_COMPRESSION", "none")]),
-            None
+            compression(&[("OTEL_EXPORTER_OTLP_COMPRESSION", "none")]).unwrap(),
+            OtlpCompression::None
         );
         assert_eq!(
-            compression(&[("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "gzip")]).as_deref(),
-            Some("gzip")
+            compression(&[
+                ("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd"),
+                ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "GZIP"),
+            ])
+            .unwrap(),
+            OtlpCompression::Gzip
+        );
+        let error = compression(&[("OTEL_EXPORTER_OTLP_COMPRESSION", "brotli")])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "OTEL_EXPORTER_OTLP_COMPRESSION must be gzip, zstd or none, got \"brotli\""
         );
     }
 

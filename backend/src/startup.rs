@@ -26,7 +26,7 @@ use crate::routes::{self, activities, dev, health, messages};
 use crate::state::AppState;
 use crate::telemetry::honeycomb_links::{HoneycombLinks, HoneycombLookup};
 use crate::telemetry::outbound::TracedClient;
-use crate::telemetry::relay::{self, Relay, RelayConfig, RelayToXray};
+use crate::telemetry::relay::{self, Relay, RelayConfig, RelayToXray, Route};
 use crate::telemetry::request_tracing::{RequestTracing, TRACERESPONSE, trace_request};
 use crate::telemetry::trace_view::{self, TraceView};
 use crate::telemetry::xray::X_AMZN_TRACE_ID;
@@ -171,9 +171,17 @@ impl Application {
     ) -> Result<Self, StartupError> {
         let otlp = &settings.telemetry;
         let relay = Relay::start(RelayConfig {
-            endpoint: otlp.traces_endpoint.clone().filter(|_| !otlp.sdk_disabled),
-            headers: otlp.headers.clone(),
-            auth: telemetry.xray_routes.traces_endpoint_auth.clone(),
+            route: otlp
+                .traces_endpoint
+                .clone()
+                .filter(|_| !otlp.sdk_disabled)
+                .map(|endpoint| Route {
+                    endpoint,
+                    protocol: otlp.protocol,
+                    compression: otlp.compression,
+                    headers: otlp.headers.clone(),
+                    auth: telemetry.xray_routes.traces_endpoint_auth.clone(),
+                }),
             xray: telemetry
                 .xray_routes
                 .xray_share

@@ -270,8 +270,9 @@ fn retry_after(failures: u32) -> Duration {
     Duration::from_secs(doubled.min(300))
 }
 
-/// The OTLP exporters' HTTP client with X-Ray's authentication: signs each request, then sends
-/// it with the blocking reqwest client, on the batch processor's own thread.
+/// The OTLP exporters' HTTP client with X-Ray's authentication: signs each request, the exact
+/// bytes sent (compressed or not), on every attempt, then sends it with the blocking reqwest
+/// client, on the batch processor's own thread.
 #[derive(Debug)]
 pub struct AuthorizingHttpClient {
     inner: reqwest::blocking::Client,
@@ -312,6 +313,19 @@ impl HttpClient for AuthorizingHttpClient {
     async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
         self.wait_for_first_credentials();
         let (mut parts, body) = request.into_parts();
+        // opentelemetry-otlp merges OTEL_EXPORTER_OTLP_HEADERS (Honeycomb's key among them)
+        // into every exporter's requests: only what describes the body goes to AWS.
+        let mut headers = HeaderMap::new();
+        for name in [
+            header::CONTENT_TYPE,
+            header::CONTENT_ENCODING,
+            header::USER_AGENT,
+        ] {
+            if let Some(value) = parts.headers.remove(&name) {
+                headers.insert(name, value);
+            }
+        }
+        parts.headers = headers;
         self.auth.authorize(
             parts.method.as_str(),
             &parts.uri.to_string(),

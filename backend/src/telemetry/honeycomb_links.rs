@@ -16,8 +16,8 @@ use std::sync::{Arc, OnceLock};
 use serde::Deserialize;
 
 use super::outbound::{TracedClient, read_at_most};
+use crate::configuration::{HONEYCOMB_KEY_HEADER as KEY_HEADER, is_honeycomb_endpoint};
 
-const KEY_HEADER: &str = "x-honeycomb-team";
 const DATASET_HEADER: &str = "x-honeycomb-dataset";
 const TRACE_ID: &str = "{trace_id}";
 
@@ -107,7 +107,7 @@ impl HoneycombLookup {
         }
         let api = match api_endpoint {
             Some(api) => origin(api)?,
-            None => origin(traces_endpoint?).filter(|origin| origin.ends_with(".honeycomb.io"))?,
+            None => origin(traces_endpoint.filter(|endpoint| is_honeycomb_endpoint(endpoint))?)?,
         };
         Some(HoneycombLookup {
             api,

@@ -1,6 +1,6 @@
 //! Logs and traces: `tracing` spans everywhere in the code, shown on stderr as readable logs
-//! and, through tracing-opentelemetry, exported as OpenTelemetry spans over OTLP/HTTP from a
-//! batch processor that runs on its own thread, never on the request path.
+//! and, through tracing-opentelemetry, exported as OpenTelemetry spans over OTLP (HTTP or
+//! gRPC) from a batch processor that runs on its own thread, never on the request path.
 //!
 //! Everything that makes or ships a span lives below: the request (server) spans, the traced
 //! outbound client, the relay for the browser's spans, the local trace store and its view, and
@@ -40,10 +40,10 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::configuration::{
-    DEFAULT_SERVICE_NAME, LocalTracesSettings, OtlpProtocol, TelemetrySettings, XrayDestination,
+    DEFAULT_SERVICE_NAME, LocalTracesSettings, TelemetrySettings, XrayDestination,
 };
 use attribute_limit::ValueLengthLimit;
-use otlp::{OtlpDestination, OtlpHttpExporter, Retries};
+use otlp::{CountedExporter, OtlpDestination};
 use trace_store::{StoreExporter, TraceStore};
 use xray::XrayRecorder;
 use xray::otlp::XrayRoutes;
@@ -87,8 +87,8 @@ impl Drop for TelemetryGuard {
 }
 
 /// Installs the global subscriber and propagator, and makes the local trace view's store when
-/// it is on. Call once, inside the tokio runtime (X-Ray's sampling poller runs on it), before
-/// anything logs.
+/// it is on. Call once, inside the tokio runtime (X-Ray's sampling poller and the gRPC
+/// exporter's channel run on it), before anything logs.
 pub fn init(settings: &TelemetrySettings, local: &LocalTracesSettings) -> TelemetryGuard {
     install_propagator();
     let local_traces = local
@@ -263,15 +263,16 @@ fn tracer_provider(
 fn otlp_exporter(
     settings: &TelemetrySettings,
     xray_routes: &XrayRoutes,
-) -> Option<OtlpHttpExporter> {
+) -> Option<CountedExporter> {
     let endpoint = settings.traces_endpoint.as_deref()?;
-    OtlpHttpExporter::new(OtlpDestination {
+    CountedExporter::new(OtlpDestination {
         endpoint,
         protocol: settings.protocol,
+        compression: settings.compression,
         headers: &settings.headers,
         auth: xray_routes.traces_endpoint_auth.clone(),
         timeout: settings.export_timeout,
-        retries: Retries::Backoff,
+        retries: true,
         spans_for: "spans",
         refusal_hint: None,
     })
@@ -311,20 +312,12 @@ fn announce_destination(settings: &TelemetrySettings) {
         );
         return;
     };
-    if settings.protocol == OtlpProtocol::Unsupported {
-        tracing::warn!("only http/protobuf and http/json are spoken: exporting http/protobuf");
-    }
-    if let Some(compression) = &settings.unsupported_compression {
-        tracing::warn!(
-            %compression,
-            "OTLP compression is not spoken: spans are sent uncompressed"
-        );
-    }
     tracing::info!(
         endpoint = %otlp::shown(endpoint),
-        protocol = ?settings.protocol,
+        protocol = settings.protocol.as_str(),
+        compression = settings.compression.as_str(),
         headers = %settings.headers.names(),
-        "exporting spans over OTLP/HTTP"
+        "exporting spans over OTLP"
     );
 }
 

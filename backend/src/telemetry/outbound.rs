@@ -40,7 +40,9 @@ pub struct TracedClient {
 impl TracedClient {
     pub fn new() -> reqwest::Result<Self> {
         Ok(TracedClient {
-            client: reqwest::Client::builder().timeout(TIMEOUT).build()?,
+            client: without_redirects(reqwest::Client::builder())
+                .timeout(TIMEOUT)
+                .build()?,
         })
     }
 
@@ -97,12 +99,20 @@ impl TracedClient {
     }
 }
 
+/// Every client the backend makes: a redirect would carry Honeycomb's key, an X-Ray signature
+/// or the trace context to a host nobody configured, so none is followed.
+pub(crate) fn without_redirects(builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
+    builder.redirect(reqwest::redirect::Policy::none())
+}
+
 /// A blocking client for the exporters' threads, built on a thread of its own: reqwest's
-/// blocking client can't be made on an async runtime's thread.
+/// blocking client can't be made on an async runtime's thread. It follows no redirect, as
+/// [`without_redirects`] says why.
 pub(crate) fn blocking_client(timeout: Duration) -> Result<reqwest::blocking::Client, String> {
     std::thread::spawn(move || {
         reqwest::blocking::Client::builder()
             .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
     })
     .join()

@@ -25,13 +25,12 @@ use tokio::sync::Semaphore;
 
 pub use budget::RelayBudgets;
 pub use counters::RelayCounts;
+pub use forward::Route;
 pub use to_xray::RelayToXray;
 
 use super::trace_store::TraceStore;
 use crate::client_address::TrustedProxies;
-use crate::configuration::OtlpHeaders;
 use crate::error::ApiError;
-use crate::telemetry::aws_signing::XrayAuth;
 use budget::{Budgets, OverBudget};
 use counters::{Counters, Refusal};
 use forward::{Forwarder, Queued};
@@ -47,11 +46,9 @@ const HOUSEKEEPING_PERIOD: Duration = Duration::from_secs(60);
 
 /// What the relay is started with.
 pub struct RelayConfig {
-    /// The backend's own OTLP traces endpoint; None: relayed spans are only kept locally.
-    pub endpoint: Option<String>,
-    pub headers: OtlpHeaders,
-    /// How the endpoint authenticates when it is X-Ray's own (SigV4).
-    pub auth: Option<XrayAuth>,
+    /// The backend's own OTLP traces endpoint, protocol, compression and headers, and how the
+    /// endpoint authenticates when it is X-Ray's own; None: relayed spans are only kept locally.
+    pub route: Option<Route>,
     /// X-Ray without the daemon: the browser's spans of sampled traces go there too.
     pub xray: Option<RelayToXray>,
     /// The `service.name` every relayed resource is given.
@@ -85,9 +82,9 @@ impl Relay {
     /// Starts the forwarder and the housekeeping on the runtime.
     pub fn start(config: RelayConfig) -> Relay {
         let counters = Arc::new(Counters::default());
-        let forwarder = config.endpoint.map(|endpoint| {
-            Forwarder::start(endpoint, config.headers, config.auth, counters.clone())
-        });
+        let forwarder = config
+            .route
+            .map(|route| Forwarder::start(route, counters.clone()));
         let xray = config
             .xray
             .map(|to| XrayShare::start(to, config.frontend_service_name.clone()));
@@ -252,15 +249,13 @@ impl Relay {
         })?;
         let trimmed = enforce(&mut export, &inner.limits, &inner.frontend_service_name);
         if let Some(forwarder) = &inner.forwarder {
-            forwarder
-                .try_enqueue(Queued {
-                    body: export.encode_to_vec(),
-                    spans,
-                })
-                .map_err(|_| {
-                    inner.counters.refused(Refusal::Busy, spans);
-                    busy()
-                })?;
+            let body = forwarder
+                .encode(&export)
+                .map_err(|why| ApiError::Internal(format!("the relay cannot encode: {why}")))?;
+            forwarder.try_enqueue(Queued { body, spans }).map_err(|_| {
+                inner.counters.refused(Refusal::Busy, spans);
+                busy()
+            })?;
         }
         if let Some(xray) = &inner.xray {
             xray.offer(&export);

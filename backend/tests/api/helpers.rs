@@ -1,13 +1,17 @@
+use std::io::Read as _;
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::http::{HeaderMap, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use backend::configuration::Settings;
 use backend::startup::Application;
 use backend::telemetry::TelemetryHandles;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
@@ -20,6 +24,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 use tokio::sync::Notify;
+use tonic::codec::CompressionEncoding;
+use tonic::transport::server::TcpIncoming;
 
 use crate::databases::TestDatabase;
 
@@ -290,12 +296,15 @@ impl BackendProcess {
     }
 }
 
-/// One OTLP/HTTP export request as the receiver got it.
+/// One OTLP export request as the receiver got it, its body decompressed.
 #[derive(Clone)]
 pub struct ReceivedExport {
     pub path: String,
     pub headers: HeaderMap,
+    /// Decompressed.
     pub body: Bytes,
+    /// As it came over the wire: what a signature covers.
+    pub wire: Bytes,
 }
 
 impl ReceivedExport {
@@ -333,7 +342,9 @@ pub fn spans_of(exports: &[ReceivedExport]) -> Vec<ReceivedSpan> {
         .collect()
 }
 
-/// An OTLP/HTTP trace receiver on a free loopback port, as a collector or Honeycomb would be.
+/// An OTLP trace receiver on a free loopback port, as a collector or Honeycomb would be: over
+/// HTTP, or gRPC with opentelemetry-proto's generated server. Bodies come decompressed as
+/// their `Content-Encoding` (or `grpc-encoding`) says; the headers are kept as sent.
 #[derive(Clone)]
 pub struct OtlpReceiver {
     pub endpoint: String,
@@ -355,13 +366,24 @@ impl OtlpReceiver {
             let (store, notify) = (store.clone(), notify.clone());
             async move {
                 tokio::time::sleep(delay).await;
+                let wire = body.clone();
+                let Some(body) = decompressed(&headers, body) else {
+                    return (
+                        StatusCode::BAD_REQUEST,
+                        [("content-type", "text/plain")],
+                        b"a Content-Encoding this receiver can't read, or a body that is not in it"
+                            .to_vec(),
+                    );
+                };
                 store.lock().unwrap().push(ReceivedExport {
                     path: uri.path().to_owned(),
                     headers,
                     body,
+                    wire,
                 });
                 notify.notify_waiters();
                 (
+                    StatusCode::OK,
                     [("content-type", "application/x-protobuf")],
                     ExportTraceServiceResponse::default().encode_to_vec(),
                 )
@@ -370,6 +392,31 @@ impl OtlpReceiver {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, router).await });
+        OtlpReceiver {
+            endpoint,
+            exports,
+            arrived,
+        }
+    }
+
+    /// A gRPC receiver (OTLP's `TraceService`) that takes gzip and zstd; each export is kept
+    /// re-encoded as protobuf, with its metadata as headers.
+    pub async fn start_grpc() -> Self {
+        let exports = Arc::new(Mutex::new(Vec::new()));
+        let arrived = Arc::new(Notify::new());
+        let service = TraceServiceServer::new(GrpcStore {
+            exports: exports.clone(),
+            arrived: arrived.clone(),
+        })
+        .accept_compressed(CompressionEncoding::Gzip)
+        .accept_compressed(CompressionEncoding::Zstd);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(TcpIncoming::from(listener)),
+        );
         OtlpReceiver {
             endpoint,
             exports,
@@ -401,6 +448,74 @@ impl OtlpReceiver {
         .await;
         waited.unwrap_or_else(|_| panic!("spans never arrived; got {:#?}", self.spans()))
     }
+}
+
+/// The body as sent before its `Content-Encoding`; None for an encoding other than gzip or
+/// zstd, or a body that is not in the one named.
+fn decompressed(headers: &HeaderMap, body: Bytes) -> Option<Bytes> {
+    let encoding = headers
+        .get("content-encoding")
+        .map(|value| value.to_str().unwrap_or("unreadable"));
+    match encoding {
+        None | Some("identity") => Some(body),
+        Some("gzip") => {
+            let mut plain = Vec::new();
+            flate2::read::GzDecoder::new(&body[..])
+                .read_to_end(&mut plain)
+                .ok()?;
+            Some(plain.into())
+        }
+        Some("zstd") => zstd::stream::decode_all(&body[..]).ok().map(Bytes::from),
+        Some(_) => None,
+    }
+}
+
+struct GrpcStore {
+    exports: Arc<Mutex<Vec<ReceivedExport>>>,
+    arrived: Arc<Notify>,
+}
+
+#[tonic::async_trait]
+impl TraceService for GrpcStore {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let (metadata, _, export) = request.into_parts();
+        let body = Bytes::from(export.encode_to_vec());
+        self.exports.lock().unwrap().push(ReceivedExport {
+            path: GRPC_EXPORT_PATH.to_owned(),
+            headers: metadata.into_headers(),
+            body: body.clone(),
+            wire: body,
+        });
+        self.arrived.notify_waiters();
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+/// What `ReceivedExport::path` is for an export over gRPC.
+pub const GRPC_EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+/// Posts one browser span named `name` to the relay of the backend at `address`, as OTLP/JSON.
+pub async fn relay_browser_span(address: &str, name: &str) {
+    let export = serde_json::json!({"resourceSpans": [{
+        "scopeSpans": [{"spans": [{
+            "traceId": "6921a1b2c3d4e5f60718293a4b5c6d7e",
+            "spanId": "0102030405060708",
+            "name": name,
+            "kind": 3,
+            "startTimeUnixNano": "1795000000000000000",
+            "endTimeUnixNano": "1795000000100000000"
+        }]}]
+    }]});
+    let response = reqwest::Client::new()
+        .post(format!("{address}/v1/traces"))
+        .json(&export)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
 }
 
 pub fn attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Value> {
@@ -544,8 +659,9 @@ impl FakeAws {
                     let path = uri.path().to_owned();
                     fake.requests.lock().unwrap().push(ReceivedExport {
                         path: path.clone(),
+                        body: decompressed(&headers, body.clone()).unwrap_or_default(),
                         headers,
-                        body,
+                        wire: body,
                     });
                     match path.as_str() {
                         "/v1/traces" => {

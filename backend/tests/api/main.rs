@@ -15,6 +15,7 @@ mod helpers;
 mod honeycomb_links;
 mod http_surface;
 mod messages;
+mod otlp_protocols;
 mod pagination;
 mod persistence;
 mod relay;

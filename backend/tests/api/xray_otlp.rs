@@ -96,15 +96,22 @@ fn has_server_span_of(trace_id: &str) -> impl Fn(&[ReceivedSpan]) -> bool + '_ {
     }
 }
 
-/// Asserts the export's SigV4 signature verifies with `secret` and names the key, the region
-/// and X-Ray.
+/// Asserts the request's SigV4 signature verifies with `secret` over the body as sent
+/// (compressed, when it was), and names the key, the region and X-Ray.
 fn assert_signed(export: &ReceivedExport, key_id: &str, secret: &str, token: &str) {
-    let scope = sigv4::verify("POST", &export.path, &export.headers, &export.body, secret)
+    let scope = sigv4::verify("POST", &export.path, &export.headers, &export.wire, secret)
         .unwrap_or_else(|error| panic!("{} is not signed: {error}", export.path));
     assert_eq!(scope.access_key_id, key_id);
     assert_eq!(scope.region, REGION);
     assert_eq!(scope.service, "xray");
-    for header in ["host", "x-amz-date", "x-amz-security-token", "content-type"] {
+    let content_encoding = export
+        .headers
+        .contains_key("content-encoding")
+        .then_some("content-encoding");
+    for header in ["host", "x-amz-date", "x-amz-security-token", "content-type"]
+        .into_iter()
+        .chain(content_encoding)
+    {
         assert!(
             scope.signed_headers.iter().any(|signed| signed == header),
             "{header} is signed: {:?}",
@@ -156,6 +163,11 @@ async fn sampled_spans_reach_xrays_otlp_endpoint_signed_with_sigv4_for_the_regio
     let exports = aws.requests_to("/v1/traces");
     for export in &exports {
         assert_eq!(export.headers["content-type"], "application/x-protobuf");
+        assert_eq!(export.headers["content-encoding"], "gzip");
+        assert_ne!(
+            export.wire, export.body,
+            "the signed body is the compressed one"
+        );
         assert_signed(export, KEY_ID, SECRET, TOKEN);
     }
     backend
@@ -548,6 +560,15 @@ async fn a_relayed_browser_span_reaches_xray_in_the_same_trace_as_the_server_spa
             "X-Ray never gets the OTLP endpoint's headers"
         );
     }
+    for export in receiver.exports() {
+        assert_eq!(export.headers["x-honeycomb-team"], "hc-k3y");
+        for aws_header in ["authorization", "x-amz-date", "x-amz-security-token"] {
+            assert!(
+                !export.headers.contains_key(aws_header),
+                "the OTLP endpoint never gets {aws_header}"
+            );
+        }
+    }
 }
 
 #[tokio::test]
@@ -581,6 +602,7 @@ async fn an_otlp_endpoint_of_xrays_own_is_signed_by_the_exporter_and_the_relay()
     envs.extend([
         ("HTTP_PROXY", aws.address.clone()),
         ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", XRAY.to_owned()),
+        ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip".to_owned()),
         ("AWS_XRAY_SDK_ENABLED", "false".to_owned()),
         (QUICK_EXPORT.0, QUICK_EXPORT.1.to_owned()),
     ]);
@@ -618,6 +640,7 @@ async fn the_same_endpoint_named_twice_gets_each_span_once() {
     extra.extend([
         ("AWS_XRAY_SAMPLING_RULES", SAMPLE_ALL),
         ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", traces.as_str()),
+        ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
     ]);
     let backend = backend_to(&aws, &files, &extra).await;
 

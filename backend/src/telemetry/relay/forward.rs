@@ -1,33 +1,63 @@
-//! The relay's queue to the OTLP endpoint: bounded, sent in order from one task, and drained
-//! at shutdown within a deadline.
+//! The relay's queue to an OTLP endpoint: bounded, sent in order from one task, and drained
+//! at shutdown within a deadline. It speaks as the backend's own exporter does: the same
+//! protocol (HTTP with protobuf or JSON, or gRPC), compression and headers.
 
+use std::io::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use axum::http::{HeaderValue, header};
+use axum::body::Bytes;
+use axum::http::{HeaderName, HeaderValue, header};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use prost::Message;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
+use tonic::codec::CompressionEncoding;
+use tonic::metadata::MetadataMap;
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
-use super::PROTOBUF;
 use super::counters::Counters;
-use crate::configuration::OtlpHeaders;
+use super::{JSON, PROTOBUF};
+use crate::configuration::{OtlpCompression, OtlpHeaders, OtlpProtocol};
 use crate::sync::lock;
 use crate::telemetry::aws_signing::XrayAuth;
 use crate::telemetry::losses::LossCounter;
+use crate::telemetry::otlp::{USER_AGENT, metadata};
+use crate::telemetry::outbound::without_redirects;
 
 /// Exports waiting to be forwarded; past that the relay answers 503 rather than grow.
 const QUEUE_LENGTH: usize = 64;
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// An accepted export, encoded as protobuf, with its span count for the counters.
+/// Where a forwarder sends, and how.
+pub struct Route {
+    pub endpoint: String,
+    pub protocol: OtlpProtocol,
+    pub compression: OtlpCompression,
+    pub headers: OtlpHeaders,
+    /// SigV4 or X-Ray's API key, when the endpoint is X-Ray's.
+    pub auth: Option<XrayAuth>,
+}
+
+/// An accepted export as it goes out, with its span count for the counters.
 pub struct Queued {
-    pub body: Vec<u8>,
+    pub body: Body,
     pub spans: usize,
+}
+
+pub enum Body {
+    /// Encoded and compressed for HTTP, off the async workers.
+    Http(Bytes),
+    /// For tonic, which encodes and compresses as it sends.
+    Grpc(ExportTraceServiceRequest),
 }
 
 pub struct Forwarder {
     queue: mpsc::Sender<Queued>,
+    protocol: OtlpProtocol,
+    compression: OtlpCompression,
     /// Spans in the queue or being sent: what a missed deadline loses.
     pending_spans: Arc<AtomicUsize>,
     closing: watch::Sender<bool>,
@@ -36,35 +66,55 @@ pub struct Forwarder {
 }
 
 impl Forwarder {
-    /// Starts sending to `endpoint` on the runtime, authenticated by `auth` when it is X-Ray's.
-    pub fn start(
-        endpoint: String,
-        headers: OtlpHeaders,
-        auth: Option<XrayAuth>,
-        counters: Arc<Counters>,
-    ) -> Self {
+    /// Starts sending to the route's endpoint on the runtime.
+    pub fn start(route: Route, counters: Arc<Counters>) -> Self {
         let (queue, receiver) = mpsc::channel(QUEUE_LENGTH);
         let (closing, closed) = watch::channel(false);
         let pending_spans = Arc::new(AtomicUsize::new(0));
+        let (protocol, compression) = (route.protocol, route.compression);
         let task = tokio::spawn(forward(
             receiver,
             closed,
-            Destination {
-                endpoint,
-                headers,
-                auth,
-                failures: LossCounter::default(),
-            },
+            route,
             pending_spans.clone(),
             counters.clone(),
         ));
         Forwarder {
             queue,
+            protocol,
+            compression,
             pending_spans,
             closing,
             task: std::sync::Mutex::new(Some(task)),
             counters,
         }
+    }
+
+    /// The export as this forwarder sends it. Encoding and compressing cost CPU in proportion
+    /// to the export: call it where that may take a while (the relay's blocking pool).
+    pub fn encode(&self, export: &ExportTraceServiceRequest) -> Result<Body, String> {
+        let body = match self.protocol {
+            OtlpProtocol::Grpc => return Ok(Body::Grpc(export.clone())),
+            OtlpProtocol::HttpProtobuf => export.encode_to_vec(),
+            OtlpProtocol::HttpJson => {
+                serde_json::to_vec(export).map_err(|error| error.to_string())?
+            }
+        };
+        let body = match self.compression {
+            OtlpCompression::None => body,
+            OtlpCompression::Gzip => {
+                let mut encoder =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                encoder
+                    .write_all(&body)
+                    .and_then(|()| encoder.finish())
+                    .map_err(|error| error.to_string())?
+            }
+            OtlpCompression::Zstd => {
+                zstd::bulk::compress(&body, 0).map_err(|error| error.to_string())?
+            }
+        };
+        Ok(Body::Http(Bytes::from(body)))
     }
 
     /// Queues an export, or gives it back when the queue is full or closed.
@@ -100,26 +150,170 @@ impl Forwarder {
     }
 }
 
-struct Destination {
-    endpoint: String,
-    headers: OtlpHeaders,
-    auth: Option<XrayAuth>,
-    /// Exports the endpoint refused or never got, logged at most once per interval: an
-    /// endpoint that refuses everything (a 403) must not log a line per export.
-    failures: LossCounter,
+/// A route made ready to send on: its client and its headers, checked once.
+enum Sender {
+    Http {
+        client: reqwest::Client,
+        endpoint: String,
+        headers: Vec<(HeaderName, HeaderValue)>,
+        auth: Option<XrayAuth>,
+    },
+    Grpc {
+        client: TraceServiceClient<Channel>,
+        metadata: MetadataMap,
+    },
 }
 
-/// Sends each queued export on, as protobuf, with the configured headers. Not through the
-/// traced client: relaying telemetry must not make telemetry of its own.
+impl Sender {
+    fn new(route: Route) -> Result<Self, String> {
+        if route.protocol == OtlpProtocol::Grpc {
+            let endpoint = Endpoint::from_shared(route.endpoint.trim().to_owned())
+                .map_err(|_| "the endpoint is no URL".to_owned())?;
+            let endpoint = if endpoint.uri().scheme_str() == Some("https") {
+                endpoint
+                    .tls_config(ClientTlsConfig::new().with_enabled_roots())
+                    .map_err(|error| error.to_string())?
+            } else {
+                endpoint
+            };
+            let mut client = TraceServiceClient::new(
+                endpoint
+                    .timeout(FORWARD_TIMEOUT)
+                    .user_agent(USER_AGENT)
+                    .map_err(|error| error.to_string())?
+                    .connect_lazy(),
+            );
+            match route.compression {
+                OtlpCompression::None => {}
+                OtlpCompression::Gzip => {
+                    client = client.send_compressed(CompressionEncoding::Gzip);
+                }
+                OtlpCompression::Zstd => {
+                    client = client.send_compressed(CompressionEncoding::Zstd);
+                }
+            }
+            return Ok(Sender::Grpc {
+                client,
+                metadata: metadata(&route.headers)?,
+            });
+        }
+        let content_type = if route.protocol == OtlpProtocol::HttpJson {
+            JSON
+        } else {
+            PROTOBUF
+        };
+        let mut headers = vec![
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::USER_AGENT, HeaderValue::from_static(USER_AGENT)),
+        ];
+        match route.compression {
+            OtlpCompression::None => {}
+            OtlpCompression::Gzip => {
+                headers.push((header::CONTENT_ENCODING, HeaderValue::from_static("gzip")));
+            }
+            OtlpCompression::Zstd => {
+                headers.push((header::CONTENT_ENCODING, HeaderValue::from_static("zstd")));
+            }
+        }
+        for (name, value) in route.headers.iter() {
+            let name = HeaderName::try_from(name)
+                .map_err(|_| format!("the header name {name:?} is not valid in HTTP"))?;
+            // The value is a secret (Honeycomb's key): the error names the header only.
+            let value = HeaderValue::try_from(value)
+                .map_err(|_| format!("the value of the header {name} is not valid in HTTP"))?;
+            headers.retain(|(kept, _)| *kept != name);
+            headers.push((name, value));
+        }
+        let client = without_redirects(reqwest::Client::builder())
+            .timeout(FORWARD_TIMEOUT)
+            .build()
+            .map_err(|error| error.to_string())?;
+        Ok(Sender::Http {
+            client,
+            endpoint: route.endpoint,
+            headers,
+            auth: route.auth,
+        })
+    }
+
+    /// Sends one export; why it was not delivered, when it was not.
+    async fn send(&self, body: Body) -> Result<(), String> {
+        match (self, body) {
+            (
+                Sender::Http {
+                    client,
+                    endpoint,
+                    headers,
+                    auth,
+                },
+                Body::Http(body),
+            ) => {
+                let mut request = client
+                    .post(endpoint)
+                    .body(body.clone())
+                    .build()
+                    .map_err(|error| error.without_url().to_string())?;
+                request.headers_mut().extend(headers.iter().cloned());
+                if let Some(auth) = auth {
+                    let url = request.url().to_string();
+                    auth.authorize("POST", &url, request.headers_mut(), &body)
+                        .map_err(|error| error.to_string())?;
+                }
+                let response = client
+                    .execute(request)
+                    .await
+                    .map_err(|error| error.without_url().to_string())?;
+                let status = response.status();
+                if status.is_success() {
+                    Ok(())
+                } else {
+                    Err(format!("the endpoint answered {status}"))
+                }
+            }
+            (Sender::Grpc { client, metadata }, Body::Grpc(export)) => {
+                let mut request = tonic::Request::new(export);
+                *request.metadata_mut() = metadata.clone();
+                // The client is a handle on one shared channel: cloning it is how tonic sends.
+                client
+                    .clone()
+                    .export(request)
+                    .await
+                    .map(drop)
+                    .map_err(|status| format!("the endpoint answered {:?}", status.code()))
+            }
+            _ => Err("an export encoded for another protocol".to_owned()),
+        }
+    }
+}
+
+/// Exports the endpoint refused or never got, logged at most once per interval: an endpoint
+/// that refuses everything (a 403) must not log a line per export.
+struct Failures(LossCounter);
+
+impl Failures {
+    fn count(&self, why: &str) {
+        if let Some(report) = self.0.add(1) {
+            tracing::warn!(
+                exports = report.since_last_report,
+                total = report.total,
+                "relayed browser spans not delivered: {why}"
+            );
+        }
+    }
+}
+
+/// Sends each queued export on. Not through the traced client: relaying telemetry must not
+/// make telemetry of its own.
 async fn forward(
     mut queue: mpsc::Receiver<Queued>,
     mut closing: watch::Receiver<bool>,
-    destination: Destination,
+    route: Route,
     pending_spans: Arc<AtomicUsize>,
     counters: Arc<Counters>,
 ) {
-    let client = match reqwest::Client::builder().timeout(FORWARD_TIMEOUT).build() {
-        Ok(client) => Some(client),
+    let failures = Failures(LossCounter::default());
+    let sender = match Sender::new(route) {
+        Ok(sender) => Some(sender),
         Err(error) => {
             tracing::error!(%error, "the trace relay cannot forward: browser spans are dropped");
             None
@@ -136,8 +330,14 @@ async fn forward(
             }
         };
         let Some(export) = export else { break };
-        let delivered = match &client {
-            Some(client) => send(client, &destination, export.body).await,
+        let delivered = match &sender {
+            Some(sender) => match sender.send(export.body).await {
+                Ok(()) => true,
+                Err(why) => {
+                    failures.count(&why);
+                    false
+                }
+            },
             None => false,
         };
         pending_spans.fetch_sub(export.spans, Ordering::Relaxed);
@@ -146,56 +346,5 @@ async fn forward(
         } else {
             counters.not_delivered(export.spans);
         }
-    }
-}
-
-async fn send(client: &reqwest::Client, destination: &Destination, body: Vec<u8>) -> bool {
-    let body = axum::body::Bytes::from(body);
-    let mut request = client
-        .post(&destination.endpoint)
-        .header(header::CONTENT_TYPE, HeaderValue::from_static(PROTOBUF))
-        .body(body.clone());
-    for (name, value) in destination.headers.iter() {
-        request = request.header(name, value);
-    }
-    let sent = match request.build() {
-        Ok(mut request) => match authorize(destination, &mut request, &body) {
-            Ok(()) => client.execute(request).await,
-            Err(why) => return destination.failed(&why),
-        },
-        Err(error) => return destination.failed(&error.without_url().to_string()),
-    };
-    match sent {
-        Ok(response) if response.status().is_success() => true,
-        Ok(response) => destination.failed(&format!("the endpoint answered {}", response.status())),
-        Err(error) => destination.failed(&error.without_url().to_string()),
-    }
-}
-
-/// Signs the request for X-Ray, or adds its API key, when the destination is X-Ray's.
-fn authorize(
-    destination: &Destination,
-    request: &mut reqwest::Request,
-    body: &[u8],
-) -> Result<(), String> {
-    let Some(auth) = &destination.auth else {
-        return Ok(());
-    };
-    let url = request.url().to_string();
-    auth.authorize("POST", &url, request.headers_mut(), body)
-        .map_err(|error| error.to_string())
-}
-
-impl Destination {
-    /// Counts a failed export and logs at most once per interval; always false.
-    fn failed(&self, why: &str) -> bool {
-        if let Some(report) = self.failures.add(1) {
-            tracing::warn!(
-                exports = report.since_last_report,
-                total = report.total,
-                "relayed browser spans not delivered: {why}"
-            );
-        }
-        false
     }
 }

@@ -15,12 +15,11 @@ use std::sync::Arc;
 use opentelemetry::trace::TraceId;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
-use prost::Message;
 
 use super::counters::Counters;
-use super::forward::{Forwarder, Queued};
-use crate::configuration::OtlpHeaders;
-use crate::telemetry::xray::otlp::XrayOtlpRoute;
+use super::forward::{Forwarder, Queued, Route};
+use crate::configuration::{OtlpHeaders, OtlpProtocol};
+use crate::telemetry::xray::otlp::{XRAY_COMPRESSION, XrayOtlpRoute};
 use crate::telemetry::xray::{TraceDecisions, XrayRecorder};
 
 /// What the relay needs to send X-Ray its share.
@@ -49,9 +48,13 @@ impl XrayShare {
         let counters = Arc::new(Counters::default());
         XrayShare {
             forwarder: Forwarder::start(
-                to.route.endpoint,
-                OtlpHeaders::default(),
-                Some(to.route.auth),
+                Route {
+                    endpoint: to.route.endpoint,
+                    protocol: OtlpProtocol::HttpProtobuf,
+                    compression: XRAY_COMPRESSION,
+                    headers: OtlpHeaders::default(),
+                    auth: Some(to.route.auth),
+                },
                 counters.clone(),
             ),
             recorder: to.recorder,
@@ -73,11 +76,10 @@ impl XrayShare {
         }) else {
             return;
         };
-        let queued = Queued {
-            body: sampled.encode_to_vec(),
-            spans,
+        let Ok(body) = self.forwarder.encode(&sampled) else {
+            return self.counters.not_delivered(spans);
         };
-        if self.forwarder.try_enqueue(queued).is_err() {
+        if self.forwarder.try_enqueue(Queued { body, spans }).is_err() {
             self.counters.not_delivered(spans);
         }
     }

@@ -2,10 +2,11 @@
 //! protobuf, to X-Ray's traces endpoint (`https://xray.<region>.amazonaws.com/v1/traces`,
 //! which needs CloudWatch Transaction Search), signed with SigV4 or carrying an API key.
 //!
-//! The same exporter as the OTLP traces endpoint's, without the `OTEL_EXPORTER_OTLP_HEADERS`
-//! (Honeycomb's key among them) and without retries. A refusal (a 403 for a missing permission,
-//! or Transaction Search not turned on) costs the batch, counted and logged at most once per
-//! interval.
+//! The same exporter as the OTLP traces endpoint's (opentelemetry-otlp), through a client that
+//! sends none of the `OTEL_EXPORTER_OTLP_HEADERS` (Honeycomb's key among them), and without
+//! retries. A refusal (a 403 for a missing permission, or Transaction Search not turned on)
+//! costs the batch, counted and logged at most once per interval. Exports are gzip-compressed:
+//! `docs/telemetry.md` gives the measurements that decided it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,12 +16,17 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use super::TraceDecisions;
-use crate::configuration::{OtlpHeaders, OtlpProtocol, TelemetrySettings, XrayDestination};
+use crate::configuration::{
+    OtlpCompression, OtlpHeaders, OtlpProtocol, TelemetrySettings, XrayDestination,
+};
 use crate::telemetry::aws_signing::{SigV4, XrayAuth};
-use crate::telemetry::otlp::{OtlpDestination, OtlpHttpExporter, Retries, shown};
+use crate::telemetry::otlp::{CountedExporter, OtlpDestination, shown};
 
 /// How long one export may take.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+/// X-Ray's exports, the backend's and the relay's: a fifth of the bytes on the wire, which the
+/// signature then hashes, for a little CPU on the exporter's own thread.
+pub const XRAY_COMPRESSION: OtlpCompression = OtlpCompression::Gzip;
 
 /// Where X-Ray's share of the spans goes, and how to authenticate there: shared by the
 /// backend's exporter and the relay.
@@ -174,7 +180,7 @@ fn same_address(left: &str, right: &str) -> bool {
 
 pub struct XrayOtlpExporter {
     decisions: Arc<TraceDecisions>,
-    otlp: OtlpHttpExporter,
+    otlp: CountedExporter,
 }
 
 impl std::fmt::Debug for XrayOtlpExporter {
@@ -191,14 +197,15 @@ impl XrayOtlpExporter {
         decisions: Arc<TraceDecisions>,
         route: &XrayOtlpRoute,
     ) -> Result<Self, String> {
-        let otlp = OtlpHttpExporter::new(OtlpDestination {
+        let otlp = CountedExporter::new(OtlpDestination {
             endpoint: &route.endpoint,
             protocol: OtlpProtocol::HttpProtobuf,
+            compression: XRAY_COMPRESSION,
             // Never the OTLP headers: Honeycomb's key is among them.
             headers: &OtlpHeaders::default(),
             auth: Some(route.auth.clone()),
             timeout: EXPORT_TIMEOUT,
-            retries: Retries::Never,
+            retries: false,
             spans_for: "spans for X-Ray",
             refusal_hint: Some(
                 "the role lacks permission to write traces, the signature or key was refused, \

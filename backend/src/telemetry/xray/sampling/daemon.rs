@@ -13,7 +13,7 @@ use super::centralized::{CentralizedRules, SamplingRuleSpec};
 use super::{XraySampler, unix_seconds};
 use crate::sync;
 use crate::telemetry::aws_signing::SigV4;
-use crate::telemetry::outbound::read_at_most;
+use crate::telemetry::outbound::{read_at_most, without_redirects};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -108,7 +108,7 @@ impl XraySampler {
             }
             let api = Api { base, signer };
             // Not the traced client: sampling traffic is telemetry, and must not make spans.
-            let client = match reqwest::Client::builder()
+            let client = match without_redirects(reqwest::Client::builder())
                 .timeout(Duration::from_secs(2))
                 .build()
             {
