@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 
 use crate::helpers::{
-    GRPC_EXPORT_PATH, OtlpReceiver, QUICK_EXPORT, ReceivedSpan, backend_command,
+    BackendProcess, GRPC_EXPORT_PATH, OtlpReceiver, QUICK_EXPORT, ReceivedSpan, backend_command,
     relay_browser_span, spawn_backend_exporting_to,
 };
 
@@ -25,46 +25,36 @@ fn has_both(spans: &[ReceivedSpan]) -> bool {
         && spans.iter().any(|span| span.span.name == "documentLoad")
 }
 
-#[tokio::test]
-async fn with_gzip_asked_the_backends_and_the_browsers_spans_arrive_gzip_compressed() {
-    let receiver = OtlpReceiver::start().await;
-    let backend = spawn_backend_exporting_to(
-        &receiver.endpoint,
-        &[QUICK_EXPORT, ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")],
-    )
-    .await;
+/// One request's spans, and one browser span through the relay.
+async fn a_request_and_a_relayed_span(backend: &BackendProcess) {
     reqwest::get(format!("{}/api/activities/home", backend.address))
         .await
         .unwrap();
     relay_browser_span(&backend.address, "documentLoad").await;
-    receiver.wait_for(has_both).await;
-    for export in receiver.exports() {
-        assert_eq!(export.path, "/v1/traces");
-        assert_eq!(export.headers["content-encoding"], "gzip");
-        assert_eq!(export.headers["content-type"], "application/x-protobuf");
-        assert_eq!(export.wire[..2], [0x1f, 0x8b], "gzip's magic number");
-        assert_ne!(export.wire, export.body);
-    }
 }
 
 #[tokio::test]
-async fn with_zstd_asked_the_spans_arrive_zstd_compressed() {
-    let receiver = OtlpReceiver::start().await;
-    let backend = spawn_backend_exporting_to(
-        &receiver.endpoint,
-        &[
-            QUICK_EXPORT,
-            ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "zstd"),
-        ],
-    )
-    .await;
-    reqwest::get(format!("{}/api/activities/home", backend.address))
-        .await
-        .unwrap();
-    relay_browser_span(&backend.address, "documentLoad").await;
-    receiver.wait_for(has_both).await;
-    for export in receiver.exports() {
-        assert_eq!(export.headers["content-encoding"], "zstd");
+async fn with_gzip_or_zstd_asked_the_backends_and_the_browsers_spans_arrive_compressed() {
+    for (variable, encoding, magic) in [
+        ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip", [0x1f, 0x8b]),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+            "zstd",
+            [0x28, 0xb5],
+        ),
+    ] {
+        let receiver = OtlpReceiver::start().await;
+        let backend =
+            spawn_backend_exporting_to(&receiver.endpoint, &[QUICK_EXPORT, (variable, encoding)])
+                .await;
+        a_request_and_a_relayed_span(&backend).await;
+        receiver.wait_for(has_both).await;
+        for export in receiver.exports() {
+            assert_eq!(export.path, "/v1/traces");
+            assert_eq!(export.headers["content-encoding"], encoding);
+            assert_eq!(export.headers["content-type"], "application/x-protobuf");
+            assert_eq!(export.wire[..2], magic, "{encoding}'s magic number");
+        }
     }
 }
 
@@ -83,10 +73,7 @@ async fn over_grpc_the_backends_and_the_browsers_spans_arrive_gzip_compressed_wi
         ],
     )
     .await;
-    reqwest::get(format!("{}/api/activities/home", backend.address))
-        .await
-        .unwrap();
-    relay_browser_span(&backend.address, "documentLoad").await;
+    a_request_and_a_relayed_span(&backend).await;
     receiver.wait_for(has_both).await;
     let exports = receiver.exports();
     for export in &exports {
@@ -212,10 +199,7 @@ async fn no_export_follows_a_redirect_so_no_header_reaches_another_host() {
         ],
     )
     .await;
-    reqwest::get(format!("{}/api/activities/home", backend.address))
-        .await
-        .unwrap();
-    relay_browser_span(&backend.address, "documentLoad").await;
+    a_request_and_a_relayed_span(&backend).await;
     // The backend's batch and the relay's export both asked, and were redirected.
     wait_until(|| attempts.lock().unwrap().len() >= 2).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
