@@ -42,6 +42,7 @@ use tracing_subscriber::{EnvFilter, Layer};
 use crate::configuration::{
     DEFAULT_SERVICE_NAME, LocalTracesSettings, OtlpProtocol, TelemetrySettings, XrayDestination,
 };
+use crate::redact;
 use attribute_limit::ValueLengthLimit;
 use otlp::{OtlpDestination, OtlpHttpExporter, Retries};
 use trace_store::{StoreExporter, TraceStore};
@@ -321,7 +322,7 @@ fn announce_destination(settings: &TelemetrySettings) {
         );
     }
     tracing::info!(
-        endpoint = %otlp::shown(endpoint),
+        endpoint = %redact::url_text(endpoint),
         protocol = ?settings.protocol,
         headers = %settings.headers.names(),
         "exporting spans over OTLP/HTTP"

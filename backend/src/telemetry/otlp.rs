@@ -27,8 +27,9 @@ use prost::Message;
 
 use super::aws_signing::{AuthorizingHttpClient, XrayAuth};
 use super::losses::LossCounter;
-use super::outbound::{blocking_client, without_credentials};
+use super::outbound::blocking_client;
 use crate::configuration::{OtlpHeaders, OtlpProtocol};
+use crate::redact;
 use encode::EncodedResource;
 pub use retry::Retries;
 
@@ -104,7 +105,7 @@ impl OtlpHttpExporter {
             None => Box::new(blocking_client(destination.timeout)?),
         };
         Ok(OtlpHttpExporter {
-            shown: shown(destination.endpoint),
+            shown: redact::url_text(destination.endpoint),
             uri,
             json: destination.protocol == OtlpProtocol::HttpJson,
             headers,
@@ -223,31 +224,5 @@ impl SpanExporter for OtlpHttpExporter {
         if self.json {
             self.json_resource = resource.into();
         }
-    }
-}
-
-/// The endpoint as logs may show it.
-pub fn shown(endpoint: &str) -> String {
-    reqwest::Url::parse(endpoint.trim()).map_or_else(
-        |_| "(not a URL)".to_owned(),
-        |url| without_credentials(&url),
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credentials_in_the_endpoint_are_not_shown() {
-        assert_eq!(
-            shown("https://user:pw@collector:4318/v1/traces"),
-            "https://collector:4318/v1/traces"
-        );
-        assert_eq!(
-            shown("https://api.honeycomb.io/v1/traces"),
-            "https://api.honeycomb.io/v1/traces"
-        );
-        assert_eq!(shown("not a url"), "(not a URL)");
     }
 }

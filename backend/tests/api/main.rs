@@ -17,6 +17,7 @@ mod http_surface;
 mod messages;
 mod pagination;
 mod persistence;
+mod read_budget;
 mod relay;
 mod relay_hostile;
 mod sigv4;
