@@ -62,14 +62,18 @@ async fn test_service_with(extra: &[(&str, &str)]) -> BackendProcess {
 
 /// Asks the service to call `url` once; its answer's status.
 async fn call_once(service: &BackendProcess, url: &str) -> u16 {
-    reqwest::Client::new()
+    let request = reqwest::Client::new()
         .post(format!("{}/api/dev/trace-context", service.address))
-        .json(&json!([{"url": url, "arguments": []}]))
-        .send()
-        .await
-        .expect("the service answers")
-        .status()
-        .as_u16()
+        .json(&json!([{"url": url, "arguments": []}]));
+    send(request, None).await.status().as_u16()
+}
+
+/// Sends `request` with `host` as its `Host`, or the address's own when None.
+async fn send(mut request: reqwest::RequestBuilder, host: Option<&str>) -> reqwest::Response {
+    if let Some(host) = host {
+        request = request.header("host", host);
+    }
+    request.send().await.expect("the service answers")
 }
 
 /// Asks the service for `calls` callbacks with the given request headers (repeats allowed);
@@ -260,26 +264,24 @@ async fn the_test_service_and_the_trace_view_answer_only_to_this_machines_names(
     let harness = Harness::start().await;
     let port = service.port;
     let client = reqwest::Client::new();
+    let call = |host: String| {
+        let request = client
+            .post(format!("{}/api/dev/trace-context", service.address))
+            .json(&json!([{"url": harness.url, "arguments": []}]));
+        async move { send(request, Some(&host)).await }
+    };
+    let view = |host: String, path: &str| {
+        let request = client.get(format!("{}{path}", service.address));
+        async move { send(request, Some(&host)).await }
+    };
     for host in [
         format!("localhost:{port}"),
         format!("127.0.0.1:{port}"),
         format!("[::1]:{port}"),
         "localhost".to_owned(),
     ] {
-        let called = client
-            .post(format!("{}/api/dev/trace-context", service.address))
-            .header("host", &host)
-            .json(&json!([{"url": harness.url, "arguments": []}]))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(called.status(), 200, "{host}");
-        let listed = client
-            .get(format!("{}/api/traces", service.address))
-            .header("host", &host)
-            .send()
-            .await
-            .unwrap();
+        assert_eq!(call(host.clone()).await.status(), 200, "{host}");
+        let listed = view(host.clone(), "/api/traces").await;
         assert_eq!(listed.status(), 200, "{host}");
     }
     assert_eq!(harness.take().len(), 4);
@@ -290,33 +292,15 @@ async fn the_test_service_and_the_trace_view_answer_only_to_this_machines_names(
         format!("localhost.rebound.example:{port}"),
         "127.0.0.1.nip.io".to_owned(),
     ] {
-        let called = client
-            .post(format!("{}/api/dev/trace-context", service.address))
-            .header("host", &host)
-            .json(&json!([{"url": harness.url, "arguments": []}]))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            error_codes(called, 403).await,
-            ["host_not_allowed"],
-            "{host}"
-        );
+        let called = call(host.clone()).await;
+        let codes = error_codes(called, 403).await;
+        assert_eq!(codes, ["host_not_allowed"], "{host}");
         for path in [
             "/api/traces",
             "/api/traces/4bf92f3577b34da6a3ce929d0e0e4736",
         ] {
-            let viewed = client
-                .get(format!("{}{path}", service.address))
-                .header("host", &host)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(
-                error_codes(viewed, 403).await,
-                ["host_not_allowed"],
-                "{host}"
-            );
+            let codes = error_codes(view(host.clone(), path).await, 403).await;
+            assert_eq!(codes, ["host_not_allowed"], "{host}");
         }
     }
     assert!(harness.take().is_empty(), "nothing was called for them");
