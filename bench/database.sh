@@ -43,7 +43,7 @@ EOF
 
 # Starts the backend on the database its arguments name, until /api/health answers.
 start_backend() {
-  env "$@" PORT=$port RUST_LOG=warn CRUDDUR_WRITE_BUDGET=1000000000 \
+  env "$@" PORT=$port RUST_LOG=warn CRUDDUR_WRITE_BUDGET=1000000000 CRUDDUR_READ_BUDGET=1000000000 CRUDDUR_SEARCH_BUDGET=1000000000 \
     OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" \
     AWS_XRAY_DAEMON_ADDRESS="127.0.0.1:$sink_port" CRUDDUR_LOCAL_TRACES=off \
     ./target/release/backend 2>>"$work/backend.log" &

@@ -51,7 +51,7 @@ labels=(
 # What both stacks share: the sink as X-Ray daemon, and the seeds' dynamic naming pattern.
 common=(AWS_XRAY_DAEMON_ADDRESS="127.0.0.1:$sink_port" AWS_XRAY_URL="*127.0.0.1*" AWS_EC2_METADATA_DISABLED=true)
 flask_env=(OTEL_EXPORTER_OTLP_ENDPOINT="$sink_url" OTEL_SERVICE_NAME=backend-flask)
-backend_env=(CRUDDUR_DATA_DIR="$work/data" CRUDDUR_WRITE_BUDGET=1000000000 CRUDDUR_LOCAL_TRACES=off RUST_LOG=warn PORT="$port")
+backend_env=(CRUDDUR_DATA_DIR="$work/data" CRUDDUR_WRITE_BUDGET=1000000000 CRUDDUR_READ_BUDGET=1000000000 CRUDDUR_SEARCH_BUDGET=1000000000 CRUDDUR_LOCAL_TRACES=off RUST_LOG=warn PORT="$port")
 settings=(
   "CRUDDUR_BENCH_TELEMETRY=on"
   "CRUDDUR_BENCH_TELEMETRY=off"

@@ -42,7 +42,7 @@ sink_url="http://127.0.0.1:$sink_port"
 # A fresh SQLite database with the seed data, and a write budget no run reaches.
 data=$work/data
 mkdir "$data"
-database="CRUDDUR_DATA_DIR=$data CRUDDUR_WRITE_BUDGET=1000000000"
+database="CRUDDUR_DATA_DIR=$data CRUDDUR_WRITE_BUDGET=1000000000 CRUDDUR_READ_BUDGET=1000000000 CRUDDUR_SEARCH_BUDGET=1000000000"
 all='{"version":2,"default":{"fixed_target":0,"rate":1}}'
 labels=(
   "off (OTEL_SDK_DISABLED=true)"

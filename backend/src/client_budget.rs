@@ -1,15 +1,19 @@
 //! A token bucket per client (governor's GCRA): a client is its address as `client_address`
 //! finds it, IPv6 grouped by /64 (`rate_limit_key`). The relay's request and span budgets and
-//! the API's write budget are each one.
+//! the API's write, read and search budgets are each one.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::client_address::rate_limit_key;
+use crate::client_address::{TrustedProxies, rate_limit_key};
+use crate::error::ApiError;
 
 pub struct ClientBudget {
     limiter: DefaultKeyedRateLimiter<IpAddr>,
@@ -50,6 +54,21 @@ impl ClientBudget {
     pub fn forget_idle_clients(&self) {
         self.limiter.retain_recent();
         self.limiter.shrink_to_fit();
+    }
+}
+
+/// Takes one unit from the budget of `request`'s client before anything else happens, then
+/// runs it; past the budget, 429 with `Retry-After`.
+pub async fn spend_one(
+    budget: &ClientBudget,
+    trusted_proxies: &TrustedProxies,
+    request: Request,
+    next: Next,
+) -> Response {
+    let client = trusted_proxies.request_client(&request);
+    match budget.take(client, 1) {
+        Ok(()) => next.run(request).await,
+        Err(retry_after) => ApiError::TooManyRequests { retry_after }.into_response(),
     }
 }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 use axum::http::HeaderValue;
 
 use crate::client_address::TrustedProxies;
+use crate::redact;
 use crate::telemetry::relay::RelayBudgets;
 use crate::telemetry::trace_store::StoreLimits;
 
@@ -31,7 +32,8 @@ pub enum ConfigurationError {
 pub struct Settings {
     /// `PORT`; 0 asks the system for a free one.
     pub port: u16,
-    /// `CRUDDUR_BIND`: the address to listen on; every interface unless told otherwise.
+    /// `CRUDDUR_BIND`: the address to listen on; every interface unless told otherwise, or
+    /// 127.0.0.1 with the dev endpoints on, which refuse anything beyond loopback.
     pub bind: IpAddr,
     /// `FRONTEND_URL`: the only origin browsers may call the API from.
     pub frontend_origin: HeaderValue,
@@ -52,6 +54,12 @@ pub struct Settings {
     /// `CRUDDUR_WRITE_BUDGET` (30): POST requests each client may make a minute, as many at
     /// once; past it, 429 with `Retry-After`.
     pub write_budget: u32,
+    /// `CRUDDUR_READ_BUDGET` (600): GET requests each client may make a minute, as many at
+    /// once; past it, 429 with `Retry-After`.
+    pub read_budget: u32,
+    /// `CRUDDUR_SEARCH_BUDGET` (30): searches each client may make a minute, as many at once,
+    /// instead of reads; past it, 429 with `Retry-After`.
+    pub search_budget: u32,
 }
 
 /// Where the cruds are kept.
@@ -69,7 +77,7 @@ pub struct DatabaseSettings {
 pub enum DatabaseLocation {
     /// The file SQLite keeps everything in; created with its directory on first run.
     Sqlite(PathBuf),
-    /// A PostgreSQL connection URL. It may hold a password, so `Debug` shows it without one.
+    /// A PostgreSQL connection URL. It may hold a password, so `Debug` shows it redacted.
     Postgres(String),
 }
 
@@ -83,21 +91,9 @@ impl std::fmt::Debug for DatabaseLocation {
         match self {
             DatabaseLocation::Sqlite(path) => write!(formatter, "Sqlite({path:?})"),
             DatabaseLocation::Postgres(url) => {
-                write!(formatter, "Postgres({})", without_password(url))
+                write!(formatter, "Postgres({})", redact::url_text(url))
             }
         }
-    }
-}
-
-/// `url` with its password, if any, replaced by `***`: for logs, spans and X-Ray.
-pub fn without_password(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        Ok(parsed) => parsed.to_string(),
-        Err(_) => "(not a URL)".to_owned(),
     }
 }
 
@@ -472,9 +468,10 @@ impl Settings {
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigurationError> {
         let env = Env(&lookup);
+        let dev_endpoints = dev_endpoints_enabled(env.var("CRUDDUR_DEV_ENDPOINTS"))?;
         Ok(Settings {
             port: port_from(env.var("PORT"))?,
-            bind: bind_address_from(env.var("CRUDDUR_BIND"))?,
+            bind: bind_address_from(env.var("CRUDDUR_BIND"), dev_endpoints)?,
             frontend_origin: frontend_origin_from(env.var("FRONTEND_URL"))?,
             telemetry: TelemetrySettings::read(&env)?,
             local_traces: LocalTracesSettings::read(&env)?,
@@ -492,7 +489,7 @@ impl Settings {
                 env.var("CRUDDUR_SHUTDOWN_TIMEOUT"),
                 DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
             )? as u64),
-            dev_endpoints: dev_endpoints_enabled(env.var("CRUDDUR_DEV_ENDPOINTS"))?,
+            dev_endpoints,
             database: DatabaseSettings {
                 location: database_location_from(
                     env.var("DATABASE_URL"),
@@ -500,12 +497,9 @@ impl Settings {
                 )?,
                 seed_data: seed_data_enabled(env.var("CRUDDUR_SEED_DATA"))?,
             },
-            write_budget: u32::try_from(positive(
-                "CRUDDUR_WRITE_BUDGET",
-                env.var("CRUDDUR_WRITE_BUDGET"),
-                DEFAULT_WRITE_BUDGET,
-            )?)
-            .unwrap_or(u32::MAX),
+            write_budget: per_minute(&env, "CRUDDUR_WRITE_BUDGET", DEFAULT_WRITE_BUDGET)?,
+            read_budget: per_minute(&env, "CRUDDUR_READ_BUDGET", DEFAULT_READ_BUDGET)?,
+            search_budget: per_minute(&env, "CRUDDUR_SEARCH_BUDGET", DEFAULT_SEARCH_BUDGET)?,
         })
     }
 }
@@ -534,7 +528,7 @@ fn database_location_from(
                     name: "DATABASE_URL",
                     expected: "a postgres:// URL, or unset for the SQLite file",
                     // The value may hold a password.
-                    value: without_password(url),
+                    value: redact::url_text(url),
                 })
             }
         }
@@ -559,6 +553,15 @@ fn seed_data_enabled(switch: Option<String>) -> Result<bool, ConfigurationError>
 
 const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS: usize = 5;
 const DEFAULT_WRITE_BUDGET: usize = 30;
+/// A person reading reads a few pages a minute, each a handful of requests.
+const DEFAULT_READ_BUDGET: usize = 600;
+/// A person searching types a few terms a minute.
+const DEFAULT_SEARCH_BUDGET: usize = 30;
+
+/// A client's budget a minute from the variable `name`: a positive count, `default` if unset.
+fn per_minute(env: &Env, name: &'static str, default: usize) -> Result<u32, ConfigurationError> {
+    Ok(u32::try_from(positive(name, env.var(name), default)?).unwrap_or(u32::MAX))
+}
 
 impl RelaySettings {
     fn read(env: &Env) -> Result<Self, ConfigurationError> {
@@ -851,23 +854,42 @@ fn port_from(value: Option<String>) -> Result<u16, ConfigurationError> {
     }
 }
 
-/// An IPv4 or IPv6 address without a port (`127.0.0.1`, `::1`); `0.0.0.0` when unset.
-fn bind_address_from(value: Option<String>) -> Result<IpAddr, ConfigurationError> {
-    match value {
-        None => Ok(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
-        Some(value) => {
-            let address = value.trim();
-            // `[::1]`, as IPv6 addresses are written in URLs, is meant as `::1`.
-            let address = address
-                .strip_prefix('[')
-                .and_then(|address| address.strip_suffix(']'))
-                .unwrap_or(address);
-            address.parse().map_err(|_| ConfigurationError::Invalid {
+/// An IPv4 or IPv6 address without a port (`127.0.0.1`, `::1`); when unset, `0.0.0.0`, or
+/// `127.0.0.1` with the dev endpoints on. The dev endpoints call out on a caller's behalf, so
+/// with them on, an address beyond this machine is refused.
+fn bind_address_from(
+    value: Option<String>,
+    dev_endpoints: bool,
+) -> Result<IpAddr, ConfigurationError> {
+    let Some(value) = value else {
+        return Ok(if dev_endpoints {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        } else {
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        });
+    };
+    let address = value.trim();
+    // `[::1]`, as IPv6 addresses are written in URLs, is meant as `::1`.
+    let address = address
+        .strip_prefix('[')
+        .and_then(|address| address.strip_suffix(']'))
+        .unwrap_or(address);
+    match address.parse::<IpAddr>() {
+        Ok(address) if dev_endpoints && !address.is_loopback() => {
+            Err(ConfigurationError::Invalid {
                 name: "CRUDDUR_BIND",
-                expected: "an IP address without a port, such as 127.0.0.1 or ::1",
+                expected: "a loopback address such as 127.0.0.1 or ::1 while \
+                           CRUDDUR_DEV_ENDPOINTS=1 (the dev endpoints call out on a caller's \
+                           behalf)",
                 value,
             })
         }
+        Ok(address) => Ok(address),
+        Err(_) => Err(ConfigurationError::Invalid {
+            name: "CRUDDUR_BIND",
+            expected: "an IP address without a port, such as 127.0.0.1 or ::1",
+            value,
+        }),
     }
 }
 
@@ -1063,12 +1085,9 @@ mod tests {
 
     #[test]
     fn a_database_url_never_shows_its_password() {
-        let url = "postgres://cruddur:s3cret@db:5432/cruddur?sslmode=require";
+        let url = "postgres://cruddur:s3cret@db:5432/cruddur?sslpassword=s3cret";
         let shown = format!("{:?}", DatabaseLocation::Postgres(url.into()));
-        assert_eq!(
-            shown,
-            "Postgres(postgres://cruddur:***@db:5432/cruddur?sslmode=require)"
-        );
+        assert_eq!(shown, "Postgres(postgres://db:5432/cruddur)");
         let error = database_location_from(Some("mysql://root:s3cret@db/cruddur".into()), None)
             .unwrap_err()
             .to_string();
@@ -1111,20 +1130,43 @@ mod tests {
     #[test]
     fn the_bind_address_is_every_interface_unless_an_address_is_given() {
         assert_eq!(
-            bind_address_from(None).unwrap(),
+            bind_address_from(None, false).unwrap(),
             IpAddr::V4(Ipv4Addr::UNSPECIFIED)
         );
         assert_eq!(
-            bind_address_from(Some("127.0.0.1".into())).unwrap(),
+            bind_address_from(Some("127.0.0.1".into()), false).unwrap(),
             IpAddr::V4(Ipv4Addr::LOCALHOST)
         );
         assert_eq!(
-            bind_address_from(Some("[::1]".into())).unwrap(),
+            bind_address_from(Some("[::1]".into()), false).unwrap(),
             IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
         );
         for bad in ["localhost", "127.0.0.1:4567", "0.0.0"] {
-            let error = bind_address_from(Some(bad.into())).unwrap_err().to_string();
+            let error = bind_address_from(Some(bad.into()), false)
+                .unwrap_err()
+                .to_string();
             assert!(error.contains("CRUDDUR_BIND"), "{error}");
+        }
+    }
+
+    #[test]
+    fn with_dev_endpoints_on_the_bind_is_loopback_by_default_and_nothing_wider_is_accepted() {
+        let bind = |variables: &[(&str, &str)]| {
+            let mut variables = variables.to_vec();
+            variables.push(("CRUDDUR_DEV_ENDPOINTS", "1"));
+            settings(&variables).map(|settings| settings.bind)
+        };
+        assert_eq!(bind(&[]).unwrap(), IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_eq!(
+            bind(&[("CRUDDUR_BIND", "::1")]).unwrap(),
+            IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+        );
+        for wide in ["0.0.0.0", "::", "192.0.2.10"] {
+            let error = bind(&[("CRUDDUR_BIND", wide)]).unwrap_err().to_string();
+            assert!(
+                error.contains("CRUDDUR_BIND") && error.contains("CRUDDUR_DEV_ENDPOINTS=1"),
+                "{error}"
+            );
         }
     }
 

@@ -8,16 +8,24 @@ use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
-use sqlx::{AnyPool, ConnectOptions, Connection};
+use sqlx::{AnyConnection, AnyPool, ConnectOptions, Connection, Executor};
 
 use crate::configuration::DatabaseLocation;
-use crate::telemetry::outbound::without_credentials;
+use crate::redact;
 
 /// How long a request waits for a connection, and SQLite for a lock, before it answers 503.
-const WAIT: Duration = Duration::from_secs(5);
+pub(crate) const WAIT: Duration = Duration::from_secs(5);
 /// Connections per process. SQLite writes one at a time whatever the pool; its readers, and
 /// PostgreSQL, share these.
 const MAX_CONNECTIONS: u32 = 10;
+/// Searches under way at once: a search may scan every crud, so searches get a share of the
+/// pool and never all of it, and the other reads and the writes always find a connection.
+pub(crate) const SEARCH_CONNECTIONS: usize = 3;
+/// The longest a PostgreSQL statement may run (`statement_timeout`) before it is cancelled
+/// and its request answers 503: far beyond any indexed query, short of the wait above.
+/// sqlx's `any` driver hides SQLite's connection, and with it the progress handler that would
+/// bound a SQLite statement; there, `SEARCH_CONNECTIONS` bounds what the scans can hold.
+const SET_STATEMENT_TIMEOUT: &str = "SET statement_timeout = 2000";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DatabaseError {
@@ -64,7 +72,7 @@ pub struct DatabaseInfo {
     pub server: Option<(String, u16)>,
     /// The server's version, as it reports it.
     pub version: String,
-    /// Where the database is, without credentials.
+    /// Where the database is, redacted (`redact::url`).
     pub url: String,
 }
 
@@ -123,10 +131,9 @@ impl Database {
             .parse::<AnyConnectOptions>()
             .map_err(connect_error)?
             .disable_statement_logging();
-        let pool = AnyPoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
-            .acquire_timeout(WAIT)
-            .connect_with(options)
+        // On a connection of their own: the pool's are held to the statement timeout, and a
+        // migration may take longer.
+        let mut migrating = AnyConnection::connect_with(&options)
             .await
             .map_err(connect_error)?;
         let migrations = match system {
@@ -134,12 +141,27 @@ impl Database {
             DatabaseSystem::Postgres => sqlx::migrate!("./migrations/postgres"),
         };
         migrations
-            .run(&pool)
+            .run(&mut migrating)
             .await
             .map_err(|source| DatabaseError::Migrate {
                 database: database.clone(),
                 source,
             })?;
+        let _ = migrating.close().await;
+        let pool = AnyPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(WAIT)
+            .after_connect(move |connection, _| {
+                Box::pin(async move {
+                    if system == DatabaseSystem::Postgres {
+                        connection.execute(SET_STATEMENT_TIMEOUT).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(connect_error)?;
         let version_query = match system {
             DatabaseSystem::Sqlite => "SELECT sqlite_version()",
             DatabaseSystem::Postgres => "SHOW server_version",
@@ -156,7 +178,7 @@ impl Database {
                 namespace,
                 server,
                 version,
-                url: without_credentials(&url),
+                url: redact::url(&url),
             }),
         })
     }

@@ -15,6 +15,8 @@ use crate::repository::RepositoryError;
 pub enum ApiError {
     #[error("the request failed validation: {0:?}")]
     Invalid(Vec<ErrorCode>),
+    #[error("forbidden: {0:?}")]
+    Forbidden(ErrorCode),
     #[error("not found: {0:?}")]
     NotFound(ErrorCode),
     #[error("method not allowed")]
@@ -37,6 +39,7 @@ impl ApiError {
     fn status_and_codes(&self) -> (StatusCode, Vec<ErrorCode>) {
         match self {
             ApiError::Invalid(codes) => (StatusCode::UNPROCESSABLE_ENTITY, codes.clone()),
+            ApiError::Forbidden(code) => (StatusCode::FORBIDDEN, vec![*code]),
             ApiError::NotFound(code) => (StatusCode::NOT_FOUND, vec![*code]),
             ApiError::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,

@@ -21,6 +21,7 @@ use tower_http::cors::CorsLayer;
 use crate::configuration::{DEFAULT_FRONTEND_URL, Settings};
 use crate::database::{Database, DatabaseError};
 use crate::error::ApiError;
+use crate::read_budget::{ReadBudget, limit_reads};
 use crate::repository::{Repository, RepositoryError, SqlRepository};
 use crate::routes::{self, activities, dev, health, messages};
 use crate::state::AppState;
@@ -53,15 +54,20 @@ pub enum StartupError {
 pub fn app(state: AppState, frontend_origin: HeaderValue, dev_endpoints: bool) -> Router {
     let mut api = Router::new()
         .merge(activities::router())
-        .merge(messages::router());
-    if dev_endpoints {
-        api = api.merge(dev::router());
-    }
-    let traced = api
+        .merge(messages::router())
         .layer(middleware::from_fn_with_state(
             state.write_budget.clone(),
             limit_writes,
         ))
+        .layer(middleware::from_fn_with_state(
+            state.read_budget.clone(),
+            limit_reads,
+        ));
+    // After the budgets: the dev endpoints serve this machine only, and spend none of them.
+    if dev_endpoints {
+        api = api.merge(dev::router());
+    }
+    let traced = api
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -123,14 +129,19 @@ pub struct Application {
 /// only reclaims their rows.
 const MAINTENANCE_PERIOD: Duration = Duration::from_secs(5 * 60);
 
-/// The periodic task: deletes expired cruds and forgets clients idle in the write budget.
+/// The periodic task: deletes expired cruds and forgets clients idle in the write and read
+/// budgets.
 struct Maintenance {
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Maintenance {
-    fn start(repository: Arc<dyn Repository>, write_budget: WriteBudget) -> Self {
+    fn start(
+        repository: Arc<dyn Repository>,
+        write_budget: WriteBudget,
+        read_budget: ReadBudget,
+    ) -> Self {
         let (stop, mut stopped) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(async move {
             loop {
@@ -139,6 +150,7 @@ impl Maintenance {
                     () = tokio::time::sleep(MAINTENANCE_PERIOD) => {}
                 }
                 write_budget.forget_idle_clients();
+                read_budget.forget_idle_clients();
                 match repository.delete_expired(OffsetDateTime::now_utc()).await {
                     Ok(0) => {}
                     Ok(deleted) => tracing::info!(deleted, "expired cruds deleted"),
@@ -235,13 +247,23 @@ impl Application {
         let repository: Arc<dyn Repository> = Arc::new(repository);
         let write_budget =
             WriteBudget::new(settings.write_budget, settings.trusted_proxies.clone());
-        let maintenance = Maintenance::start(repository.clone(), write_budget.clone());
+        let read_budget = ReadBudget::new(
+            settings.read_budget,
+            settings.search_budget,
+            settings.trusted_proxies.clone(),
+        );
+        let maintenance = Maintenance::start(
+            repository.clone(),
+            write_budget.clone(),
+            read_budget.clone(),
+        );
         let state = AppState::new(
             repository,
             request_tracing,
             relay.clone(),
             trace_view,
             write_budget,
+            read_budget,
         )?;
         let listener = TcpListener::bind((settings.bind, settings.port)).await?;
         let router = app(

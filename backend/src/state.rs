@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::read_budget::ReadBudget;
 use crate::repository::Repository;
 use crate::telemetry::outbound::TracedClient;
 use crate::telemetry::relay::Relay;
@@ -15,7 +16,7 @@ use axum::extract::FromRef;
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub repository: Arc<dyn Repository>,
-    /// For every call to another service, so that it joins the request's trace.
+    /// For the dev endpoints' calls to this machine, each joining the request's trace.
     pub http_client: TracedClient,
     /// What the request spans need: X-Ray's per-request decision and who the client is.
     pub request_tracing: RequestTracing,
@@ -25,6 +26,8 @@ pub struct AppState {
     pub trace_view: TraceView,
     /// How fast each client may post.
     pub write_budget: WriteBudget,
+    /// How fast each client may read, and search.
+    pub read_budget: ReadBudget,
 }
 
 impl AppState {
@@ -35,14 +38,16 @@ impl AppState {
         relay: Relay,
         trace_view: TraceView,
         write_budget: WriteBudget,
+        read_budget: ReadBudget,
     ) -> reqwest::Result<Self> {
         Ok(AppState {
             repository,
-            http_client: TracedClient::new()?,
+            http_client: TracedClient::direct()?,
             request_tracing,
             relay,
             trace_view,
             write_budget,
+            read_budget,
         })
     }
 }

@@ -8,11 +8,10 @@ use std::time::Duration;
 use axum::extract::{Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use crate::client_address::TrustedProxies;
-use crate::client_budget::ClientBudget;
-use crate::error::ApiError;
+use crate::client_budget::{ClientBudget, spend_one};
 
 #[derive(Clone)]
 pub struct WriteBudget {
@@ -48,9 +47,5 @@ pub async fn limit_writes(
     if request.method() != Method::POST {
         return next.run(request).await;
     }
-    let client = writes.trusted_proxies.request_client(&request);
-    match writes.budget.take(client, 1) {
-        Ok(()) => next.run(request).await,
-        Err(retry_after) => ApiError::TooManyRequests { retry_after }.into_response(),
-    }
+    spend_one(&writes.budget, &writes.trusted_proxies, request, next).await
 }

@@ -21,6 +21,7 @@ pub enum ErrorCode {
     UserNotFound,
     ActivityNotFound,
     TraceNotFound,
+    HostNotAllowed,
     LocalTracesOff,
     NotFound,
     MethodNotAllowed,
@@ -52,6 +53,9 @@ impl ErrorCode {
             ErrorCode::UserNotFound => "There is no such user.",
             ErrorCode::ActivityNotFound => "That crud does not exist, or it has expired.",
             ErrorCode::TraceNotFound => "That trace is not kept here (or no longer).",
+            ErrorCode::HostNotAllowed => {
+                "Open this address as localhost, 127.0.0.1 or [::1]: it serves this machine only."
+            }
             ErrorCode::LocalTracesOff => {
                 "The local trace view is off (CRUDDUR_LOCAL_TRACES=off or a production environment)."
             }

@@ -13,13 +13,14 @@ use opentelemetry_semantic_conventions::attribute as semconv;
 use shared::{Activity, Message, MessageGroup, PAGE_SIZE, Page, Reply};
 use sqlx::{AnyPool, AssertSqlSafe};
 use time::OffsetDateTime;
+use tokio::sync::Semaphore;
 use tracing::{Instrument, Span};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use uuid::Uuid;
 
 use super::cursor::{Cursor, PageRequest, from_micros, micros};
 use super::{Repository, RepositoryError, RepositoryResult};
-use crate::database::{Database, DatabaseInfo};
+use crate::database::{Database, DatabaseInfo, SEARCH_CONNECTIONS, WAIT};
 
 /// Replies shown with each crud of a feed; the crud's page has its latest page of them.
 const FEED_REPLIES: i64 = 3;
@@ -412,6 +413,8 @@ pub struct SqlRepository {
     pub(super) pool: AnyPool,
     /// The database's attributes, the same on every query's span.
     span_attributes: Vec<KeyValue>,
+    /// A permit for each search that may hold a connection at once (`SEARCH_CONNECTIONS`).
+    searches: Semaphore,
 }
 
 impl SqlRepository {
@@ -419,6 +422,7 @@ impl SqlRepository {
         SqlRepository {
             pool: database.pool,
             span_attributes: span_attributes(&database.info),
+            searches: Semaphore::new(SEARCH_CONNECTIONS),
         }
     }
 
@@ -575,6 +579,13 @@ impl Repository for SqlRepository {
         page: PageRequest,
         now: OffsetDateTime,
     ) -> RepositoryResult<Page<Activity>> {
+        // Waits for a permit as long as for a connection; the 503 after is the pool's own.
+        let _permit = tokio::time::timeout(WAIT, self.searches.acquire())
+            .await
+            .map_err(|_| {
+                RepositoryError::Unavailable("every search's share of the pool is in use".into())
+            })?
+            .map_err(|_| RepositoryError::Unavailable("searches are closed".into()))?;
         self.activities(&SEARCH, Some(contains_pattern(term)), page, now)
             .await
     }

@@ -5,18 +5,20 @@
 //! (w3c/trace-context, `test/`) drives: for each `{url, arguments}` in the body it POSTs
 //! `arguments` to `url` through the traced client, so each call carries the context of a CLIENT
 //! span in the request's trace, and the harness checks what arrives. Only loopback URLs are
-//! called: the endpoint must not make the backend a proxy to anywhere else.
+//! called, with no redirect followed and no proxy (`TracedClient::direct`): the endpoint must
+//! not make the backend a proxy to anywhere else.
 
 use std::net::IpAddr;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
+use axum::{Router, middleware};
 use serde::Deserialize;
 use shared::ErrorCode;
 
 use crate::error::{ApiError, ApiJson};
+use crate::loopback_host::require_loopback_host;
 use crate::state::AppState;
 use crate::telemetry::outbound::TracedClient;
 
@@ -29,8 +31,12 @@ pub struct Call {
     arguments: serde_json::Value,
 }
 
+/// Served to this machine only (`loopback_host`), and outside the write budget: the harness
+/// posts far faster than a person, and each post only calls back to this machine.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/dev/trace-context", post(trace_context))
+    Router::new()
+        .route("/api/dev/trace-context", post(trace_context))
+        .layer(middleware::from_fn(require_loopback_host))
 }
 
 #[tracing::instrument(name = "trace-context-test", skip_all, fields(calls = calls.len()))]

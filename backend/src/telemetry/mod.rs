@@ -42,6 +42,7 @@ use tracing_subscriber::{EnvFilter, Layer};
 use crate::configuration::{
     DEFAULT_SERVICE_NAME, LocalTracesSettings, TelemetrySettings, XrayDestination,
 };
+use crate::redact;
 use attribute_limit::ValueLengthLimit;
 use otlp::{CountedExporter, OtlpDestination};
 use trace_store::{StoreExporter, TraceStore};
@@ -313,7 +314,7 @@ fn announce_destination(settings: &TelemetrySettings) {
         return;
     };
     tracing::info!(
-        endpoint = %otlp::shown(endpoint),
+        endpoint = %redact::url_text(endpoint),
         protocol = settings.protocol.as_str(),
         compression = settings.compression.as_str(),
         headers = %settings.headers.names(),

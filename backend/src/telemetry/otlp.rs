@@ -21,8 +21,9 @@ use tonic::transport::ClientTlsConfig;
 
 use super::aws_signing::{AuthorizingHttpClient, XrayAuth};
 use super::losses::LossCounter;
-use super::outbound::{blocking_client, without_credentials};
+use super::outbound::blocking_client;
 use crate::configuration::{OtlpCompression, OtlpHeaders, OtlpProtocol};
+use crate::redact;
 
 /// The specification asks exporters to say who they are; a configured header wins.
 pub const USER_AGENT: &str = concat!("cruddur-backend/", env!("CARGO_PKG_VERSION"));
@@ -130,7 +131,7 @@ impl CountedExporter {
         .map_err(|error| error.to_string())?;
         Ok(CountedExporter {
             inner,
-            shown: shown(endpoint),
+            shown: redact::url_text(endpoint),
             spans_for: destination.spans_for,
             refusal_hint: destination.refusal_hint,
             not_delivered: LossCounter::default(),
@@ -199,30 +200,9 @@ pub fn metadata(headers: &OtlpHeaders) -> Result<MetadataMap, String> {
     Ok(metadata)
 }
 
-/// The endpoint as logs may show it.
-pub fn shown(endpoint: &str) -> String {
-    reqwest::Url::parse(endpoint.trim()).map_or_else(
-        |_| "(not a URL)".to_owned(),
-        |url| without_credentials(&url),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn credentials_in_the_endpoint_are_not_shown() {
-        assert_eq!(
-            shown("https://user:pw@collector:4318/v1/traces"),
-            "https://collector:4318/v1/traces"
-        );
-        assert_eq!(
-            shown("https://api.honeycomb.io/v1/traces"),
-            "https://api.honeycomb.io/v1/traces"
-        );
-        assert_eq!(shown("not a url"), "(not a URL)");
-    }
 
     #[test]
     fn headers_become_metadata_and_a_bad_value_is_named_but_not_shown() {

@@ -16,6 +16,8 @@ use reqwest::{Request, Response};
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+use crate::redact;
+
 /// Outbound calls that take longer than this fail rather than hold a request open.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -39,10 +41,22 @@ pub struct TracedClient {
 
 impl TracedClient {
     pub fn new() -> reqwest::Result<Self> {
+        Self::built(reqwest::Client::builder())
+    }
+
+    /// For calls to this machine only: no redirect is followed, since one could lead anywhere,
+    /// and no proxy is used, since `HTTP_PROXY` would carry the call elsewhere.
+    pub fn direct() -> reqwest::Result<Self> {
+        Self::built(
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy(),
+        )
+    }
+
+    fn built(builder: reqwest::ClientBuilder) -> reqwest::Result<Self> {
         Ok(TracedClient {
-            client: without_redirects(reqwest::Client::builder())
-                .timeout(TIMEOUT)
-                .build()?,
+            client: without_redirects(builder).timeout(TIMEOUT).build()?,
         })
     }
 
@@ -57,7 +71,7 @@ impl TracedClient {
             tracing::info_span!("outbound request", otel.name = %method, otel.kind = "client");
         let url = request.url();
         span.set_attribute(semconv::HTTP_REQUEST_METHOD, method);
-        span.set_attribute(semconv::URL_FULL, without_credentials(url));
+        span.set_attribute(semconv::URL_FULL, redact::url(url));
         if let Some(host) = url.host_str() {
             span.set_attribute(semconv::SERVER_ADDRESS, host.to_owned());
         }
@@ -118,15 +132,6 @@ pub(crate) fn blocking_client(timeout: Duration) -> Result<reqwest::blocking::Cl
     .join()
     .map_err(|_| "building the HTTP client panicked".to_owned())?
     .map_err(|error| error.to_string())
-}
-
-/// `url.full` without user and password, as the conventions require.
-pub(crate) fn without_credentials(url: &reqwest::Url) -> String {
-    let mut url = url.clone();
-    // Both only fail for URLs that cannot have credentials, which then have none to remove.
-    let _ = url.set_username("");
-    let _ = url.set_password(None);
-    url.to_string()
 }
 
 #[cfg(test)]
@@ -196,7 +201,8 @@ mod tests {
         };
         assert_eq!(
             attribute("url.full"),
-            Some(format!("http://{address}/users?id=7"))
+            Some(format!("http://{address}/users")),
+            "the query may carry a secret"
         );
         assert_eq!(attribute("http.request.method").as_deref(), Some("GET"));
         assert_eq!(attribute("server.address").as_deref(), Some("127.0.0.1"));

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::{FromRef, Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Json, Router, middleware};
 use serde::Serialize;
 use shared::ErrorCode;
 use shared::traces::{TraceFilter, TraceSummary};
@@ -14,6 +14,7 @@ use shared::traces::{TraceFilter, TraceSummary};
 use super::honeycomb_links::HoneycombLinks;
 use super::trace_store::TraceStore;
 use crate::error::{ApiError, ApiQuery};
+use crate::loopback_host::require_loopback_host;
 
 /// What the view's API reads: the store, when the view is on, and where Honeycomb shows a trace.
 #[derive(Clone, Default)]
@@ -37,9 +38,11 @@ where
     S: Clone + Send + Sync + 'static,
     TraceView: FromRef<S>,
 {
+    // The traces are every user's requests: for this machine only (`loopback_host`).
     Router::new()
         .route("/api/traces", get(list))
         .route("/api/traces/{trace_id}", get(show))
+        .layer(middleware::from_fn(require_loopback_host))
         .route("/api/trace-link", get(trace_link))
 }
 

@@ -7,8 +7,8 @@ use shared::traces::TraceDetail;
 
 use crate::databases::{TestDatabase, on_both_databases};
 use crate::helpers::{
-    FakeXrayDaemon, OtlpReceiver, QUICK_EXPORT, ReceivedSpan, SAMPLE_ALL, hex, int_attribute,
-    now_seconds, spawn_backend, string_attribute,
+    BackendProcess, FakeXrayDaemon, OtlpReceiver, QUICK_EXPORT, ReceivedSpan, SAMPLE_ALL, hex,
+    int_attribute, now_seconds, spawn_backend, string_attribute,
 };
 
 on_both_databases!(every_query_is_a_client_span_with_its_statement_and_never_its_values,);
@@ -34,6 +34,36 @@ fn all_subsegments(documents: &[Value]) -> Vec<&Value> {
     found
 }
 
+/// The binary on the database `variable` names, sending every trace to an OTLP receiver, an
+/// X-Ray daemon and the local trace view.
+async fn traced_backend(
+    variable: &str,
+    value: &str,
+) -> (OtlpReceiver, FakeXrayDaemon, BackendProcess) {
+    let receiver = OtlpReceiver::start().await;
+    let daemon = FakeXrayDaemon::start().await;
+    let backend = spawn_backend(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str()),
+        ("AWS_XRAY_DAEMON_ADDRESS", daemon.address.as_str()),
+        ("AWS_XRAY_SAMPLING_RULES", SAMPLE_ALL),
+        ("CRUDDUR_LOCAL_TRACES", "on"),
+        QUICK_EXPORT,
+        (variable, value),
+    ])
+    .await;
+    (receiver, daemon, backend)
+}
+
+/// Sends `request` from a sampled span of `trace_id`, and expects it to succeed.
+async fn send_in_trace(request: reqwest::RequestBuilder, trace_id: &str) {
+    let response = request
+        .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
 fn named<'a>(spans: &'a [ReceivedSpan], name: &str) -> Option<&'a ReceivedSpan> {
     spans.iter().find(|received| received.span.name == name)
 }
@@ -47,28 +77,14 @@ async fn every_query_is_a_client_span_with_its_statement_and_never_its_values(
         // The test cluster trusts every connection, so any password is accepted.
         value = value.replacen("postgres@", &format!("postgres:{PASSWORD}@"), 1);
     }
-    let receiver = OtlpReceiver::start().await;
-    let daemon = FakeXrayDaemon::start().await;
-    let backend = spawn_backend(&[
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str()),
-        ("AWS_XRAY_DAEMON_ADDRESS", daemon.address.as_str()),
-        ("AWS_XRAY_SAMPLING_RULES", SAMPLE_ALL),
-        ("CRUDDUR_LOCAL_TRACES", "on"),
-        QUICK_EXPORT,
-        (variable, &value),
-    ])
-    .await;
+    let (receiver, daemon, backend) = traced_backend(variable, &value).await;
     // X-Ray takes trace ids that start with a recent time only.
     let trace_id = format!("{:08x}b0d1f8f4bd33716a5bd66ef5", now_seconds());
     let client = reqwest::Client::new();
-    let response = client
+    let request = client
         .post(format!("{}/api/activities", backend.address))
-        .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
-        .json(&json!({"message": SECRET_TEXT, "ttl": "1-day"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+        .json(&json!({"message": SECRET_TEXT, "ttl": "1-day"}));
+    send_in_trace(request, &trace_id).await;
 
     let spans = tokio::time::timeout(
         std::time::Duration::from_secs(10),
@@ -197,4 +213,68 @@ async fn every_query_is_a_client_span_with_its_statement_and_never_its_values(
     }
     assert!(!format!("{:?}", insert.span).contains(SECRET_TEXT));
     assert!(!format!("{sql}").contains(SECRET_TEXT));
+}
+
+#[tokio::test]
+async fn a_password_in_the_database_urls_query_reaches_no_span_no_segment_and_no_log() {
+    let Some(database) = TestDatabase::postgres().await else {
+        return;
+    };
+    let (variable, url) = database.env();
+    // sqlx reads the password from the query as well as from the user part; the test cluster
+    // trusts every connection, so any password is accepted.
+    let query_password = "s3cret-in-the-query";
+    let secret_url = format!("{url}?password={query_password}#{query_password}");
+    let (receiver, daemon, backend) = traced_backend(variable, &secret_url).await;
+    let trace_id = format!("{:08x}c0d1f8f4bd33716a5bd66ef5", now_seconds());
+    let client = reqwest::Client::new();
+    let request = client.get(format!("{}/api/activities/home", backend.address));
+    send_in_trace(request, &trace_id).await;
+
+    let spans = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        receiver.wait_for(|spans| named(spans, "SELECT activities").is_some()),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("no SELECT span; the log:\n{}", backend.stderr()));
+    let select = named(&spans, "SELECT activities").unwrap();
+    assert_eq!(
+        string_attribute(&select.span.attributes, "cruddur.db.url"),
+        Some(url.replacen("postgres@", "", 1).as_str()),
+        "scheme, host, port and path only"
+    );
+    let documents = daemon
+        .wait_for(|documents| {
+            all_subsegments(documents)
+                .iter()
+                .any(|subsegment| subsegment["name"] == "SELECT activities")
+        })
+        .await;
+    let mut viewed = String::new();
+    for _ in 0..100 {
+        viewed = client
+            .get(format!("{}/api/traces/{trace_id}", backend.address))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if viewed.contains("cruddur.db.url") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        viewed.contains("cruddur.db.url"),
+        "the trace view: {viewed}"
+    );
+    for (place, text) in [
+        ("OTLP", &format!("{:?}", receiver.spans())),
+        ("X-Ray", &format!("{documents:?}")),
+        ("the trace view", &viewed),
+        ("the log", &backend.stderr()),
+    ] {
+        assert!(!text.contains(query_password), "the password in {place}");
+    }
 }

@@ -73,8 +73,8 @@ pub async fn spawn_app_on(database: TestDatabase) -> TestApp {
             "FRONTEND_URL" => FRONTEND_ORIGIN,
             "OTEL_SDK_DISABLED" => "true",
             "CRUDDUR_LOCAL_TRACES" => "off",
-            // The tests post far more than a person would.
-            "CRUDDUR_WRITE_BUDGET" => "100000",
+            // The tests post and read far more than a person would.
+            "CRUDDUR_WRITE_BUDGET" | "CRUDDUR_READ_BUDGET" | "CRUDDUR_SEARCH_BUDGET" => "100000",
             name if name == database_variable => &database_value,
             _ => return None,
         };
@@ -193,6 +193,9 @@ pub async fn spawn_backend(envs: &[(&str, &str)]) -> BackendProcess {
         .env("CRUDDUR_BIND", "127.0.0.1")
         .env("RUST_LOG", "info")
         .env("CRUDDUR_DATA_DIR", data_dir.path())
+        // The tests read far more than a person would; a test of the budgets sets its own.
+        .env("CRUDDUR_READ_BUDGET", "100000")
+        .env("CRUDDUR_SEARCH_BUDGET", "100000")
         .envs(envs.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())

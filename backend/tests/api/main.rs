@@ -18,6 +18,7 @@ mod messages;
 mod otlp_protocols;
 mod pagination;
 mod persistence;
+mod read_budget;
 mod relay;
 mod relay_hostile;
 mod sigv4;

@@ -20,7 +20,8 @@ use crate::configuration::{
     OtlpCompression, OtlpHeaders, OtlpProtocol, TelemetrySettings, XrayDestination,
 };
 use crate::telemetry::aws_signing::{SigV4, XrayAuth};
-use crate::telemetry::otlp::{CountedExporter, OtlpDestination, shown};
+use crate::telemetry::otlp::{CountedExporter, OtlpDestination};
+use crate::redact;
 
 /// How long one export may take.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -132,18 +133,18 @@ impl XrayRoutes {
         };
         match &self.xray_share {
             Some(route) => tracing::info!(
-                endpoint = %shown(&route.endpoint),
+                endpoint = %redact::url_text(&route.endpoint),
                 auth = auth_name(&route.auth),
                 "X-Ray without a daemon: the spans of sampled traces go over OTLP to X-Ray"
             ),
             None => tracing::info!(
-                endpoint = %shown(&otlp.endpoint),
+                endpoint = %redact::url_text(&otlp.endpoint),
                 "X-Ray's OTLP endpoint is the OTLP traces endpoint too: every span goes there once"
             ),
         }
         match &self.sampling_api {
             Some(api) => tracing::info!(
-                endpoint = %shown(&api.endpoint),
+                endpoint = %redact::url_text(&api.endpoint),
                 "X-Ray's centralized sampling rules come from its API, signed with SigV4; the \
                  local rules decide until they arrive"
             ),
