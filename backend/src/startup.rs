@@ -231,6 +231,12 @@ impl Application {
         let trace_view = TraceView {
             store: telemetry.local_traces,
             honeycomb: honeycomb_links(settings)?,
+            xray_console_region: settings
+                .telemetry
+                .xray
+                .console_region
+                .clone()
+                .filter(|_| settings.telemetry.xray.enabled),
         };
         let request_tracing = RequestTracing {
             xray: telemetry.xray,

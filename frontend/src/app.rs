@@ -1,5 +1,6 @@
 use leptos::prelude::*;
 use shared::ACTING_USER_HANDLE;
+use shared::traces::short_trace_id;
 
 use crate::pages::trace_view::{list::TracesPage, waterfall::TracePage};
 use crate::pages::{
@@ -74,7 +75,7 @@ fn LastActionTrace() -> impl IntoView {
     let last = interaction::last_action_trace();
     move || {
         last.get().map(|trace_id| {
-            let short = trace_id[..8].to_owned();
+            let short = short_trace_id(&trace_id).to_owned();
             let honeycomb = trace_link::for_trace(&trace_id).map(|url| {
                 view! {
                     <a class="honeycomb" href=url target="_blank" rel="noopener">"Honeycomb"</a>

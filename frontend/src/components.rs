@@ -3,3 +3,4 @@ pub mod activity_item;
 pub mod compose_form;
 pub mod crud_form;
 pub mod query_view;
+pub mod trace_id;

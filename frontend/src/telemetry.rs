@@ -2,12 +2,12 @@
 //!
 //! Spans are recorded by a small recorder of our own (`span`, which says why not the SDK),
 //! buffered and sent through `crate::http` (`export`); the Performance APIs become the
-//! page-load spans and the web vitals (`document_load`, `web_vitals`); user actions become the
-//! parents of the work they cause (`interaction`), every API call a CLIENT span (`fetch`), and
-//! uncaught errors, rejections and panics error spans (`errors`).
+//! page-load spans (`document_load`) and Google's web-vitals library the vitals (`vitals`);
+//! user actions become the parents of the work they cause (`interaction`), every API call a
+//! CLIENT span (`fetch`), and uncaught errors, rejections and panics error spans (`errors`).
 //!
 //! Its modules depend one way: `fetch` and `errors` on `interaction` on `span` on `export`; the
-//! page-load spans on `span`. None reaches back into this one, which wires them.
+//! page-load spans and the vitals on `span`. None reaches back into this one, which wires them.
 
 mod browser;
 mod document_load;
@@ -18,7 +18,7 @@ pub mod interaction;
 mod span;
 pub mod trace_link;
 mod url;
-mod web_vitals;
+mod vitals;
 
 pub use errors::panicked;
 
@@ -26,7 +26,6 @@ use leptos::prelude::window_event_listener;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use shared::FRONTEND_SERVICE_NAME;
-use web_sys::VisibilityState;
 
 /// Starts tracing the page: `api_url` is the backend whose relay takes the spans.
 pub fn init(api_url: &str) {
@@ -40,33 +39,18 @@ pub fn init(api_url: &str) {
     errors::observe();
     interaction::observe_gestures();
     document_load::record_when_loaded();
-    web_vitals::observe();
+    vitals::observe();
 }
 
-/// The vitals that are final only now, and every buffered span, whenever the page is hidden or
-/// left: after `pagehide` it may never run again.
+/// Every buffered span, whenever the page is hidden or left: after `pagehide` it may never run
+/// again.
 fn report_when_hidden() {
-    let report = || {
-        web_vitals::report_final();
-        export::flush();
-    };
-    std::mem::forget(window_event_listener(leptos::ev::pagehide, move |_| {
-        report()
+    std::mem::forget(window_event_listener(leptos::ev::pagehide, |_| {
+        export::flush()
     }));
-    std::mem::forget(window_event_listener(
-        leptos::ev::visibilitychange,
-        move |_| {
-            if document_hidden() {
-                report();
-            }
-        },
-    ));
-}
-
-fn document_hidden() -> bool {
-    web_sys::window()
-        .and_then(|window| window.document())
-        .is_some_and(|document| document.visibility_state() == VisibilityState::Hidden)
+    std::mem::forget(window_event_listener(leptos::ev::visibilitychange, |_| {
+        export::flush_if_hidden()
+    }));
 }
 
 /// What sent the spans, and who was looking: the same for every span of this tab's session.

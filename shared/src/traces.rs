@@ -10,6 +10,14 @@ pub struct TraceSummary {
     pub trace_id: String,
     /// The span without a parent in this trace (the earliest, if several); its name.
     pub root_name: String,
+    /// What tells the root apart from others of its name, empty when nothing does: a click's
+    /// label in quotes (`"Crud"`), a route change's path, a fetch's path, a page load's path.
+    #[serde(default)]
+    pub root_detail: String,
+    /// The backend's routes the trace reached (its SERVER spans' names), each once, in the
+    /// order they arrived, at most `MAX_ROUTES_LISTED`.
+    #[serde(default)]
+    pub routes: Vec<RouteReached>,
     /// Every `service.name` with a span in the trace, in order of first appearance.
     pub services: Vec<String>,
     /// Those of `services` whose spans a browser sent through the relay.
@@ -23,6 +31,16 @@ pub struct TraceSummary {
     pub error: bool,
 }
 
+/// A backend route a trace reached: `POST /api/activities`, and whether it failed there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteReached {
+    pub name: String,
+    pub error: bool,
+}
+
+/// The most routes a trace's line names: a trace that reaches more is a batch job, not a click.
+pub const MAX_ROUTES_LISTED: usize = 8;
+
 /// A whole trace, for its waterfall.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TraceDetail {
@@ -31,6 +49,9 @@ pub struct TraceDetail {
     pub xray_trace_id: String,
     /// The same trace in Honeycomb, when the backend knows where its traces live there.
     pub honeycomb_url: Option<String>,
+    /// The same trace in AWS X-Ray's console, when X-Ray is on and its region known.
+    #[serde(default)]
+    pub xray_url: Option<String>,
     /// The resources the spans came from, each once: many spans share one.
     pub resources: Vec<ResourceView>,
     /// Ordered by start time.
@@ -179,6 +200,38 @@ pub fn xray_trace_id(trace_id: &str) -> Option<String> {
     valid.then(|| format!("1-{}-{}", &trace_id[..8], &trace_id[8..]))
 }
 
+/// The W3C form (32 lowercase hex digits) of a trace id pasted from anywhere: a W3C id, an
+/// X-Ray id (`1-5759e988-bd862e3fe1be46a994272793`), or an `X-Amzn-Trace-Id` header's value
+/// (`Root=1-…;Parent=…;Sampled=1`).
+pub fn w3c_trace_id(pasted: &str) -> Option<String> {
+    let pasted = pasted.trim();
+    let root = pasted.strip_prefix("Root=").unwrap_or(pasted);
+    let root = root.split(';').next().unwrap_or_default();
+    let digits = match root.strip_prefix("1-") {
+        Some(xray) => match xray.split_once('-') {
+            Some((time, random)) if time.len() == 8 && random.len() == 24 => {
+                [time, random].concat()
+            }
+            _ => return None,
+        },
+        None => root.to_owned(),
+    };
+    let valid = digits.len() == 32
+        && digits.bytes().all(|byte| byte.is_ascii_hexdigit())
+        && digits.bytes().any(|byte| byte != b'0');
+    valid.then(|| digits.to_ascii_lowercase())
+}
+
+/// Enough of a trace id to tell traces apart: its last 8 hex digits. X-Ray-compatible ids begin
+/// with the epoch second, which every trace of that second shares; their end is random.
+pub fn short_trace_id(trace_id: &str) -> &str {
+    trace_id
+        .char_indices()
+        .rev()
+        .nth(7)
+        .map_or(trace_id, |(start, _)| &trace_id[start..])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +244,39 @@ mod tests {
             Some("1-5759e988-bd862e3fe1be46a994272793")
         );
         assert_eq!(xray_trace_id("not-a-trace-id"), None);
+    }
+
+    #[test]
+    fn a_trace_id_is_found_from_its_w3c_form_its_xray_form_or_an_xray_header() {
+        let w3c = "5759e988bd862e3fe1be46a994272793";
+        for pasted in [
+            w3c,
+            "  5759E988BD862E3FE1BE46A994272793\n",
+            "1-5759e988-bd862e3fe1be46a994272793",
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+        ] {
+            assert_eq!(w3c_trace_id(pasted).as_deref(), Some(w3c), "{pasted:?}");
+        }
+        for refused in [
+            "",
+            "5759e988",
+            "1-5759e988-bd862e3f",
+            "1-5759e98-8bd862e3fe1be46a994272793",
+            "00000000000000000000000000000000",
+            "5759e988bd862e3fe1be46a99427279g",
+            "1-5759e988-bd862e3fe1be46a994272793-extra",
+        ] {
+            assert_eq!(w3c_trace_id(refused), None, "{refused:?}");
+        }
+    }
+
+    #[test]
+    fn a_short_trace_id_is_the_random_end_not_the_epoch_second() {
+        assert_eq!(
+            short_trace_id("6b14227fbd862e3fe1be46a994272793"),
+            "94272793"
+        );
+        assert_eq!(short_trace_id("abc"), "abc");
     }
 
     /// `value` is read from `name`, as `/api/traces` writes it, and displays as it.
@@ -223,6 +309,8 @@ mod tests {
         let summary = TraceSummary {
             trace_id: "0".repeat(32),
             root_name: "click".into(),
+            root_detail: "\"Crud\"".into(),
+            routes: Vec::new(),
             services: vec![FRONTEND_SERVICE_NAME.into(), BACKEND_SERVICE_NAME.into()],
             browser_services: vec![FRONTEND_SERVICE_NAME.into()],
             start_unix_micros: 0,

@@ -27,8 +27,8 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use shared::traces::{
-    self, Attribute, ResourceView, SpanEvent, SpanStatus, SpanView, TraceDetail, TraceFilter,
-    TraceSummary, xray_trace_id,
+    self, Attribute, MAX_ROUTES_LISTED, ResourceView, RouteReached, SpanEvent, SpanStatus,
+    SpanView, TraceDetail, TraceFilter, TraceSummary, w3c_trace_id, xray_trace_id,
 };
 
 use super::losses::LossCounter;
@@ -100,6 +100,8 @@ struct RunningSummary {
     roots: BTreeSet<(u64, SpanAt)>,
     /// Root candidates by the parent they wait for: when it arrives they are roots no more.
     waiting_for_parent: HashMap<SpanId, Vec<(u64, SpanAt)>>,
+    /// The backend routes reached: SERVER spans' names, each once, at most `MAX_ROUTES_LISTED`.
+    routes: Vec<RouteReached>,
 }
 
 /// A span's place in its trace: batch, then index in the batch.
@@ -165,6 +167,8 @@ struct Listed {
     end: u64,
     error: bool,
     root_name: String,
+    root_detail: String,
+    routes: Vec<RouteReached>,
     resources: Vec<(Arc<ResourceView>, u64)>,
 }
 
@@ -313,7 +317,11 @@ impl TraceStore {
         for (mut span, bytes) in trace.spans {
             let new_resource = !in_trace.contains_key(&span.resource);
             let arriving = &resources[span.resource as usize];
-            let cost = bytes + if new_resource { arriving.bytes } else { 0 };
+            // The batch's own cost comes with its first span: counted after the spans, it would
+            // take a trace near the cap past it, and the whole trace would be evicted.
+            let cost = bytes
+                + if new_resource { arriving.bytes } else { 0 }
+                + if batch.is_empty() { PER_BATCH } else { 0 };
             let full = stored.summary.span_count >= limits.max_spans_per_trace
                 || stored.bytes + cost > limits.max_bytes;
             if full {
@@ -333,10 +341,12 @@ impl TraceStore {
             let at = SpanAt(batch_index, u32::try_from(batch.len()).unwrap_or(u32::MAX));
             stored.summary.observe(&span, at);
             stored.bytes += bytes;
+            if batch.is_empty() {
+                stored.bytes += PER_BATCH;
+            }
             batch.push(span);
         }
         if !batch.is_empty() {
-            stored.bytes += PER_BATCH;
             stored.batches.push(Arc::new(batch));
         }
         held.bytes += stored.bytes - before;
@@ -379,7 +389,7 @@ impl TraceStore {
     /// The whole trace, its spans ordered by start, each resource once; None for an id the
     /// store doesn't hold.
     pub fn get(&self, trace_id: &str) -> Option<TraceDetail> {
-        let id = parse_trace_id(trace_id)?;
+        let id = parse_trace_id(&w3c_trace_id(trace_id)?)?;
         let (batches, resources, dropped_spans) = {
             let held = sync::lock(&self.held);
             let trace = held.traces.get(&id)?;
@@ -395,6 +405,7 @@ impl TraceStore {
         Some(TraceDetail {
             xray_trace_id: xray_trace_id(&trace_id).unwrap_or_default(),
             honeycomb_url: None,
+            xray_url: None,
             resources: resources
                 .iter()
                 .map(|resource| ResourceView::clone(resource))
@@ -432,13 +443,10 @@ impl StoredTrace {
 
     fn listed(&self, trace_id: TraceId) -> Listed {
         let summary = &self.summary;
-        let root_name = summary
+        let root = summary
             .roots
             .first()
-            .map(|(_, SpanAt(batch, index))| {
-                self.batches[*batch as usize][*index as usize].name.clone()
-            })
-            .unwrap_or_default();
+            .map(|(_, SpanAt(batch, index))| &self.batches[*batch as usize][*index as usize]);
         Listed {
             trace_id,
             span_count: summary.span_count,
@@ -446,7 +454,9 @@ impl StoredTrace {
             start: summary.start.unwrap_or_default(),
             end: summary.end,
             error: summary.error,
-            root_name,
+            root_name: root.map(|root| root.name.clone()).unwrap_or_default(),
+            root_detail: root.map(root_detail).unwrap_or_default(),
+            routes: summary.routes.clone(),
             resources: self
                 .resources
                 .iter()
@@ -464,6 +474,9 @@ impl RunningSummary {
         self.start = Some(self.start.map_or(start, |earliest| earliest.min(start)));
         self.end = self.end.max(start.saturating_add(span.duration_micros));
         self.error |= span.status == SpanStatus::Error;
+        if span.kind == traces::SpanKind::Server {
+            self.reached(span);
+        }
         if let Some(first) = self.resource_starts.get_mut(span.resource as usize) {
             *first = (*first).min(start);
         }
@@ -488,6 +501,56 @@ impl RunningSummary {
             }
         }
     }
+
+    /// Notes the route a SERVER span served: a browser's relayed spans are never SERVER spans,
+    /// so these are the backend's.
+    fn reached(&mut self, span: &StoredSpan) {
+        let error = span.status == SpanStatus::Error;
+        if let Some(known) = self.routes.iter_mut().find(|route| route.name == span.name) {
+            known.error |= error;
+        } else if self.routes.len() < MAX_ROUTES_LISTED {
+            self.routes.push(RouteReached {
+                name: span.name.clone(),
+                error,
+            });
+        }
+    }
+}
+
+/// The longest `root_detail`, in characters: a label, a path; not a page of text.
+const MAX_ROOT_DETAIL_CHARS: usize = 80;
+
+/// What tells a root apart from others of its name: a click's label in quotes, a route
+/// change's destination, a fetch's path, a page load's path.
+fn root_detail(root: &StoredSpan) -> String {
+    let attribute = |key: &str| {
+        root.attributes
+            .iter()
+            .find(|attribute| attribute.key == key)
+            .map(|attribute| attribute.value.as_str())
+    };
+    let detail = if let Some(label) = attribute("app.target.label") {
+        format!("\"{label}\"")
+    } else if let Some(to) = attribute("app.route.to") {
+        to.to_owned()
+    } else if let Some(url) = attribute("url.full") {
+        path_of(url).to_owned()
+    } else if root.kind == traces::SpanKind::Server {
+        // Its name is already its method and route.
+        String::new()
+    } else {
+        attribute("url.path").unwrap_or_default().to_owned()
+    };
+    detail.chars().take(MAX_ROOT_DETAIL_CHARS).collect()
+}
+
+/// `/api/activities` of `http://localhost:4567/api/activities?page=2`.
+fn path_of(url: &str) -> &str {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = after_scheme
+        .find('/')
+        .map_or("/", |start| &after_scheme[start..]);
+    path.split(['?', '#']).next().unwrap_or(path)
 }
 
 impl Listed {
@@ -512,6 +575,8 @@ impl Listed {
         TraceSummary {
             trace_id: hex(&self.trace_id),
             root_name: self.root_name,
+            root_detail: self.root_detail,
+            routes: self.routes,
             services,
             browser_services,
             start_unix_micros: self.start,

@@ -23,6 +23,8 @@ pub struct TraceView {
     pub store: Option<Arc<TraceStore>>,
     /// For the view's link to the same trace in Honeycomb.
     pub honeycomb: HoneycombLinks,
+    /// For the view's link to the same trace in X-Ray's console: its region, when X-Ray is on.
+    pub xray_console_region: Option<String>,
 }
 
 /// `GET /api/trace-link`: the Honeycomb link's template, `{trace_id}` where the id goes, or
@@ -69,11 +71,15 @@ async fn show(
 ) -> Result<Response, ApiError> {
     let store = view.store()?.clone();
     let honeycomb = view.honeycomb.clone();
+    let xray_console_region = view.xray_console_region.clone();
     off_the_workers(move || {
         let mut detail = store
             .get(&trace_id)
             .ok_or(ApiError::NotFound(ErrorCode::TraceNotFound))?;
         detail.honeycomb_url = honeycomb.trace_url(&detail.trace_id);
+        detail.xray_url = xray_console_region
+            .as_deref()
+            .map(|region| xray_console_url(region, &detail.xray_trace_id));
         // Serialized here too: a trace at its cap makes a long body.
         Ok(Json(detail).into_response())
     })
@@ -85,6 +91,13 @@ async fn trace_link(State(view): State<TraceView>) -> Response {
         template: view.honeycomb.template(),
     })
     .into_response()
+}
+
+/// Where AWS's CloudWatch console shows an X-Ray trace; `region` is letters, digits and dashes.
+fn xray_console_url(region: &str, xray_trace_id: &str) -> String {
+    format!(
+        "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#xray:traces/{xray_trace_id}"
+    )
 }
 
 /// Runs `work` on the blocking pool: a list or a trace at the store's caps takes longer than an

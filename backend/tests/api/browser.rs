@@ -385,7 +385,8 @@ async fn a_person_reads_the_feed_posts_a_crud_and_opens_notifications_in_one_tra
     let browser = start_browser().await;
     let client = &browser.client;
     client.goto(&format!("{origin}/traces")).await.unwrap();
-    let row = format!("a.trace-row[href='/traces/{crud_trace}']");
+    let link = format!("a.root-name[href='/traces/{crud_trace}']");
+    let row = format!(".trace-row:has({link})");
     wait_for(
         client,
         &format!("{row} .service"),
@@ -396,8 +397,12 @@ async fn a_person_reads_the_feed_posts_a_crud_and_opens_notifications_in_one_tra
         },
     )
     .await;
-    wait_for_text(client, &format!("{row} .root-name"), "click").await;
-    click(client, Locator::Css(&row)).await;
+    wait_for(client, &link, "the click", |names| {
+        names.iter().any(|name| name.starts_with("click "))
+    })
+    .await;
+    wait_for_text(client, &format!("{row} .route"), "POST /api/activities").await;
+    click(client, Locator::Css(&link)).await;
     wait_for(
         client,
         ".span-row.server .span-label",
@@ -452,7 +457,7 @@ async fn a_person_reads_the_feed_posts_a_crud_and_opens_notifications_in_one_tra
 }
 
 /// Saves what the browser shows as `name`.png beside the test binary, for the README.
-async fn screenshot(client: &Client, name: &str) {
+pub async fn screenshot(client: &Client, name: &str) {
     let png = client.screenshot().await.unwrap();
     let screenshots = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     std::fs::write(screenshots.join(format!("{name}.png")), png).unwrap();

@@ -1,6 +1,7 @@
 //! What the browser records beyond the happy path, in Chromium: a thrown error, a rejected
 //! promise and a panic as error spans, a refused form's click marked as failed, the LCP with
-//! its attribution in the page load's trace, who the browser is, and addresses without secrets.
+//! its attribution in the page load's trace, who the browser is, and addresses without secrets,
+//! an error's message and stack included.
 
 use axum::http::StatusCode as HttpStatus;
 use fantoccini::Locator;
@@ -76,14 +77,18 @@ async fn a_thrown_error_a_rejection_a_refused_crud_and_a_panic_reach_the_collect
     wait_for_text(client, ".activity .message", "Cloud is very fun!").await;
     // An error thrown by a click's handler, and a promise nobody waits for, from a script of
     // the page's own: the browser hides the details of errors from scripts it did not load.
+    // The error's message names an address with a secret in it, as a failed call's might.
     client
         .execute(
-            "const script = document.createElement('script'); \
-             script.textContent = `\
-                 document.querySelector('.page-header h1').addEventListener('click', () => { \
-                     throw new TypeError('thrown on purpose') }, { once: true }); \
-                 Promise.reject(new RangeError('rejected on purpose'));`; \
-             document.head.appendChild(script);",
+            &format!(
+                "const script = document.createElement('script'); \
+                 script.textContent = `\
+                     document.querySelector('.page-header h1').addEventListener('click', () => {{ \
+                         throw new TypeError('thrown on purpose by http://127.0.0.1/cb?email={SECRET}') \
+                     }}, {{ once: true }}); \
+                     Promise.reject(new RangeError('rejected on purpose'));`; \
+                 document.head.appendChild(script);"
+            ),
             vec![],
         )
         .await
@@ -113,11 +118,12 @@ async fn a_thrown_error_a_rejection_a_refused_crud_and_a_panic_reach_the_collect
     assert!(failed(thrown));
     assert_eq!(
         string_attribute(&thrown.span.attributes, "exception.message"),
-        Some("thrown on purpose")
+        Some("thrown on purpose by http://127.0.0.1/cb?email=REDACTED")
     );
     assert!(
-        string_attribute(&thrown.span.attributes, "exception.stacktrace")
-            .is_some_and(|stack| stack.contains("thrown on purpose"))
+        string_attribute(&thrown.span.attributes, "exception.stacktrace").is_some_and(|stack| {
+            stack.contains("thrown on purpose by http://127.0.0.1/cb?email=REDACTED")
+        })
     );
     assert_eq!(
         string_attribute(&thrown.span.attributes, "page.route"),

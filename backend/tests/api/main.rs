@@ -5,6 +5,8 @@ mod activities;
 mod aws_resources;
 mod browser;
 mod browser_telemetry;
+mod browser_trace_list;
+mod browser_vitals;
 mod database_spans;
 mod databases;
 mod expiry;

@@ -10,9 +10,9 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 use serde_json::{Value, json};
-use shared::traces::{TraceDetail, TraceSummary};
+use shared::traces::{RouteReached, TraceDetail, TraceSummary};
 
-use crate::helpers::{hex, spawn_backend};
+use crate::helpers::{closed_port, hex, spawn_backend};
 
 const TRACE_ID: &str = "6921a1b2c3d4e5f60718293a4b5c6d7e";
 const CLICK: &str = "0101010101010101";
@@ -98,6 +98,13 @@ async fn the_trace_view_joins_the_browsers_spans_and_the_backends_with_no_accoun
     };
     assert_eq!(joined.root_name, "click");
     assert_eq!(joined.services, ["cruddur-frontend", "cruddur-backend"]);
+    assert_eq!(
+        joined.routes,
+        [RouteReached {
+            name: "GET /api/activities/home".into(),
+            error: false
+        }]
+    );
     assert!(!joined.error);
 
     let detail: TraceDetail = client
@@ -109,6 +116,7 @@ async fn the_trace_view_joins_the_browsers_spans_and_the_backends_with_no_accoun
         .await
         .unwrap();
     assert_eq!(detail.xray_trace_id, "1-6921a1b2-c3d4e5f60718293a4b5c6d7e");
+    assert_eq!(detail.xray_url, None, "X-Ray is off");
     assert_eq!(
         detail.honeycomb_url.as_deref(),
         Some(
@@ -363,4 +371,40 @@ async fn the_spans_past_a_traces_cap_are_dropped_and_their_resource_is_sent_once
     assert_eq!(detail.resources.len(), 1, "{:?}", detail.resources);
     assert_eq!(detail.resources[0].service, "cruddur-frontend");
     assert!(detail.spans.iter().all(|span| span.resource == 0));
+}
+
+#[tokio::test]
+async fn a_trace_found_by_its_xray_id_links_to_xrays_console_in_the_configured_region() {
+    let daemon = format!("127.0.0.1:{}", closed_port().await);
+    let backend = spawn_backend(&[
+        ("CRUDDUR_LOCAL_TRACES", "on"),
+        ("AWS_XRAY_DAEMON_ADDRESS", daemon.as_str()),
+        ("AWS_REGION", "eu-west-3"),
+    ])
+    .await;
+    let client = reqwest::Client::new();
+    let relayed = client
+        .post(format!("{}/v1/traces", backend.address))
+        .header("content-type", "application/json")
+        .body(browser_spans().to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(relayed.status(), 200);
+    let xray_id = "1-6921a1b2-c3d4e5f60718293a4b5c6d7e";
+    let detail: TraceDetail = client
+        .get(format!("{}/api/traces/{xray_id}", backend.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detail.trace_id, TRACE_ID);
+    assert_eq!(
+        detail.xray_url.as_deref(),
+        Some(
+            "https://eu-west-3.console.aws.amazon.com/cloudwatch/home?region=eu-west-3#xray:traces/1-6921a1b2-c3d4e5f60718293a4b5c6d7e"
+        )
+    );
 }

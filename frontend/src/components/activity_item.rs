@@ -4,16 +4,6 @@ use time::OffsetDateTime;
 
 use crate::clock;
 
-/// "3h", "2d": how long ago, as feeds say it.
-fn ago(then: OffsetDateTime) -> String {
-    let minutes = ((clock::epoch_millis() / 1000.0) as i64 - then.unix_timestamp()) / 60;
-    match minutes {
-        ..60 => format!("{}m", minutes.max(1)),
-        60..1440 => format!("{}h", minutes / 60),
-        _ => format!("{}d", minutes / 1440),
-    }
-}
-
 /// `1 reply`, `3 replies`.
 pub fn plural(count: u32, one: &str, many: &str) -> String {
     format!("{count} {}", if count == 1 { one } else { many })
@@ -23,11 +13,12 @@ pub fn plural(count: u32, one: &str, many: &str) -> String {
 #[component]
 pub fn Author(display_name: String, handle: String, created_at: OffsetDateTime) -> impl IntoView {
     let profile = format!("/@{handle}");
+    let epoch_millis = (created_at.unix_timestamp_nanos() / 1_000_000) as f64;
     view! {
         <header>
             <a class="display-name" href=profile.clone()>{display_name}</a>
             <a class="handle" href=profile>"@"{handle}</a>
-            <time>{ago(created_at)}</time>
+            <time title=clock::exact_time(epoch_millis)>{clock::ago(epoch_millis)}</time>
         </header>
     }
 }

@@ -5,6 +5,8 @@
 //! after it, so there is no next flush.
 //!
 //! Every such span has the error status, which is how the local trace view tells errors apart.
+//! Messages, stacks and file paths carry whatever URLs the failing code saw, so every URL in
+//! them is redacted as recorded addresses are.
 
 use std::cell::Cell;
 use std::panic::PanicHookInfo;
@@ -15,6 +17,7 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast as _, JsValue};
 
 use super::span::{self, Span};
+use super::url::redacted_in_text;
 use super::{export, interaction};
 use crate::clock;
 
@@ -69,11 +72,11 @@ pub fn panicked(info: &PanicHookInfo) {
         .unwrap_or("Box<dyn Any>");
     let mut attributes = vec![
         span::string("exception.type", "panic"),
-        span::string("exception.message", message),
-        span::string("exception.stacktrace", &stack),
+        text("exception.message", message),
+        text("exception.stacktrace", &stack),
     ];
     if let Some(location) = info.location() {
-        attributes.push(span::string("code.file.path", location.file()));
+        attributes.push(text("code.file.path", location.file()));
         attributes.push(span::int("code.line.number", i64::from(location.line())));
         attributes.push(span::int(
             "code.column.number",
@@ -115,10 +118,10 @@ fn exception_attributes(thrown: &JsValue) -> Vec<KeyValue> {
         attributes.push(span::string("exception.type", &kind));
     }
     if let Some(message) = string_field(thrown, "message").or_else(|| thrown.as_string()) {
-        attributes.push(span::string("exception.message", &message));
+        attributes.push(text("exception.message", &message));
     }
     if let Some(stack) = string_field(thrown, "stack") {
-        attributes.push(span::string("exception.stacktrace", &stack));
+        attributes.push(text("exception.stacktrace", &stack));
     }
     attributes
 }
@@ -126,7 +129,7 @@ fn exception_attributes(thrown: &JsValue) -> Vec<KeyValue> {
 /// The script, line and column an `ErrorEvent` names.
 fn source_location(attributes: &mut Vec<KeyValue>, event: &web_sys::Event) {
     if let Some(file) = string_field(event, "filename").filter(|file| !file.is_empty()) {
-        attributes.push(span::string("code.file.path", &file));
+        attributes.push(text("code.file.path", &file));
     }
     for (key, field_name) in [
         ("code.line.number", "lineno"),
@@ -143,8 +146,13 @@ fn source_location(attributes: &mut Vec<KeyValue>, event: &web_sys::Event) {
 
 fn set_missing(attributes: &mut Vec<KeyValue>, key: &str, value: &str) {
     if !attributes.iter().any(|attribute| attribute.key == key) {
-        attributes.push(span::string(key, value));
+        attributes.push(text(key, value));
     }
+}
+
+/// A string attribute from what the failing code said, its URLs redacted.
+fn text(key: &str, value: &str) -> KeyValue {
+    span::string(key, &redacted_in_text(value))
 }
 
 fn field(object: &JsValue, name: &str) -> JsValue {
@@ -196,5 +204,22 @@ mod tests {
             Some("nope")
         );
         assert_eq!(value(&attributes, "exception.type"), None);
+    }
+
+    #[wasm_bindgen_test]
+    fn an_error_keeps_no_secret_of_the_url_in_its_message_or_stack() {
+        let error: JsValue = js_sys::Error::new(
+            "GET http://localhost:4567/api/activities/search?term=x&session=s3cr3t failed",
+        )
+        .into();
+        let attributes = exception_attributes(&error);
+        let message = value(&attributes, "exception.message").unwrap();
+        assert_eq!(
+            message,
+            "GET http://localhost:4567/api/activities/search?term=x&session=REDACTED failed"
+        );
+        let stack = value(&attributes, "exception.stacktrace").unwrap();
+        assert!(stack.contains("session=REDACTED"), "{stack}");
+        assert!(!stack.contains("s3cr3t"), "{stack}");
     }
 }

@@ -17,6 +17,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message as _;
 use shared::FRONTEND_SERVICE_NAME;
+use web_sys::VisibilityState;
 
 use crate::http::{self, Delivery, Unanswered};
 
@@ -97,6 +98,16 @@ pub fn flush() {
             finished = rest;
         }
     });
+}
+
+/// Flushes when the page is hidden or being left: what is recorded then may be the last.
+pub fn flush_if_hidden() {
+    let hidden = web_sys::window()
+        .and_then(|window| window.document())
+        .is_some_and(|document| document.visibility_state() == VisibilityState::Hidden);
+    if hidden {
+        flush();
+    }
 }
 
 fn with_dropped_count(mut resource: Resource, dropped: usize) -> Resource {

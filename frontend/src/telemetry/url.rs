@@ -1,10 +1,57 @@
 //! What a URL may say in a span: a query value whose name looks like a secret (`token`, `key`,
-//! `password`, `auth`, …) and credentials before the host are replaced by `REDACTED`, as
-//! OpenTelemetry's HTTP conventions ask of `url.full`. The fragment is treated as a query, as
-//! sign-in flows put tokens there too.
+//! `pass`, `auth`, `code`, `state`, `session`, `email`, …) and credentials before the host are
+//! replaced by `REDACTED`, as OpenTelemetry's HTTP conventions ask of `url.full`. The fragment
+//! is treated as a query, as sign-in flows put tokens there too. Free text (an error's message,
+//! a stack trace) gets the same treatment for every URL in it.
 
-const SECRET_NAMES: [&str; 6] = ["token", "key", "password", "auth", "secret", "signature"];
+/// Matched anywhere in a parameter's name, in lower case: `access_token`, `X-Api-Key`,
+/// `passwd`, an OAuth `code` and `state`, `sessionid`, `sig`, `user_email`. A harmless name
+/// that contains one (`zipcode`) loses its value too, which costs less than a leaked secret.
+const SECRET_NAMES: [&str; 14] = [
+    "token",
+    "key",
+    "pass",
+    "pwd",
+    "auth",
+    "secret",
+    "sig",
+    "credential",
+    "code",
+    "state",
+    "session",
+    "email",
+    "otp",
+    "jwt",
+];
 const REDACTED: &str = "REDACTED";
+
+/// `text` with every `scheme://…` URL in it redacted. A URL ends at whitespace, a quote or a
+/// bracket, as it does in messages and in stack traces (`at f (https://host/app.js:1:2)`).
+pub fn redacted_in_text(text: &str) -> String {
+    let mut clean = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(separator) = find(rest, "://") {
+        let start = rest[..separator]
+            .rfind(|character: char| {
+                !(character.is_ascii_alphanumeric() || matches!(character, '+' | '-' | '.'))
+            })
+            .map_or(0, |before| before + 1);
+        let end = rest[separator..]
+            .find(|character: char| {
+                character.is_whitespace()
+                    || matches!(
+                        character,
+                        '"' | '\'' | '`' | '(' | ')' | '<' | '>' | '[' | ']'
+                    )
+            })
+            .map_or(rest.len(), |length| separator + length);
+        clean.push_str(&rest[..start]);
+        clean.push_str(&redacted(&rest[start..end]));
+        rest = &rest[end..];
+    }
+    clean.push_str(rest);
+    clean
+}
 
 pub fn redacted(url: &str) -> String {
     let (before_fragment, fragment) = match url.split_once('#') {
@@ -100,7 +147,13 @@ mod tests {
             redacted(
                 "http://localhost:3000/login?password=hunter2&Authorization=Bearer%20x#id_token=t&state=s"
             ),
-            "http://localhost:3000/login?password=REDACTED&Authorization=REDACTED#id_token=REDACTED&state=s"
+            "http://localhost:3000/login?password=REDACTED&Authorization=REDACTED#id_token=REDACTED&state=REDACTED"
+        );
+        assert_eq!(
+            redacted(
+                "https://cruddur.example/callback?code=c0de&state=st&email=a%40b.c&sessionid=s&sig=x&passwd=p&q=ok"
+            ),
+            "https://cruddur.example/callback?code=REDACTED&state=REDACTED&email=REDACTED&sessionid=REDACTED&sig=REDACTED&passwd=REDACTED&q=ok"
         );
         assert_eq!(
             redacted("http://localhost:3000/@andrewbrown#top"),
@@ -118,5 +171,21 @@ mod tests {
             redacted("https://example.com/@andrewbrown"),
             "https://example.com/@andrewbrown"
         );
+    }
+
+    #[wasm_bindgen_test]
+    fn every_url_in_a_text_is_redacted_and_the_words_around_it_kept() {
+        assert_eq!(
+            redacted_in_text(
+                "GET https://api.example.com/x?access_token=abc&page=2 failed: 401\n    at load (http://localhost:3000/app.js?session=s1:10:5)"
+            ),
+            "GET https://api.example.com/x?access_token=REDACTED&page=2 failed: 401\n    at load (http://localhost:3000/app.js?session=REDACTED)"
+        );
+        assert_eq!(
+            redacted_in_text("'wss://u:p@host/socket?key=k'"),
+            "'wss://REDACTED:REDACTED@host/socket?key=REDACTED'"
+        );
+        assert_eq!(redacted_in_text("no address here"), "no address here");
+        assert_eq!(redacted_in_text("://?token=t"), "://?token=REDACTED");
     }
 }

@@ -437,3 +437,121 @@ async fn the_backends_own_spans_are_kept_as_a_trip_through_otlp_would_keep_them(
     assert_eq!(kept.spans.len(), 2);
     assert_eq!(Some(kept), through_otlp.get(trace));
 }
+
+#[test]
+fn a_traces_line_says_which_click_it_was_and_which_routes_it_reached_and_where_it_failed() {
+    let store = TraceStore::new(StoreLimits::default());
+    let mut click = span(Made {
+        trace: 9,
+        id: 1,
+        parent: None,
+        name: "click",
+        start_millis: 0,
+        millis: 40,
+    });
+    click.attributes = vec![string("app.target.label", "Crud")];
+    let mut post = span(Made {
+        trace: 9,
+        id: 2,
+        parent: Some(1),
+        name: "POST",
+        start_millis: 1,
+        millis: 30,
+    });
+    post.attributes = vec![string(
+        "url.full",
+        "http://127.0.0.1:4567/api/activities?draft=1",
+    )];
+    store.insert(&export(FRONTEND_SERVICE_NAME, vec![click, post]));
+    let server = |id: u8, parent: u8, name: &'static str, failed: bool| {
+        let mut server = span(Made {
+            trace: 9,
+            id,
+            parent: Some(parent),
+            name,
+            start_millis: u64::from(id),
+            millis: 5,
+        });
+        server.kind = SpanKind::Server as i32;
+        if failed {
+            server.status = Some(Status {
+                code: StatusCode::Error as i32,
+                message: String::new(),
+            });
+        }
+        server
+    };
+    store.insert(&export(
+        BACKEND_SERVICE_NAME,
+        vec![
+            server(3, 2, "POST /api/activities", false),
+            server(4, 2, "GET /api/activities/home", true),
+            server(5, 2, "POST /api/activities", false),
+        ],
+    ));
+    // A fetch with no action around it is its own root, told apart by its path.
+    let mut fetch = span(Made {
+        trace: 10,
+        id: 1,
+        parent: None,
+        name: "GET",
+        start_millis: 50,
+        millis: 5,
+    });
+    fetch.attributes = vec![string("url.full", "http://127.0.0.1:4567/api/messages?x=1")];
+    store.insert(&export(FRONTEND_SERVICE_NAME, vec![fetch]));
+
+    let listed = store.list(&TraceFilter::default());
+    let fetch = &listed[0];
+    assert_eq!(
+        (fetch.root_name.as_str(), fetch.root_detail.as_str()),
+        ("GET", "/api/messages")
+    );
+    let click = &listed[1];
+    assert_eq!(
+        (click.root_name.as_str(), click.root_detail.as_str()),
+        ("click", "\"Crud\"")
+    );
+    assert_eq!(
+        click.routes,
+        [
+            RouteReached {
+                name: "POST /api/activities".into(),
+                error: false
+            },
+            RouteReached {
+                name: "GET /api/activities/home".into(),
+                error: true
+            },
+        ]
+    );
+}
+
+#[test]
+fn a_trace_is_found_by_its_xray_id_too() {
+    let store = TraceStore::new(StoreLimits::default());
+    store.insert(&one_span_trace(3));
+    let xray = format!("1-03030303-{}", "03".repeat(12));
+    assert_eq!(store.get(&xray).unwrap().trace_id, trace_id(3));
+    assert!(store.get("1-03030303-short").is_none());
+}
+
+#[test]
+fn a_trace_names_no_more_routes_than_its_line_holds() {
+    let store = TraceStore::new(StoreLimits::default());
+    let names: Vec<String> = (0..20).map(|route| format!("GET /api/{route}")).collect();
+    let spans = names
+        .iter()
+        .enumerate()
+        .map(|(index, name)| {
+            let mut server = numbered(4, index as u64 + 1, None);
+            server.name = name.clone();
+            server.kind = SpanKind::Server as i32;
+            server
+        })
+        .collect();
+    store.insert(&export(BACKEND_SERVICE_NAME, spans));
+    let routes = &store.list(&TraceFilter::default())[0].routes;
+    assert_eq!(routes.len(), MAX_ROUTES_LISTED);
+    assert_eq!(routes[0].name, "GET /api/0");
+}

@@ -1,5 +1,5 @@
-//! How the trace view writes durations, times and shares: with integers only, so the bundle
-//! needs no float formatting.
+//! How the trace view writes durations and shares: with integers only, so the bundle needs no
+//! float formatting.
 
 /// `850 µs`, `12.3 ms`, `1.24 s`.
 pub fn micros_as_text(micros: u64) -> String {
@@ -14,17 +14,6 @@ pub fn micros_as_text(micros: u64) -> String {
 pub fn decimal(parts: u64, per: u64) -> String {
     let width = per.ilog10() as usize;
     format!("{}.{:0width$}", parts / per, parts % per)
-}
-
-/// `14:03:27` in the browser's time zone.
-pub fn time_of_day(unix_micros: u64) -> String {
-    let date = js_sys::Date::new(&((unix_micros / 1000) as f64).into());
-    format!(
-        "{:02}:{:02}:{:02}",
-        date.get_hours(),
-        date.get_minutes(),
-        date.get_seconds()
-    )
 }
 
 // They need a browser: `cargo test --target wasm32-unknown-unknown` runs them in Chromium.

@@ -84,6 +84,14 @@ fn Waterfall(trace: TraceDetail) -> impl IntoView {
                         <dd><a href=url target="_blank" rel="noopener">"Open in Honeycomb"</a></dd>
                     }
                 })}
+            {trace
+                .xray_url
+                .map(|url| {
+                    view! {
+                        <dt>"X-Ray console"</dt>
+                        <dd><a class="xray" href=url target="_blank" rel="noopener">"Open in X-Ray"</a></dd>
+                    }
+                })}
         </dl>
         <p class="legend">
             {legend}
