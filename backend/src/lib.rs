@@ -4,6 +4,7 @@ pub mod configuration;
 pub mod database;
 pub mod error;
 pub mod health_check;
+pub mod maintenance;
 pub mod repository;
 pub mod routes;
 pub mod startup;
