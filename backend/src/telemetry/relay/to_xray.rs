@@ -42,11 +42,11 @@ pub struct RelayToXray {
 const REMEMBERED_BROWSER_TRACES: usize = 4096;
 /// Browser-only traces X-Ray gets a second: a page load's trace now and then, and a client
 /// posting made-up traces gets no more than that.
-pub const BROWSER_ONLY_TRACES_PER_SECOND: u64 = 1;
+const BROWSER_ONLY_TRACES_PER_SECOND: u64 = 1;
 /// A page's spans in one trace are a few dozen; a trace past this is being filled by hand.
-pub const MAX_SPANS_PER_TRACE: u32 = 512;
+const MAX_SPANS_PER_TRACE: u32 = 512;
 /// Relayed spans X-Ray gets a second, for every trace together.
-pub const MAX_SPANS_PER_SECOND: u64 = 1_000;
+const MAX_SPANS_PER_SECOND: u64 = 1_000;
 
 pub(super) struct XrayShare {
     forwarder: Forwarder,
