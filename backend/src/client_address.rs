@@ -6,6 +6,10 @@
 //! that is not a trusted proxy is the first one no trusted party vouches for beyond. The
 //! leftmost is whatever the client chose to write.
 //!
+//! Exactly one header is read, the one the proxies append to (`CRUDDUR_FORWARDED_HEADER`): nginx
+//! and AWS's load balancers append to `X-Forwarded-For` and pass a client's own `Forwarded`
+//! through untouched, so a client could name itself in whichever header the proxy leaves alone.
+//!
 //! `Forwarded` (RFC 7239) is parsed here by hand: no maintained crate reads its `for=` chain.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -14,13 +18,41 @@ use axum::extract::{ConnectInfo, Request};
 use axum::http::HeaderMap;
 use ipnet::IpNet;
 
-/// `CRUDDUR_TRUSTED_PROXIES`: the networks whose `X-Forwarded-For` and `Forwarded` headers are
-/// believed. Empty: none are, and the peer is the client.
+/// `CRUDDUR_FORWARDED_HEADER`: the one header the trusted proxies append the client to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For` (nginx's `$proxy_add_x_forwarded_for`, AWS's load balancers).
+    #[default]
+    XForwardedFor,
+    /// RFC 7239's `Forwarded`, its `for=` parameters.
+    Forwarded,
+}
+
+impl ForwardedHeader {
+    /// What `CRUDDUR_FORWARDED_HEADER` accepts, for the error that names it.
+    pub const ACCEPTED: &str = "x-forwarded-for or forwarded";
+
+    /// `x-forwarded-for` or `forwarded`, in any case.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => Some(ForwardedHeader::XForwardedFor),
+            "forwarded" => Some(ForwardedHeader::Forwarded),
+            _ => None,
+        }
+    }
+}
+
+/// `CRUDDUR_TRUSTED_PROXIES`: the networks whose forwarded header is believed, and which header
+/// that is. No networks: none are, and the peer is the client.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies {
+    networks: Vec<IpNet>,
+    header: ForwardedHeader,
+}
 
 impl TrustedProxies {
-    /// A comma- or space-separated list of CIDRs or single addresses.
+    /// A comma- or space-separated list of CIDRs or single addresses, whose `X-Forwarded-For`
+    /// is read until `reading` says otherwise.
     pub fn parse(list: &str) -> Result<Self, String> {
         list.split([',', ' '])
             .map(str::trim)
@@ -32,16 +64,26 @@ impl TrustedProxies {
                     .map_err(|_| format!("{entry:?} is not a CIDR or an IP address"))
             })
             .collect::<Result<_, _>>()
-            .map(TrustedProxies)
+            .map(|networks| TrustedProxies {
+                networks,
+                header: ForwardedHeader::default(),
+            })
+    }
+
+    /// The same proxies, believed only in `header`.
+    pub fn reading(self, header: ForwardedHeader) -> Self {
+        TrustedProxies { header, ..self }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.networks.is_empty()
     }
 
     fn contains(&self, address: IpAddr) -> bool {
         let address = canonical(address);
-        self.0.iter().any(|network| network.contains(&address))
+        self.networks
+            .iter()
+            .any(|network| network.contains(&address))
     }
 
     /// The client's address for a request that arrived from `peer` with `headers`.
@@ -50,7 +92,10 @@ impl TrustedProxies {
         if !self.contains(peer) {
             return peer;
         }
-        let chain = forwarded_for(headers).unwrap_or_else(|| x_forwarded_for(headers));
+        let chain = match self.header {
+            ForwardedHeader::XForwardedFor => x_forwarded_for(headers),
+            ForwardedHeader::Forwarded => forwarded_for(headers),
+        };
         let mut client = peer;
         for hop in chain.iter().rev() {
             match hop {
@@ -108,23 +153,20 @@ fn x_forwarded_for(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
         .collect()
 }
 
-/// The `for=` addresses in every `Forwarded` header, in order; None when there is no such
-/// header, so that `X-Forwarded-For` is read instead.
-fn forwarded_for(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {
-    let mut values = headers.get_all("forwarded").iter().peekable();
-    values.peek()?;
-    Some(
-        values
-            .flat_map(|value| value.to_str().unwrap_or("").split(','))
-            .map(|element| {
-                element
-                    .split(';')
-                    .filter_map(|pair| pair.split_once('='))
-                    .find(|(name, _)| name.trim().eq_ignore_ascii_case("for"))
-                    .and_then(|(_, node)| parse_node(node.trim().trim_matches('"')))
-            })
-            .collect(),
-    )
+/// The `for=` addresses in every `Forwarded` header, in order.
+fn forwarded_for(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
+    headers
+        .get_all("forwarded")
+        .iter()
+        .flat_map(|value| value.to_str().unwrap_or("").split(','))
+        .map(|element| {
+            element
+                .split(';')
+                .filter_map(|pair| pair.split_once('='))
+                .find(|(name, _)| name.trim().eq_ignore_ascii_case("for"))
+                .and_then(|(_, node)| parse_node(node.trim().trim_matches('"')))
+        })
+        .collect()
 }
 
 /// `192.0.2.1`, `192.0.2.1:4711`, `2001:db8::1`, `[2001:db8::1]` or `[2001:db8::1]:4711`.
@@ -208,7 +250,9 @@ mod tests {
 
     #[test]
     fn the_forwarded_header_is_read_with_quoted_ipv6_and_ports() {
-        let proxies = TrustedProxies::parse("10.0.0.0/8").unwrap();
+        let proxies = TrustedProxies::parse("10.0.0.0/8")
+            .unwrap()
+            .reading(ForwardedHeader::Forwarded);
         let chain = headers(&[(
             "forwarded",
             "for=6.6.6.6, for=\"[2001:db8:cafe::17]:4711\";proto=https, For=10.0.0.3",
@@ -217,6 +261,44 @@ mod tests {
             proxies.client_address(peer("10.0.0.1"), &chain),
             ip("2001:db8:cafe::17")
         );
+    }
+
+    #[test]
+    fn only_the_configured_header_is_read_whatever_else_the_client_adds() {
+        let proxies = TrustedProxies::parse("10.0.0.0/8").unwrap();
+        let both = headers(&[
+            ("x-forwarded-for", "203.0.113.9"),
+            ("forwarded", "for=198.51.100.77"),
+        ]);
+        assert_eq!(
+            proxies.client_address(peer("10.0.0.1"), &both),
+            ip("203.0.113.9"),
+            "X-Forwarded-For by default: a client's own Forwarded passes the proxy untouched"
+        );
+        let forwarded = proxies.reading(ForwardedHeader::Forwarded);
+        assert_eq!(
+            forwarded.client_address(peer("10.0.0.1"), &both),
+            ip("198.51.100.77")
+        );
+        let only_xff = headers(&[("x-forwarded-for", "203.0.113.9")]);
+        assert_eq!(
+            forwarded.client_address(peer("10.0.0.1"), &only_xff),
+            ip("10.0.0.1"),
+            "with no Forwarded the trusted proxy itself is the client"
+        );
+    }
+
+    #[test]
+    fn the_forwarded_header_setting_accepts_its_two_names_in_any_case() {
+        assert_eq!(
+            ForwardedHeader::parse(" X-Forwarded-For "),
+            Some(ForwardedHeader::XForwardedFor)
+        );
+        assert_eq!(
+            ForwardedHeader::parse("Forwarded"),
+            Some(ForwardedHeader::Forwarded)
+        );
+        assert_eq!(ForwardedHeader::parse("x-real-ip"), None);
     }
 
     #[test]

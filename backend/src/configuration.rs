@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::http::HeaderValue;
 
-use crate::client_address::TrustedProxies;
+use crate::client_address::{ForwardedHeader, TrustedProxies};
 use crate::redact;
 use crate::telemetry::relay::RelayBudgets;
 use crate::telemetry::trace_store::StoreLimits;
@@ -40,8 +40,9 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     pub local_traces: LocalTracesSettings,
     pub relay: RelaySettings,
-    /// `CRUDDUR_TRUSTED_PROXIES`: the networks whose `X-Forwarded-For` and `Forwarded` say who
-    /// the client is (a comma-separated list of CIDRs); empty by default, so the peer is.
+    /// `CRUDDUR_TRUSTED_PROXIES`: the networks whose forwarded header says who the client is
+    /// (a comma-separated list of CIDRs); empty by default, so the peer is. The header is
+    /// `CRUDDUR_FORWARDED_HEADER`: `x-forwarded-for` (the default) or `forwarded`, never both.
     pub trusted_proxies: TrustedProxies,
     /// `CRUDDUR_SHUTDOWN_TIMEOUT` in seconds (5): how long in-flight requests may run after
     /// SIGTERM. The relay's drain and the exporters' flush follow within their own bounds, so
@@ -492,7 +493,8 @@ impl Settings {
                 name: "CRUDDUR_TRUSTED_PROXIES",
                 expected: "a comma-separated list of CIDRs or IP addresses",
                 value: env.var("CRUDDUR_TRUSTED_PROXIES").unwrap_or_default(),
-            })?,
+            })?
+            .reading(forwarded_header_from(env.var("CRUDDUR_FORWARDED_HEADER"))?),
             shutdown_timeout: Duration::from_secs(positive(
                 "CRUDDUR_SHUTDOWN_TIMEOUT",
                 env.var("CRUDDUR_SHUTDOWN_TIMEOUT"),
@@ -541,6 +543,17 @@ fn database_location_from(
                 })
             }
         }
+    }
+}
+
+fn forwarded_header_from(value: Option<String>) -> Result<ForwardedHeader, ConfigurationError> {
+    match value {
+        None => Ok(ForwardedHeader::default()),
+        Some(value) => ForwardedHeader::parse(&value).ok_or(ConfigurationError::Invalid {
+            name: "CRUDDUR_FORWARDED_HEADER",
+            expected: ForwardedHeader::ACCEPTED,
+            value,
+        }),
     }
 }
 
@@ -618,12 +631,7 @@ impl LocalTracesSettings {
                     env.var("CRUDDUR_LOCAL_TRACES_MAX_TRACES"),
                     defaults.max_traces,
                 )?,
-                max_bytes: positive(
-                    "CRUDDUR_LOCAL_TRACES_MAX_MB",
-                    env.var("CRUDDUR_LOCAL_TRACES_MAX_MB"),
-                    defaults.max_bytes / (1024 * 1024),
-                )? * 1024
-                    * 1024,
+                max_bytes: local_traces_max_mb(env.var("CRUDDUR_LOCAL_TRACES_MAX_MB"))? * MEBIBYTE,
                 max_spans_per_trace: positive(
                     "CRUDDUR_LOCAL_TRACES_MAX_SPANS_PER_TRACE",
                     env.var("CRUDDUR_LOCAL_TRACES_MAX_SPANS_PER_TRACE"),
@@ -636,6 +644,28 @@ impl LocalTracesSettings {
             honeycomb_api_endpoint: env.var("HONEYCOMB_API_ENDPOINT"),
         })
     }
+}
+
+const MEBIBYTE: usize = 1024 * 1024;
+/// The most `CRUDDUR_LOCAL_TRACES_MAX_MB` may say: far more than a development view needs, and
+/// small enough that its bytes are a number on every platform.
+const LOCAL_TRACES_MAX_MB_CAP: usize = 4096;
+
+fn local_traces_max_mb(value: Option<String>) -> Result<usize, ConfigurationError> {
+    let name = "CRUDDUR_LOCAL_TRACES_MAX_MB";
+    let mb = positive(
+        name,
+        value.clone(),
+        StoreLimits::default().max_bytes / MEBIBYTE,
+    )?;
+    if mb > LOCAL_TRACES_MAX_MB_CAP {
+        return Err(ConfigurationError::Invalid {
+            name,
+            expected: "a whole number of megabytes from 1 to 4096",
+            value: value.unwrap_or_default(),
+        });
+    }
+    Ok(mb)
 }
 
 fn dev_endpoints_enabled(value: Option<String>) -> Result<bool, ConfigurationError> {
@@ -1484,6 +1514,47 @@ mod tests {
             signed.telemetry.traces_endpoint_xray_region.as_deref(),
             Some("us-west-2")
         );
+    }
+
+    #[test]
+    fn the_forwarded_header_is_x_forwarded_for_unless_set_and_anything_else_is_refused() {
+        use crate::client_address::ForwardedHeader;
+        let proxies = |variables: &[(&str, &str)]| {
+            settings(variables).map(|settings| settings.trusted_proxies)
+        };
+        let trusted = ("CRUDDUR_TRUSTED_PROXIES", "10.0.0.0/8");
+        let base = TrustedProxies::parse("10.0.0.0/8").unwrap();
+        assert_eq!(
+            proxies(&[trusted]).unwrap(),
+            base.clone().reading(ForwardedHeader::XForwardedFor)
+        );
+        assert_eq!(
+            proxies(&[trusted, ("CRUDDUR_FORWARDED_HEADER", "Forwarded")]).unwrap(),
+            base.reading(ForwardedHeader::Forwarded)
+        );
+        let error = proxies(&[trusted, ("CRUDDUR_FORWARDED_HEADER", "both")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("CRUDDUR_FORWARDED_HEADER")
+                && error.contains("x-forwarded-for or forwarded"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn local_traces_max_mb_past_its_cap_is_refused_rather_than_overflowing() {
+        let limits = |mb: &'static str| {
+            settings(&[("CRUDDUR_LOCAL_TRACES_MAX_MB", mb)]).map(|s| s.local_traces.limits)
+        };
+        assert_eq!(limits("4096").unwrap().max_bytes, 4096 * 1024 * 1024);
+        for too_many in ["4097", "18446744073709551615"] {
+            let error = limits(too_many).unwrap_err().to_string();
+            assert!(
+                error.contains("CRUDDUR_LOCAL_TRACES_MAX_MB") && error.contains("4096"),
+                "{error}"
+            );
+        }
     }
 
     #[test]

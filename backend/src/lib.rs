@@ -5,6 +5,7 @@ pub mod database;
 pub mod error;
 pub mod health_check;
 pub mod loopback_host;
+pub mod maintenance;
 pub mod read_budget;
 pub mod redact;
 pub mod repository;

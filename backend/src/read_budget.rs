@@ -32,10 +32,11 @@ impl ReadBudget {
         searches_per_minute: u32,
         trusted_proxies: TrustedProxies,
     ) -> Self {
-        let per_minute = |units| Arc::new(ClientBudget::new(units, Duration::from_secs(60), units));
+        let per_minute =
+            |name, units| Arc::new(ClientBudget::new(name, units, Duration::from_secs(60), units));
         ReadBudget {
-            reads: per_minute(reads_per_minute),
-            searches: per_minute(searches_per_minute),
+            reads: per_minute("reads", reads_per_minute),
+            searches: per_minute("searches", searches_per_minute),
             trusted_proxies,
         }
     }

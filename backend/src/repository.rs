@@ -100,6 +100,12 @@ pub trait Repository: Send + Sync + 'static {
         message: &str,
         now: OffsetDateTime,
     ) -> RepositoryResult<Message>;
-    /// Deletes activities expired at `now`, with their replies; returns how many went.
-    async fn delete_expired(&self, now: OffsetDateTime) -> RepositoryResult<u64>;
+    /// Deletes at most `at_most` activities expired at `now`, with their replies; returns how
+    /// many went. One batch: the caller decides whether another follows.
+    async fn delete_expired(&self, now: OffsetDateTime, at_most: u64) -> RepositoryResult<u64>;
+    /// Whether the database answers and would take a write, without writing.
+    async fn check_health(&self) -> RepositoryResult<()>;
+    /// Refuses every query from now on, then waits for the connections in use to come back:
+    /// once it returns, no write can commit.
+    async fn close(&self);
 }

@@ -21,6 +21,7 @@ use tower_http::cors::CorsLayer;
 use crate::configuration::{DEFAULT_FRONTEND_URL, Settings};
 use crate::database::{Database, DatabaseError};
 use crate::error::ApiError;
+use crate::maintenance::{self, Maintenance};
 use crate::read_budget::{ReadBudget, limit_reads};
 use crate::repository::{Repository, RepositoryError, SqlRepository};
 use crate::routes::{self, activities, dev, health, messages};
@@ -47,6 +48,8 @@ pub enum StartupError {
     Database(#[from] DatabaseError),
     #[error("cannot insert the seed data: {0}")]
     Seed(#[from] RepositoryError),
+    #[error("cannot fold the stored messages for search: {0}")]
+    FoldMessages(RepositoryError),
 }
 
 /// The whole HTTP surface, without a listener, so tests can call it directly. `dev_endpoints`
@@ -81,6 +84,7 @@ pub fn app(state: AppState, frontend_origin: HeaderValue, dev_endpoints: bool) -
     // trace view would fill itself with its own polling.
     traced
         .route("/api/health", get(health::health))
+        .route("/api/health/relay", get(health::relay_counts))
         .merge(relay::router())
         .merge(trace_view::router())
         .with_state(state)
@@ -122,56 +126,17 @@ pub struct Application {
     router: Router,
     relay: Relay,
     shutdown_timeout: Duration,
+    repository: Arc<dyn Repository>,
     maintenance: Maintenance,
 }
 
-/// How often expired cruds are deleted. They leave every list the moment they expire; this
-/// only reclaims their rows.
-const MAINTENANCE_PERIOD: Duration = Duration::from_secs(5 * 60);
-
-/// The periodic task: deletes expired cruds and forgets clients idle in the write and read
-/// budgets.
-struct Maintenance {
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Maintenance {
-    fn start(
-        repository: Arc<dyn Repository>,
-        write_budget: WriteBudget,
-        read_budget: ReadBudget,
-    ) -> Self {
-        let (stop, mut stopped) = tokio::sync::oneshot::channel();
-        let task = tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = &mut stopped => return,
-                    () = tokio::time::sleep(MAINTENANCE_PERIOD) => {}
-                }
-                write_budget.forget_idle_clients();
-                read_budget.forget_idle_clients();
-                match repository.delete_expired(OffsetDateTime::now_utc()).await {
-                    Ok(0) => {}
-                    Ok(deleted) => tracing::info!(deleted, "expired cruds deleted"),
-                    Err(error) => tracing::warn!(%error, "cannot delete expired cruds yet"),
-                }
-            }
-        });
-        Maintenance { stop, task }
-    }
-
-    /// Stops the task, letting a delete under way finish.
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        let _ = self.task.await;
-    }
-}
-
 /// How long the relay may spend sending its queue after the server stopped. With the request
-/// deadline and the exporters' flush (`telemetry::FLUSH_DEADLINE`), the default exit fits in
-/// Docker's 10 s grace period.
+/// deadline, the database's close (`DATABASE_CLOSE_DEADLINE`) and the exporters' flush
+/// (`telemetry::FLUSH_DEADLINE`), the default exit fits in Docker's 10 s grace period.
 const RELAY_DRAIN_DEADLINE: Duration = Duration::from_millis(1500);
+/// How long the maintenance task and the requests' database connections in use may take to
+/// finish once the server stopped; they run side by side.
+const DATABASE_CLOSE_DEADLINE: Duration = Duration::from_millis(400);
 
 impl Application {
     /// Wires the application to what telemetry made (`telemetry`: X-Ray's request side and the
@@ -243,6 +208,13 @@ impl Application {
             trusted_proxies: settings.trusted_proxies.clone(),
         };
         let repository = SqlRepository::new(Database::open(&settings.database.location).await?);
+        let folded = repository
+            .fold_old_messages()
+            .await
+            .map_err(StartupError::FoldMessages)?;
+        if folded > 0 {
+            tracing::info!(folded, "the stored cruds' messages are folded for search");
+        }
         if settings.database.seed_data
             && repository.seed_if_empty(OffsetDateTime::now_utc()).await?
         {
@@ -262,9 +234,10 @@ impl Application {
             repository.clone(),
             write_budget.clone(),
             read_budget.clone(),
+            maintenance::PERIOD,
         );
         let state = AppState::new(
-            repository,
+            repository.clone(),
             request_tracing,
             relay.clone(),
             trace_view,
@@ -282,6 +255,7 @@ impl Application {
             router,
             relay,
             shutdown_timeout: settings.shutdown_timeout,
+            repository,
             maintenance,
         })
     }
@@ -294,8 +268,9 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
-    /// for at most the shutdown timeout (a slow client can't hold the exit), and sends the
-    /// relay's queue on. The exporters flush after this returns, when `main` drops telemetry.
+    /// for at most the shutdown timeout (a slow client can't hold the exit), closes the
+    /// database, and sends the relay's queue on. Each step has its own deadline. The exporters
+    /// flush after this returns, when `main` drops telemetry.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -318,14 +293,32 @@ impl Application {
                 Err(_) => std::future::pending().await,
             }
         };
-        tokio::select! {
-            served = server => served?,
-            () = deadline => tracing::warn!(
+        let cut_off = tokio::select! {
+            served = server => {
+                served?;
+                false
+            }
+            () = deadline => true,
+        };
+        // The requests cut off still run until the process ends: the database refuses them
+        // from here on, and the writes already under way finish before the line says so.
+        let (_, closed) = tokio::join!(
+            self.maintenance.stop(DATABASE_CLOSE_DEADLINE),
+            tokio::time::timeout(DATABASE_CLOSE_DEADLINE, self.repository.close()),
+        );
+        match (cut_off, closed) {
+            (true, Ok(())) => tracing::warn!(
                 timeout = ?self.shutdown_timeout,
-                "requests still in flight at the shutdown deadline are cut off"
+                "requests still in flight at the shutdown deadline are cut off: none of them \
+                 can write from now on"
             ),
+            (_, Err(_)) => tracing::warn!(
+                deadline = ?DATABASE_CLOSE_DEADLINE,
+                "database connections still in use at the shutdown deadline: a write of theirs \
+                 under way may still commit before the process ends"
+            ),
+            (false, Ok(())) => {}
         }
-        self.maintenance.stop().await;
         self.relay.drain(RELAY_DRAIN_DEADLINE).await;
         Ok(())
     }

@@ -24,6 +24,7 @@ impl WriteBudget {
     pub fn new(per_minute: u32, trusted_proxies: TrustedProxies) -> Self {
         WriteBudget {
             budget: Arc::new(ClientBudget::new(
+                "writes",
                 per_minute,
                 Duration::from_secs(60),
                 per_minute,

@@ -8,7 +8,7 @@ use uuid::{Uuid, uuid};
 
 use super::RepositoryResult;
 use super::cursor::micros;
-use super::sql::{SqlRepository, classify};
+use super::sql::{SqlRepository, classify, folded};
 
 const CLOUD_IS_FUN: Uuid = uuid!("68f126b0-1ceb-4a33-88be-d90fa7109eee");
 const UNICORN: Uuid = uuid!("a1b3d2c4-5e6f-4a7b-8c9d-0e1f2a3b4c5d");
@@ -100,8 +100,8 @@ impl SqlRepository {
         }
         for (uuid, handle, message, age, lifetime, likes) in ACTIVITIES {
             sqlx::query(
-                "INSERT INTO activities (uuid, user_handle, message, created_at, expires_at, likes_count) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO activities (uuid, user_handle, message, created_at, expires_at, likes_count, \
+                 message_folded) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(uuid.to_string())
             .bind(handle)
@@ -109,6 +109,7 @@ impl SqlRepository {
             .bind(micros(now - age))
             .bind(micros(now + lifetime))
             .bind(likes)
+            .bind(folded(message))
             .execute(&mut *transaction)
             .await
             .map_err(classify)?;

@@ -65,7 +65,7 @@ const NOTIFICATIONS: Statement = select(
 const USER_ACTIVITIES: Statement = select("activities", activities_where!("a.user_handle = $5"));
 const SEARCH: Statement = select(
     "activities",
-    activities_where!("lower(a.message) LIKE $5 ESCAPE '\\'"),
+    activities_where!("a.message_folded LIKE $5 ESCAPE '\\'"),
 );
 const ACTIVITY: Statement = select(
     "activities",
@@ -124,8 +124,8 @@ const MESSAGES: Statement = select(
 const INSERT_ACTIVITY: Statement = Statement {
     operation: "INSERT",
     collection: "activities",
-    sql: "INSERT INTO activities (uuid, user_handle, message, created_at, expires_at) \
-          VALUES ($1, $2, $3, $4, $5)",
+    sql: "INSERT INTO activities (uuid, user_handle, message, created_at, expires_at, \
+          message_folded) VALUES ($1, $2, $3, $4, $5, $6)",
 };
 /// Inserts nothing when the activity is missing or expired.
 const INSERT_REPLY: Statement = Statement {
@@ -150,10 +150,12 @@ const INSERT_MESSAGE: Statement = Statement {
     sql: "INSERT INTO messages (uuid, conversation_uuid, sender_handle, message, created_at) \
           VALUES ($1, $2, $3, $4, $5)",
 };
+/// The health check's write: the first user's name set to itself, then rolled back.
+const HEALTH_PROBE: &str = "UPDATE users SET display_name = display_name \
+     WHERE handle = (SELECT MIN(handle) FROM users)";
 /// A batch at a time, so no delete holds the database for long.
 const DELETE_EXPIRED: &str = "DELETE FROM activities WHERE uuid IN \
      (SELECT uuid FROM activities WHERE expires_at <= $1 LIMIT $2)";
-const DELETE_BATCH: i64 = 500;
 
 #[derive(sqlx::FromRow)]
 struct ActivityRow {
@@ -326,10 +328,16 @@ fn fetch_limit(request: PageRequest) -> i64 {
     i64::try_from(request.limit() + 1).unwrap_or(i64::MAX)
 }
 
-/// `term` as a LIKE pattern matching it anywhere, its own `%`, `_` and `\` taken literally.
+/// A message or search term as search compares it: in lower case, in every script.
+pub(super) fn folded(text: &str) -> String {
+    text.to_lowercase()
+}
+
+/// `term` as a LIKE pattern matching it anywhere in a folded message, its own `%`, `_` and `\`
+/// taken literally.
 fn contains_pattern(term: &str) -> String {
     let mut pattern = String::from("%");
-    for c in term.to_lowercase().chars() {
+    for c in folded(term).chars() {
         if matches!(c, '%' | '_' | '\\') {
             pattern.push('\\');
         }
@@ -411,6 +419,8 @@ fn error_type(error: &sqlx::Error) -> String {
 
 pub struct SqlRepository {
     pub(super) pool: AnyPool,
+    /// One health probe at a time: a flood of health checks holds one connection at most.
+    health_probe: tokio::sync::Semaphore,
     /// The database's attributes, the same on every query's span.
     span_attributes: Vec<KeyValue>,
     /// A permit for each search that may hold a connection at once (`SEARCH_CONNECTIONS`).
@@ -421,8 +431,38 @@ impl SqlRepository {
     pub fn new(database: Database) -> Self {
         SqlRepository {
             pool: database.pool,
+            health_probe: tokio::sync::Semaphore::new(1),
             span_attributes: span_attributes(&database.info),
             searches: Semaphore::new(SEARCH_CONNECTIONS),
+        }
+    }
+
+    /// Folds the messages of cruds stored before search compared folded text (the column's
+    /// default is empty), a batch at a time; returns how many.
+    pub async fn fold_old_messages(&self) -> RepositoryResult<u64> {
+        const BATCH: i64 = 500;
+        let mut folded_so_far = 0;
+        loop {
+            let rows: Vec<(String, String)> = sqlx::query_as(
+                "SELECT uuid, message FROM activities \
+                 WHERE message_folded = '' AND message <> '' LIMIT $1",
+            )
+            .bind(BATCH)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)?;
+            for (uuid, message) in &rows {
+                sqlx::query("UPDATE activities SET message_folded = $1 WHERE uuid = $2")
+                    .bind(folded(message))
+                    .bind(uuid)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(classify)?;
+            }
+            folded_so_far += rows.len() as u64;
+            if rows.len() < BATCH.unsigned_abs() as usize {
+                return Ok(folded_so_far);
+            }
         }
     }
 
@@ -639,6 +679,7 @@ impl Repository for SqlRepository {
             .bind(message.to_owned())
             .bind(created_at)
             .bind(expires_at)
+            .bind(folded(message))
             .execute(&self.pool);
         self.traced(&INSERT_ACTIVITY, query).await?;
         Ok(Activity {
@@ -782,21 +823,34 @@ impl Repository for SqlRepository {
 
     /// Untraced: it runs outside any request, and a span of its own every few minutes would
     /// be a trace of its own, with no request to explain it.
-    async fn delete_expired(&self, now: OffsetDateTime) -> RepositoryResult<u64> {
-        let mut deleted = 0;
-        loop {
-            let batch = sqlx::query(DELETE_EXPIRED)
-                .bind(micros(now))
-                .bind(DELETE_BATCH)
-                .execute(&self.pool)
-                .await
-                .map_err(classify)?
-                .rows_affected();
-            deleted += batch;
-            if batch < DELETE_BATCH.unsigned_abs() {
-                return Ok(deleted);
-            }
-        }
+    async fn delete_expired(&self, now: OffsetDateTime, at_most: u64) -> RepositoryResult<u64> {
+        sqlx::query(DELETE_EXPIRED)
+            .bind(micros(now))
+            .bind(i64::try_from(at_most).unwrap_or(i64::MAX))
+            .execute(&self.pool)
+            .await
+            .map(|done| done.rows_affected())
+            .map_err(classify)
+    }
+
+    /// Untraced, like the health answer it serves. A row updated to itself and rolled back:
+    /// a read-only, corrupt or unreachable database refuses it, and nothing is ever written.
+    async fn check_health(&self) -> RepositoryResult<()> {
+        let _probing = self
+            .health_probe
+            .acquire()
+            .await
+            .map_err(|closed| RepositoryError::Unavailable(closed.to_string()))?;
+        let mut transaction = self.pool.begin().await.map_err(classify)?;
+        sqlx::query(HEALTH_PROBE)
+            .execute(&mut *transaction)
+            .await
+            .map_err(classify)?;
+        transaction.rollback().await.map_err(classify)
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
     }
 }
 

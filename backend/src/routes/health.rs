@@ -1,12 +1,50 @@
-use axum::Json;
-use axum::extract::State;
-use serde_json::{Value, json};
+//! `/api/health` for compose health checks and load balancers, and `/api/health/relay` for
+//! the people running the server. Neither makes spans.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
+use serde_json::{Value, json};
+use shared::ErrorCode;
+
+use crate::error::ApiError;
+use crate::repository::Repository;
 use crate::telemetry::relay::Relay;
 
-/// For compose health checks and load balancers: answers without touching data and makes no
-/// spans. It also shows what the trace relay accepted, refused and lost, so nothing is dropped
-/// unseen.
-pub async fn health(State(relay): State<Relay>) -> Json<Value> {
-    Json(json!({ "status": "ok", "relay": relay.counts() }))
+/// Longer than a healthy probe ever takes, shorter than `backend health-check`'s deadline.
+const PROBE_DEADLINE: Duration = Duration::from_millis(1500);
+
+/// Healthy when the database answers and would take a write: a read-only, corrupt or
+/// unreachable database answers 503, so the container is marked unhealthy.
+pub async fn health(
+    State(repository): State<Arc<dyn Repository>>,
+) -> Result<Json<Value>, ApiError> {
+    let unhealthy = |detail: String| {
+        tracing::warn!(%detail, "unhealthy: the database fails its check");
+        ApiError::Unavailable(ErrorCode::DatabaseUnavailable)
+    };
+    match tokio::time::timeout(PROBE_DEADLINE, repository.check_health()).await {
+        Ok(Ok(())) => Ok(Json(json!({ "status": "ok" }))),
+        Ok(Err(error)) => Err(unhealthy(error.to_string())),
+        Err(_) => Err(unhealthy(format!("no answer within {PROBE_DEADLINE:?}"))),
+    }
+}
+
+/// What the trace relay accepted, refused and lost, so nothing is dropped unseen. Only for a
+/// client on this machine that no proxy forwarded: how often each refusal happens tells an
+/// attacker which budget to aim at. Anyone else finds nothing here.
+pub async fn relay_counts(
+    State(relay): State<Relay>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let forwarded = headers.contains_key("x-forwarded-for") || headers.contains_key("forwarded");
+    if !peer.ip().to_canonical().is_loopback() || forwarded {
+        return Err(ApiError::NotFound(ErrorCode::NotFound));
+    }
+    Ok(Json(json!({ "relay": relay.counts() })))
 }

@@ -85,9 +85,7 @@ impl Relay {
         let forwarder = config
             .route
             .map(|route| Forwarder::start(route, counters.clone()));
-        let xray = config
-            .xray
-            .map(|to| XrayShare::start(to, config.frontend_service_name.clone()));
+        let xray = config.xray.map(XrayShare::start);
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let relay = Relay {
             inner: Arc::new(Inner {

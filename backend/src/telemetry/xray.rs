@@ -24,6 +24,7 @@ use wildmatch::WildMatch;
 
 pub use exporter::XrayExporter;
 use otlp::{XrayOtlpExporter, XrayRoutes};
+pub use sampling::PerSecondLimit;
 use sampling::{ForcedSamples, LocalRules, PollIntervals, SamplingRequest, XraySampler};
 use segment::Translator;
 
@@ -61,44 +62,65 @@ impl SegmentNaming {
     }
 }
 
-/// Each trace's X-Ray sampling decision, made when its first request arrives and read when
-/// its spans are exported. Bounded: the oldest decisions go first.
+/// Something remembered for each of the latest `capacity` traces, the oldest forgotten first.
 #[derive(Debug)]
-pub struct TraceDecisions {
+pub struct TraceMemory<V> {
     capacity: usize,
-    inner: Mutex<(HashMap<TraceId, bool>, VecDeque<TraceId>)>,
+    inner: Mutex<(HashMap<TraceId, V>, VecDeque<TraceId>)>,
 }
 
-impl TraceDecisions {
+/// Each trace's X-Ray sampling decision, made when its first request arrives and read when
+/// its spans are exported.
+pub type TraceDecisions = TraceMemory<bool>;
+
+impl<V: Copy> TraceMemory<V> {
     pub fn new(capacity: usize) -> Self {
-        TraceDecisions {
+        TraceMemory {
             capacity,
             inner: Mutex::new((HashMap::new(), VecDeque::new())),
         }
     }
 
-    pub fn get(&self, trace_id: TraceId) -> Option<bool> {
+    pub fn get(&self, trace_id: TraceId) -> Option<V> {
         let inner = sync::lock(&self.inner);
         inner.0.get(&trace_id).copied()
     }
 
-    /// The decision already made for the trace, or `decide()` now.
-    pub fn get_or_decide(&self, trace_id: TraceId, decide: impl FnOnce() -> bool) -> bool {
+    /// The value already remembered for the trace, or `decide()` now, outside the lock.
+    pub fn get_or_decide(&self, trace_id: TraceId, decide: impl FnOnce() -> V) -> V {
         if let Some(decided) = self.get(trace_id) {
             return decided;
         }
-        let sampled = decide();
+        let value = decide();
         let mut inner = sync::lock(&self.inner);
-        let (decisions, order) = &mut *inner;
-        if decisions.insert(trace_id, sampled).is_none() {
+        let (values, order) = &mut *inner;
+        if values.insert(trace_id, value).is_none() {
             order.push_back(trace_id);
-            while order.len() > self.capacity {
-                if let Some(oldest) = order.pop_front() {
-                    decisions.remove(&oldest);
-                }
+            self.forget_oldest(values, order);
+        }
+        value
+    }
+
+    /// Changes the trace's value, `initial` when none is remembered; `change` runs under the
+    /// lock, so it must be quick.
+    pub fn update<R>(&self, trace_id: TraceId, initial: V, change: impl FnOnce(&mut V) -> R) -> R {
+        let mut inner = sync::lock(&self.inner);
+        let (values, order) = &mut *inner;
+        let value = values.entry(trace_id).or_insert_with(|| {
+            order.push_back(trace_id);
+            initial
+        });
+        let result = change(value);
+        self.forget_oldest(values, order);
+        result
+    }
+
+    fn forget_oldest(&self, values: &mut HashMap<TraceId, V>, order: &mut VecDeque<TraceId>) {
+        while order.len() > self.capacity {
+            if let Some(oldest) = order.pop_front() {
+                values.remove(&oldest);
             }
         }
-        sampled
     }
 }
 
@@ -158,14 +180,17 @@ impl XrayRecorder {
     }
 
     /// X-Ray's decision for a trace the browser's relayed spans belong to: the one made when a
-    /// request of the trace arrived, else the one in `browser_decisions`, made by the same
-    /// rules for the frontend's service. Those are kept apart from the requests' decisions, so
-    /// that posted spans can never push a request's decision out before its spans are sent.
+    /// request of the trace arrived, else the one in `browser_decisions`, taken from
+    /// `browser_only`, a budget of the relay's own. Browser-only traces never reach the
+    /// sampling rules: anyone can post spans of made-up traces, and they must not spend the
+    /// reservoir that guarantees requests their trace a second. Their decisions are kept apart
+    /// from the requests', so that posted spans can never push a request's decision out before
+    /// its spans are sent.
     pub fn decide_for_browser(
         &self,
         trace_id: TraceId,
-        service_name: &str,
         browser_decisions: &TraceDecisions,
+        browser_only: &PerSecondLimit,
     ) -> bool {
         if let Some(decided) = self.decisions.get(trace_id) {
             return decided;
@@ -175,12 +200,7 @@ impl XrayRecorder {
                 self.count_implausible_id(trace_id);
                 return false;
             }
-            self.sampler.sample(&SamplingRequest {
-                service_name,
-                host: "",
-                method: "",
-                path: "",
-            })
+            browser_only.take()
         })
     }
 
@@ -364,21 +384,36 @@ mod tests {
         TraceId::from_bytes(bytes)
     }
 
+    fn recorder(rules: &str, remembered: usize) -> XrayRecorder {
+        XrayRecorder {
+            sampler: Arc::new(XraySampler::new(LocalRules::parse(rules).unwrap())),
+            forced: Arc::new(ForcedSamples::new(0)),
+            decisions: Arc::new(TraceDecisions::new(remembered)),
+            naming: Arc::new(SegmentNaming::new("Cruddur".into(), None)),
+            implausible_ids: Arc::default(),
+        }
+    }
+
+    fn home(trace_id: TraceId) -> XrayRequest<'static> {
+        XrayRequest {
+            trace_id,
+            upstream_decision: None,
+            host: Some("localhost:4567"),
+            method: "GET",
+            path: "/api/activities/home",
+        }
+    }
+
     #[test]
     fn posted_browser_spans_never_push_out_a_requests_decision() {
         let everything = r#"{"version":2,"default":{"fixed_target":0,"rate":1}}"#;
-        let recorder = XrayRecorder {
-            sampler: Arc::new(XraySampler::new(LocalRules::parse(everything).unwrap())),
-            forced: Arc::new(ForcedSamples::new(0)),
-            decisions: Arc::new(TraceDecisions::new(2)),
-            naming: Arc::new(SegmentNaming::new("Cruddur".into(), None)),
-            implausible_ids: Arc::default(),
-        };
+        let recorder = recorder(everything, 2);
         let request = trace_of_now(0);
         recorder.decisions.get_or_decide(request, || false);
         let browser = TraceDecisions::new(2);
+        let browser_only = PerSecondLimit::new(100);
         for tail in 1..=10 {
-            assert!(recorder.decide_for_browser(trace_of_now(tail), "cruddur-frontend", &browser));
+            assert!(recorder.decide_for_browser(trace_of_now(tail), &browser, &browser_only));
         }
         assert_eq!(
             recorder.decisions.get(request),
@@ -386,9 +421,38 @@ mod tests {
             "still remembered"
         );
         assert!(
-            !recorder.decide_for_browser(request, "cruddur-frontend", &browser),
+            !recorder.decide_for_browser(request, &browser, &browser_only),
             "the request's decision is the trace's"
         );
+    }
+
+    #[test]
+    fn under_a_flood_of_made_up_browser_traces_the_first_request_of_the_second_is_still_sampled() {
+        // The reservoir alone: one trace a second, nothing by rate.
+        let reservoir_only = r#"{"version":2,"default":{"fixed_target":1,"rate":0}}"#;
+        let recorder = recorder(reservoir_only, 64);
+        let browser = TraceDecisions::new(64);
+        let browser_only = PerSecondLimit::new(1);
+        for second in 0..2u8 {
+            let flood: usize = (1..=200u8)
+                .filter(|tail| {
+                    recorder.decide_for_browser(trace_of_now(*tail), &browser, &browser_only)
+                })
+                .count();
+            assert!(flood <= 1, "the browser's own budget: {flood} traces");
+            let header = recorder.begin(&home(trace_of_now(0xf0 + second)));
+            assert!(
+                header.to_str().unwrap().ends_with("Sampled=1"),
+                "{header:?} in second {second}"
+            );
+            // The next wall-clock second, with a fresh reservoir.
+            let now = SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap();
+            std::thread::sleep(std::time::Duration::from_nanos(
+                1_000_000_000 - u64::from(now.subsec_nanos()),
+            ));
+        }
     }
 }
 

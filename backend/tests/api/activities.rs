@@ -1,4 +1,6 @@
+use backend::repository::{PageRequest, Repository};
 use serde_json::{Value, json};
+use time::OffsetDateTime;
 
 use crate::databases::{TestDatabase, on_both_databases};
 use crate::helpers::{error_codes, spawn_app_on};
@@ -14,6 +16,7 @@ on_both_databases!(
     an_invalid_reply_gets_its_error_code_and_changes_nothing,
     a_user_feed_holds_only_that_users_cruds,
     search_finds_cruds_by_their_words_ignoring_case,
+    search_ignores_the_case_of_every_script_not_only_ascii,
     notifications_hold_the_cruds_meant_for_the_user,
 );
 
@@ -252,8 +255,62 @@ async fn search_finds_cruds_by_their_words_ignoring_case(database: TestDatabase)
     assert_eq!(error_codes(response, 422).await, ["search_term_too_long"]);
 }
 
+async fn search_ignores_the_case_of_every_script_not_only_ascii(database: TestDatabase) {
+    let app = spawn_app_on(database).await;
+    for message in ["Ένα ÉCLAIR au Café", "Straße nach Москва"] {
+        let posted = app
+            .post_json(
+                "/api/activities",
+                &json!({"message": message, "ttl": "1-day"}),
+            )
+            .await;
+        assert_eq!(posted.status(), 200);
+    }
+    for (term, found) in [
+        ("éclair", "Ένα ÉCLAIR au Café"),
+        ("ΈΝΑ", "Ένα ÉCLAIR au Café"),
+        ("CAFÉ", "Ένα ÉCLAIR au Café"),
+        ("москва", "Straße nach Москва"),
+        ("straße", "Straße nach Москва"),
+    ] {
+        let items = app
+            .get_items(&format!("/api/activities/search?term={term}"))
+            .await;
+        assert_eq!(messages(&items), [found], "{term}");
+    }
+}
+
 async fn notifications_hold_the_cruds_meant_for_the_user(database: TestDatabase) {
     let app = spawn_app_on(database).await;
     let notifications = app.get_items("/api/activities/notifications").await;
     assert_eq!(messages(&notifications), ["I am white unicorn"]);
+}
+
+#[tokio::test]
+async fn cruds_stored_before_search_folded_messages_are_folded_at_startup() {
+    let database = TestDatabase::sqlite();
+    let repository = database.repository().await;
+    let now = OffsetDateTime::now_utc();
+    repository
+        .create_activity("worf", "QAPLA’ ÉCLAIR", now, now + time::Duration::days(1))
+        .await
+        .unwrap();
+    let mut older = database.sqlite_connection().await;
+    sqlx::query("UPDATE activities SET message_folded = ''")
+        .execute(&mut older)
+        .await
+        .unwrap();
+    let unfolded = repository
+        .search_activities("éclair", PageRequest::first(), now)
+        .await
+        .unwrap();
+    assert!(unfolded.items.is_empty(), "as a database from before is");
+
+    assert!(repository.fold_old_messages().await.unwrap() >= 1);
+    let found = repository
+        .search_activities("éclair", PageRequest::first(), now)
+        .await
+        .unwrap();
+    assert_eq!(found.items.len(), 1);
+    assert_eq!(repository.fold_old_messages().await.unwrap(), 0, "once");
 }

@@ -13,6 +13,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Once, OnceLock};
 use std::time::{Duration, Instant};
 
+use backend::configuration::Settings;
+use backend::database::Database;
+use backend::repository::SqlRepository;
 use sqlx::Connection;
 
 /// Which database a test's app keeps its data in; held for the test's length.
@@ -59,6 +62,28 @@ impl TestDatabase {
         Some(TestDatabase::Postgres {
             url: format!("postgres://postgres@127.0.0.1:{port}/{name}"),
         })
+    }
+
+    /// The repository on this database, opened and migrated as the app does.
+    pub async fn repository(&self) -> SqlRepository {
+        let (variable, value) = self.env();
+        let settings = Settings::from_lookup(|name| (name == variable).then(|| value.clone()))
+            .expect("the test settings are valid");
+        let database = Database::open(&settings.database.location)
+            .await
+            .expect("the database opens");
+        SqlRepository::new(database)
+    }
+
+    /// A connection of its own to this SQLite database, beside the app's.
+    pub async fn sqlite_connection(&self) -> sqlx::SqliteConnection {
+        let TestDatabase::Sqlite(directory) = self else {
+            panic!("a SQLite test database")
+        };
+        let file = directory.path().join("cruddur.db");
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
+            .await
+            .expect("the SQLite file opens")
     }
 
     /// The variable that points the backend at this database.

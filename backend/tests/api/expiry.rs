@@ -1,27 +1,22 @@
 //! A crud's `expires_at` is honoured: it leaves every list when it passes, and the periodic
-//! delete removes it with its replies.
+//! delete removes it with its replies, a batch at a time, and stops when the server does.
 
-use backend::configuration::Settings;
-use backend::database::Database;
+use std::sync::Arc;
+
+use backend::client_address::TrustedProxies;
+use backend::maintenance::{self, Maintenance};
+use backend::read_budget::ReadBudget;
 use backend::repository::{PageRequest, Repository, RepositoryError, SqlRepository};
+use backend::write_budget::WriteBudget;
 use time::{Duration, OffsetDateTime};
+use tokio::sync::watch;
 
 use crate::databases::{TestDatabase, on_both_databases};
 
 on_both_databases!(expired_cruds_leave_every_list_and_are_deleted_with_their_replies,);
 
-async fn repository(database: &TestDatabase) -> SqlRepository {
-    let (variable, value) = database.env();
-    let settings = Settings::from_lookup(|name| (name == variable).then(|| value.clone()))
-        .expect("the test settings are valid");
-    let database = Database::open(&settings.database.location)
-        .await
-        .expect("the database opens");
-    SqlRepository::new(database)
-}
-
 async fn expired_cruds_leave_every_list_and_are_deleted_with_their_replies(database: TestDatabase) {
-    let repository = repository(&database).await;
+    let repository = database.repository().await;
     let now = OffsetDateTime::now_utc();
     let short = repository
         .create_activity(
@@ -79,8 +74,8 @@ async fn expired_cruds_leave_every_list_and_are_deleted_with_their_replies(datab
     let shown = repository.replies(short.uuid, first, now).await.unwrap();
     assert_eq!(shown.items.len(), 1, "and were there before");
 
-    assert_eq!(repository.delete_expired(later).await, Ok(1));
-    assert_eq!(repository.delete_expired(later).await, Ok(0));
+    assert_eq!(repository.delete_expired(later, 500).await, Ok(1));
+    assert_eq!(repository.delete_expired(later, 500).await, Ok(0));
     let replies = repository.replies(short.uuid, first, now).await.unwrap();
     assert!(replies.items.is_empty(), "its replies went with it");
     assert!(
@@ -91,4 +86,66 @@ async fn expired_cruds_leave_every_list_and_are_deleted_with_their_replies(datab
         repository.activity(long.uuid, later).await.unwrap().message,
         "here all week"
     );
+}
+
+/// `count` cruds of worf's that expired an hour ago.
+async fn expired_cruds(repository: &SqlRepository, count: usize) {
+    let now = OffsetDateTime::now_utc();
+    for n in 0..count {
+        repository
+            .create_activity(
+                "worf",
+                &format!("expired {n}"),
+                now - Duration::hours(2),
+                now - Duration::hours(1),
+            )
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn the_expiry_sweep_stops_between_batches_when_asked() {
+    let database = TestDatabase::sqlite();
+    let repository = database.repository().await;
+    expired_cruds(&repository, 6).await;
+    let now = OffsetDateTime::now_utc();
+    let (_stop, stopped) = watch::channel(true);
+    assert_eq!(
+        maintenance::delete_expired(&repository, now, 2, &stopped).await,
+        Ok(2),
+        "one batch, then the stop is seen"
+    );
+    let (_stop, running) = watch::channel(false);
+    assert_eq!(
+        maintenance::delete_expired(&repository, now, 2, &running).await,
+        Ok(4),
+        "the rest, batch after batch"
+    );
+}
+
+#[tokio::test]
+async fn stopping_maintenance_during_a_hung_delete_ends_by_its_deadline() {
+    let database = TestDatabase::sqlite();
+    let repository = database.repository().await;
+    expired_cruds(&repository, 1).await;
+    // Another connection holds SQLite's write lock: the delete waits for it (5 s) and more.
+    let mut holder = database.sqlite_connection().await;
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let maintenance = Maintenance::start(
+        Arc::new(repository),
+        WriteBudget::new(1, TrustedProxies::default()),
+        ReadBudget::new(1, 1, TrustedProxies::default()),
+        std::time::Duration::from_millis(10),
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let stopping = std::time::Instant::now();
+    maintenance
+        .stop(std::time::Duration::from_millis(300))
+        .await;
+    let took = stopping.elapsed();
+    assert!(took < std::time::Duration::from_secs(2), "{took:?}");
 }

@@ -169,7 +169,7 @@ async fn a_429_is_retried_no_sooner_than_its_retry_after() {
 }
 
 async fn relay_counts(backend: &BackendProcess) -> Value {
-    backend.health().await["relay"].clone()
+    backend.relay_counts().await["relay"].clone()
 }
 
 async fn relay_one_browser_span(backend: &BackendProcess, name: &str) {
@@ -192,7 +192,7 @@ async fn relay_one_browser_span(backend: &BackendProcess, name: &str) {
     assert_eq!(response.status(), 200);
 }
 
-/// Polls `/api/health` until the relay's counters satisfy `done`.
+/// Polls `/api/health/relay` until the relay's counters satisfy `done`.
 async fn wait_for_counts(backend: &BackendProcess, done: impl Fn(&Value) -> bool) -> Value {
     let waited = tokio::time::timeout(Duration::from_secs(20), async {
         loop {

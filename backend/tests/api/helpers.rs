@@ -244,14 +244,23 @@ pub async fn spawn_backend_exporting_to(endpoint: &str, extra: &[(&str, &str)]) 
 }
 
 impl BackendProcess {
-    /// `/api/health`'s JSON, the relay's counters included.
+    /// `/api/health`'s JSON.
     pub async fn health(&self) -> Json {
-        reqwest::get(format!("{}/api/health", self.address))
+        self.get_json("/api/health").await
+    }
+
+    /// The relay's counters, from `/api/health/relay` (answered on loopback only).
+    pub async fn relay_counts(&self) -> Json {
+        self.get_json("/api/health/relay").await
+    }
+
+    async fn get_json(&self, path: &str) -> Json {
+        reqwest::get(format!("{}{path}", self.address))
             .await
             .expect("the backend answers")
             .json()
             .await
-            .expect("health is JSON")
+            .expect("a JSON answer")
     }
 
     pub fn stderr(&self) -> String {

@@ -182,7 +182,7 @@ async fn a_browser_cannot_pass_for_the_backend_or_a_server() {
         );
         assert_eq!(span.span.kind, SpanKind::Internal as i32);
     }
-    let counts = backend.health().await;
+    let counts = backend.relay_counts().await;
     assert_eq!(counts["relay"]["trimmed"]["kinds_rewritten"], 2);
 }
 
@@ -232,7 +232,7 @@ async fn each_cap_refuses_or_trims_and_is_counted() {
     assert_eq!(span.span.links.len(), 128);
     assert_eq!(span.span.dropped_links_count, 12);
 
-    let counts = backend.health().await;
+    let counts = backend.relay_counts().await;
     let relay = &counts["relay"];
     assert_eq!(relay["refused"]["too_many_spans"], 1);
     assert_eq!(relay["refused"]["too_large"], 1);
@@ -365,7 +365,7 @@ async fn span_budgets_per_client_and_for_everyone_answer_429_with_retry_after() 
     assert_eq!(over_global.status(), 429, "everyone's 150 spans are spent");
     assert!(over_global.headers().contains_key("retry-after"));
 
-    let counts = backend.health().await;
+    let counts = backend.relay_counts().await;
     assert_eq!(counts["relay"]["refused"]["rate_limited"], 2);
     assert_eq!(counts["relay"]["spans_refused"], 120);
 }
@@ -424,8 +424,8 @@ async fn a_slow_client_cannot_hold_the_exit_past_the_shutdown_deadline() {
 #[tokio::test]
 async fn the_counters_start_at_zero_and_are_logged_at_shutdown_when_something_was_refused() {
     let mut backend = spawn_backend(&[]).await;
-    let counts = backend.health().await;
-    assert_eq!(counts["status"], "ok");
+    assert_eq!(backend.health().await["status"], "ok");
+    let counts = backend.relay_counts().await;
     assert_eq!(counts["relay"]["exports_accepted"], 0);
     assert_eq!(counts["relay"]["refused"]["malformed"], 0);
 
@@ -437,7 +437,10 @@ async fn the_counters_start_at_zero_and_are_logged_at_shutdown_when_something_wa
         .await
         .unwrap();
     assert_eq!(response.status(), 400);
-    assert_eq!(backend.health().await["relay"]["refused"]["malformed"], 1);
+    assert_eq!(
+        backend.relay_counts().await["relay"]["refused"]["malformed"],
+        1
+    );
 
     backend.terminate();
     backend.wait(Duration::from_secs(10)).await;

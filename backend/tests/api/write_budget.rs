@@ -70,3 +70,38 @@ async fn a_client_past_its_write_budget_gets_429_with_retry_after_and_others_sti
     let other = post("/api/activities", crud, "198.51.100.8").await.unwrap();
     assert_eq!(other.status(), 200, "another client has its own budget");
 }
+
+#[tokio::test]
+async fn a_client_behind_the_proxy_cannot_name_itself_in_a_forwarded_header_of_its_own() {
+    let backend = spawn_backend(&[
+        ("OTEL_SDK_DISABLED", "true"),
+        ("CRUDDUR_WRITE_BUDGET", "3"),
+        ("CRUDDUR_TRUSTED_PROXIES", "127.0.0.1"),
+    ])
+    .await;
+    let client = reqwest::Client::new();
+    let crud = json!({"message": "who am I", "ttl": "1-day"});
+    let post = || {
+        client
+            .post(format!("{}/api/activities", backend.address))
+            .header("x-forwarded-for", "203.0.113.9")
+            .json(&crud)
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(post().send().await.unwrap().status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 429, 429]);
+    for host in 0..50 {
+        let disguised = post()
+            .header("forwarded", format!("for=198.51.100.{host}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            disguised.status(),
+            429,
+            "Forwarded: for=198.51.100.{host} is the client's own word"
+        );
+    }
+}

@@ -510,7 +510,7 @@ async fn a_relayed_browser_span_reaches_xray_in_the_same_trace_as_the_server_spa
         browser_export(&[
             (&home, "00f067aa0ba902b7", "HTTP GET"),
             (&feed, "00f067aa0ba902b7", "HTTP GET"),
-            // No request: decided by the same rules, for the frontend, and left out.
+            // No request: a browser-only trace, one a second from the relay's own budget.
             (&page, "1111111111111111", "documentLoad"),
         ]),
     )
@@ -552,7 +552,11 @@ async fn a_relayed_browser_span_reaches_xray_in_the_same_trace_as_the_server_spa
         .iter()
         .map(|span| hex(&span.span.trace_id))
         .collect();
-    assert_eq!(traces, HashSet::from([home]), "only the sampled trace");
+    assert_eq!(
+        traces,
+        HashSet::from([home, page]),
+        "the sampled trace and the browser-only one, not the trace its request left out"
+    );
     for export in aws.requests_to("/v1/traces") {
         assert_signed(&export, KEY_ID, SECRET, TOKEN);
         assert!(
@@ -571,25 +575,42 @@ async fn a_relayed_browser_span_reaches_xray_in_the_same_trace_as_the_server_spa
     }
 }
 
+/// The sampling rules' reservoir alone: one trace a second, none by rate.
+const SAMPLE_RESERVOIR_ONLY: &str =
+    r#"{"version": 2, "default": {"fixed_target": 1, "rate": 0.0}}"#;
+
 #[tokio::test]
-async fn a_browser_only_trace_is_decided_by_the_same_rules() {
+async fn under_a_relayed_flood_of_made_up_traces_the_first_request_of_the_second_is_still_sampled()
+{
     let aws = FakeAws::start().await;
     let files = AwsFiles::new();
     let mut extra = STATIC_CREDENTIALS.to_vec();
-    extra.push(("AWS_XRAY_SAMPLING_RULES", SAMPLE_ALL));
+    extra.push(("AWS_XRAY_SAMPLING_RULES", SAMPLE_RESERVOIR_ONLY));
     let backend = backend_to(&aws, &files, &extra).await;
-    let page = browser_trace_id(4);
+    let made_up: Vec<String> = (1..=100).map(browser_trace_id).collect();
+    let flood: Vec<(&str, &str, &str)> = made_up
+        .iter()
+        .map(|trace_id| (trace_id.as_str(), "2222222222222222", "documentLoad"))
+        .collect();
 
-    relay(
-        &backend,
-        browser_export(&[(&page, "2222222222222222", "documentLoad")]),
-    )
-    .await;
+    relay(&backend, browser_export(&flood)).await;
+    let (request, sampled) = xray_trace(&get(&backend, "/api/activities/home", None).await);
+    assert!(
+        sampled,
+        "the reservoir's trace of the second is the request's"
+    );
 
-    let spans = aws
-        .wait_for_spans(|spans| spans.iter().any(|span| span.span.name == "documentLoad"))
-        .await;
-    assert_eq!(hex(&spans[0].span.trace_id), page);
+    aws.wait_for_spans(has_server_span_of(&request)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let browser_only = aws
+        .spans()
+        .iter()
+        .filter(|span| span.span.name == "documentLoad")
+        .count();
+    assert!(
+        (1..=2).contains(&browser_only),
+        "one made-up trace a second reaches X-Ray, not {browser_only}"
+    );
 }
 
 #[tokio::test]

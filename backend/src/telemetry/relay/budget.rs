@@ -68,8 +68,18 @@ impl Budgets {
         };
         let second = Duration::from_secs(1);
         Budgets {
-            requests: ClientBudget::new(budgets.requests_per_second, second, budgets.request_burst),
-            spans: ClientBudget::new(budgets.spans_per_second, second, budgets.span_burst),
+            requests: ClientBudget::new(
+                "relay requests",
+                budgets.requests_per_second,
+                second,
+                budgets.request_burst,
+            ),
+            spans: ClientBudget::new(
+                "relay spans",
+                budgets.spans_per_second,
+                second,
+                budgets.span_burst,
+            ),
             global_spans: RateLimiter::direct(quota(
                 budgets.global_spans_per_second,
                 budgets.global_span_burst,
@@ -100,8 +110,8 @@ impl Budgets {
         }
     }
 
-    /// Forgets clients whose buckets are full again, so the keyed maps stay bounded by the
-    /// clients of the last moments.
+    /// Forgets clients whose buckets are full again; the keyed maps are bounded by size too
+    /// (`client_budget::MAX_CLIENTS`).
     pub fn forget_idle_clients(&self) {
         self.requests.forget_idle_clients();
         self.spans.forget_idle_clients();

@@ -3,11 +3,18 @@
 //! that X-Ray's trace shows click → fetch → server.
 //!
 //! The decisions are the backend's own (`TraceDecisions`: bounded, the oldest forgotten
-//! first). A browser's span of a trace no request has decided (a `documentLoad`) is decided
-//! by the same rules, for the frontend's service, and remembered in a bounded map of the
-//! relay's own: anyone can post spans of made-up traces, and they must not push the requests'
-//! decisions out. A browser span that overtakes its own request (its fetch ends after the
-//! response, so it never should) is decided apart from it.
+//! first). A browser's span of a trace no request has decided (a `documentLoad`) is a
+//! browser-only trace: anyone can post spans of made-up traces, so those take
+//! `BROWSER_ONLY_TRACES_PER_SECOND` of a budget of their own, never the sampling rules'
+//! reservoir, which is the requests' guaranteed trace a second. Their decisions are remembered
+//! in a bounded map of the relay's own, so that they can't push the requests' decisions out.
+//! A browser span that overtakes its own request (its fetch ends after the response, so it
+//! never should) is decided apart from it.
+//!
+//! A trace's id is in every response's `X-Amzn-Trace-Id`, so a client can post spans into a
+//! trace X-Ray sampled: at most `MAX_SPANS_PER_TRACE` of them go to X-Ray per trace, and at
+//! most `MAX_SPANS_PER_SECOND` for all traces together. The rest are counted as not delivered
+//! and logged with the relay's other losses.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,7 +27,7 @@ use super::counters::Counters;
 use super::forward::{Forwarder, Queued, Route};
 use crate::configuration::{OtlpHeaders, OtlpProtocol};
 use crate::telemetry::xray::otlp::{XRAY_COMPRESSION, XrayOtlpRoute};
-use crate::telemetry::xray::{TraceDecisions, XrayRecorder};
+use crate::telemetry::xray::{PerSecondLimit, TraceDecisions, TraceMemory, XrayRecorder};
 
 /// What the relay needs to send X-Ray its share.
 pub struct RelayToXray {
@@ -30,21 +37,29 @@ pub struct RelayToXray {
 }
 
 /// How many browser-only traces' decisions are remembered, so that a page's spans sent in
-/// several exports are decided alike.
-const REMEMBERED_BROWSER_DECISIONS: usize = 4096;
+/// several exports are decided alike; and how many sampled traces' relayed spans are counted.
+const REMEMBERED_BROWSER_TRACES: usize = 4096;
+/// Browser-only traces X-Ray gets a second: a page load's trace now and then, and a client
+/// posting made-up traces gets no more than that.
+const BROWSER_ONLY_TRACES_PER_SECOND: u64 = 1;
+/// A page's spans in one trace are a few dozen; a trace past this is being filled by hand.
+const MAX_SPANS_PER_TRACE: u32 = 512;
+/// Relayed spans X-Ray gets a second, for every trace together.
+const MAX_SPANS_PER_SECOND: u64 = 1_000;
 
 pub(super) struct XrayShare {
     forwarder: Forwarder,
     recorder: XrayRecorder,
     browser_decisions: TraceDecisions,
+    browser_only: PerSecondLimit,
+    caps: SpanCaps,
     /// What reached X-Ray and what did not; apart from the relay's own counts.
     pub(super) counters: Arc<Counters>,
-    frontend_service_name: String,
 }
 
 impl XrayShare {
     /// Starts the forwarder on the runtime; X-Ray gets none of the OTLP endpoint's headers.
-    pub(super) fn start(to: RelayToXray, frontend_service_name: String) -> Self {
+    pub(super) fn start(to: RelayToXray) -> Self {
         let counters = Arc::new(Counters::default());
         XrayShare {
             forwarder: Forwarder::start(
@@ -58,22 +73,37 @@ impl XrayShare {
                 counters.clone(),
             ),
             recorder: to.recorder,
-            browser_decisions: TraceDecisions::new(REMEMBERED_BROWSER_DECISIONS),
+            browser_decisions: TraceDecisions::new(REMEMBERED_BROWSER_TRACES),
+            browser_only: PerSecondLimit::new(BROWSER_ONLY_TRACES_PER_SECOND),
+            caps: SpanCaps::new(MAX_SPANS_PER_TRACE, MAX_SPANS_PER_SECOND),
             counters,
-            frontend_service_name,
         }
     }
 
-    /// Queues the export's spans of sampled traces; what the queue can't take is counted as
-    /// not delivered. The browser's export was accepted either way.
+    /// Queues the export's spans of sampled traces, within the caps; what the caps or the
+    /// queue can't take is counted as not delivered. The browser's export was accepted either
+    /// way.
     pub(super) fn offer(&self, export: &ExportTraceServiceRequest) {
-        let Some((sampled, spans)) = sampled_part(export, |trace_id| {
-            self.recorder.decide_for_browser(
-                trace_id,
-                &self.frontend_service_name,
-                &self.browser_decisions,
-            )
-        }) else {
+        let mut sampled: HashMap<TraceId, bool> = HashMap::new();
+        let mut over_caps = 0;
+        let part = sampled_part(export, |trace_id| {
+            let decided = *sampled.entry(trace_id).or_insert_with(|| {
+                self.recorder.decide_for_browser(
+                    trace_id,
+                    &self.browser_decisions,
+                    &self.browser_only,
+                )
+            });
+            let admitted = decided && self.caps.admit(trace_id);
+            if decided && !admitted {
+                over_caps += 1;
+            }
+            admitted
+        });
+        if over_caps > 0 {
+            self.counters.not_delivered(over_caps);
+        }
+        let Some((sampled, spans)) = part else {
             return;
         };
         let Ok(body) = self.forwarder.encode(&sampled) else {
@@ -89,20 +119,45 @@ impl XrayShare {
     }
 }
 
-/// The spans of `export` whose trace `sampled` keeps, under their own resource and scope,
-/// with their count; None when there are none. Each trace is asked once per export.
+/// How many relayed spans X-Ray gets per trace and per second.
+struct SpanCaps {
+    sent_per_trace: TraceMemory<u32>,
+    per_trace: u32,
+    per_second: PerSecondLimit,
+}
+
+impl SpanCaps {
+    fn new(per_trace: u32, per_second: u64) -> Self {
+        SpanCaps {
+            sent_per_trace: TraceMemory::new(REMEMBERED_BROWSER_TRACES),
+            per_trace,
+            per_second: PerSecondLimit::new(per_second),
+        }
+    }
+
+    /// Takes one span from its trace's cap and then from this second's.
+    fn admit(&self, trace_id: TraceId) -> bool {
+        let in_trace = self.sent_per_trace.update(trace_id, 0, |sent| {
+            let room = *sent < self.per_trace;
+            if room {
+                *sent += 1;
+            }
+            room
+        });
+        in_trace && self.per_second.take()
+    }
+}
+
+/// The spans of `export` that `keep` keeps (asked once per span, in order), under their own
+/// resource and scope, with their count; None when there are none. Spans without a trace id
+/// are never kept.
 fn sampled_part(
     export: &ExportTraceServiceRequest,
-    mut sampled: impl FnMut(TraceId) -> bool,
+    mut keep_span: impl FnMut(TraceId) -> bool,
 ) -> Option<(ExportTraceServiceRequest, usize)> {
-    let mut decided: HashMap<[u8; 16], bool> = HashMap::new();
     let mut keep = |trace_id: &[u8]| {
-        let Ok(trace_id) = <[u8; 16]>::try_from(trace_id) else {
-            return false;
-        };
-        *decided
-            .entry(trace_id)
-            .or_insert_with(|| sampled(TraceId::from_bytes(trace_id)))
+        <[u8; 16]>::try_from(trace_id)
+            .is_ok_and(|trace_id| keep_span(TraceId::from_bytes(trace_id)))
     };
     let mut count = 0;
     let resource_spans: Vec<ResourceSpans> = export
@@ -152,7 +207,20 @@ mod tests {
     }
 
     #[test]
-    fn only_the_spans_of_sampled_traces_are_kept_each_trace_asked_once() {
+    fn spans_posted_into_a_sampled_trace_are_capped_per_trace_and_per_second() {
+        let caps = SpanCaps::new(3, 5);
+        let trace = |tail: u8| TraceId::from_bytes([tail; 16]);
+        let first: Vec<bool> = (0..5).map(|_| caps.admit(trace(1))).collect();
+        assert_eq!(first, [true, true, true, false, false], "three per trace");
+        let others = (2..=6).filter(|tail| caps.admit(trace(*tail))).count();
+        assert!(
+            others <= 2,
+            "five a second for every trace together: {others} more passed"
+        );
+    }
+
+    #[test]
+    fn only_the_spans_kept_are_sent_under_their_resource() {
         let export = ExportTraceServiceRequest {
             resource_spans: vec![ResourceSpans {
                 resource: Some(Resource::default()),
@@ -169,14 +237,14 @@ mod tests {
                 ..Default::default()
             }],
         };
-        let mut asked = Vec::new();
+        let mut asked = 0;
         let (kept, count) = sampled_part(&export, |trace_id| {
-            asked.push(trace_id);
+            asked += 1;
             trace_id == TraceId::from_bytes([1; 16])
         })
         .unwrap();
         assert_eq!(count, 2);
-        assert_eq!(asked.len(), 2, "once per trace");
+        assert_eq!(asked, 4, "once per span");
         let ids: Vec<u8> = kept.resource_spans[0]
             .scope_spans
             .iter()

@@ -104,21 +104,44 @@ impl XraySampler {
     }
 }
 
+/// At most `per_second` a second, counted per wall-clock second as X-Ray's reservoirs are.
+#[derive(Debug)]
+pub struct PerSecondLimit {
+    per_second: u64,
+    taken: Mutex<PerSecond>,
+}
+
+impl PerSecondLimit {
+    pub fn new(per_second: u64) -> Self {
+        PerSecondLimit {
+            per_second,
+            taken: Mutex::default(),
+        }
+    }
+
+    /// Takes one of this second's, if any is left.
+    pub fn take(&self) -> bool {
+        self.take_at(SystemTime::now())
+    }
+
+    fn take_at(&self, now: SystemTime) -> bool {
+        sync::lock(&self.taken).take(now, self.per_second)
+    }
+}
+
 /// An upstream's `Sampled=1`, honoured for at most `per_second` traces a second, a reservoir of
 /// its own; past it the rules decide as if the header had said nothing. A client sends that
 /// header as easily as a load balancer does, and must not make every request X-Ray's.
 #[derive(Debug)]
 pub struct ForcedSamples {
-    per_second: u64,
-    taken: Mutex<PerSecond>,
+    limit: PerSecondLimit,
     refused: LossCounter,
 }
 
 impl ForcedSamples {
     pub fn new(per_second: u64) -> Self {
         ForcedSamples {
-            per_second,
-            taken: Mutex::default(),
+            limit: PerSecondLimit::new(per_second),
             refused: LossCounter::default(),
         }
     }
@@ -129,7 +152,7 @@ impl ForcedSamples {
     }
 
     fn admit_at(&self, now: SystemTime) -> bool {
-        if sync::lock(&self.taken).take(now, self.per_second) {
+        if self.limit.take_at(now) {
             return true;
         }
         if let Some(report) = self.refused.add(1) {
@@ -137,7 +160,7 @@ impl ForcedSamples {
                 parent: None,
                 refused = report.since_last_report,
                 total = report.total,
-                per_second = self.per_second,
+                per_second = self.limit.per_second,
                 "an upstream's Sampled=1 past its limit a second: the sampling rules decided instead"
             );
         }
