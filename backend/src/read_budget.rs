@@ -32,8 +32,14 @@ impl ReadBudget {
         searches_per_minute: u32,
         trusted_proxies: TrustedProxies,
     ) -> Self {
-        let per_minute =
-            |name, units| Arc::new(ClientBudget::new(name, units, Duration::from_secs(60), units));
+        let per_minute = |name, units| {
+            Arc::new(ClientBudget::new(
+                name,
+                units,
+                Duration::from_secs(60),
+                units,
+            ))
+        };
         ReadBudget {
             reads: per_minute("reads", reads_per_minute),
             searches: per_minute("searches", searches_per_minute),

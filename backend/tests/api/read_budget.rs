@@ -65,7 +65,8 @@ on_both_databases!(the_home_feed_answers_within_200_ms_while_twenty_worst_case_s
 /// Cruds as long as a crud can be, all alike.
 const CRUDS: usize = 5_000;
 
-/// `count` cruds of `ACTIVITY_MAX_CHARS` letters `a`, written straight into the database.
+/// `count` cruds of `ACTIVITY_MAX_CHARS` letters `a`, written straight into the database
+/// (lower case already, so the folded message search reads is the message itself).
 async fn seed_maximal_cruds(database: &TestDatabase, count: usize) {
     let message = "a".repeat(shared::activities::ACTIVITY_MAX_CHARS);
     let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1_000_000;
@@ -73,8 +74,8 @@ async fn seed_maximal_cruds(database: &TestDatabase, count: usize) {
     // The uuids' last 12 hex digits are 8 zeros and 1001 onwards.
     let sql = format!(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {count}) \
-         INSERT INTO activities (uuid, user_handle, message, created_at, expires_at) \
-         SELECT '00000000-0000-4000-8000-00000000' || (1000 + i), 'andrewbrown', '{message}', \
+         INSERT INTO activities (uuid, user_handle, message, message_folded, created_at, expires_at) \
+         SELECT '00000000-0000-4000-8000-00000000' || (1000 + i), 'andrewbrown', '{message}', '{message}', \
          {now} - i, {now} + {day} FROM n"
     );
     let sql = sqlx::AssertSqlSafe(sql);

@@ -19,9 +19,9 @@ use super::TraceDecisions;
 use crate::configuration::{
     OtlpCompression, OtlpHeaders, OtlpProtocol, TelemetrySettings, XrayDestination,
 };
+use crate::redact;
 use crate::telemetry::aws_signing::{SigV4, XrayAuth};
 use crate::telemetry::otlp::{CountedExporter, OtlpDestination};
-use crate::redact;
 
 /// How long one export may take.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
