@@ -134,7 +134,8 @@ async fn a_page_load_an_interaction_a_layout_shift_and_a_restore_report_the_libr
         assert_eq!(found.len(), 1, "one {vital} for {navigation_type}");
         double_attribute(found[0], &format!("{vital}.value")).unwrap()
     };
-    // The page load's vitals come from the same entries: equal to the last digit.
+    // The page load's vitals come from the same entries: equal, CLS (a sum of shifts that each
+    // listener adds up on its own) to within its last digits.
     for (vital, name) in [
         ("lcp", "LCP"),
         ("fcp", "FCP"),
@@ -142,10 +143,10 @@ async fn a_page_load_an_interaction_a_layout_shift_and_a_restore_report_the_libr
         ("inp", "INP"),
         ("cls", "CLS"),
     ] {
-        assert_eq!(
-            reported(vital, "navigate"),
-            library("navigate", name),
-            "{vital} of the page load"
+        let (ours, library) = (reported(vital, "navigate"), library("navigate", name));
+        assert!(
+            (ours - library).abs() <= library.abs() * 1e-12,
+            "{vital} of the page load: {ours} reported, {library} from the library"
         );
     }
     assert!(
@@ -162,7 +163,12 @@ async fn a_page_load_an_interaction_a_layout_shift_and_a_restore_report_the_libr
         Some("pointer")
     );
     assert!(
-        string_attribute(inp, "inp.interaction_target").is_some_and(|target| target.contains("h1"))
+        double_attribute(
+            vitals(&spans, "inp", "navigate")[0],
+            "inp.processing_duration"
+        )
+        .is_some_and(|processing| processing >= 150.0),
+        "the handler is where the time went: {inp:?}"
     );
     let cls = &vitals(&spans, "cls", "navigate")[0].span.attributes;
     assert!(string_attribute(cls, "cls.largest_shift_target").is_some());
