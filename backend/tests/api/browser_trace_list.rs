@@ -19,6 +19,11 @@ async fn serve() -> (String, crate::helpers::BackendProcess) {
     .await
 }
 
+async fn open_home(client: &Client, origin: &str) {
+    client.goto(origin).await.unwrap();
+    wait_for_text(client, ".activity .message", "Cloud is very fun!").await;
+}
+
 /// The trace id a row's link leads to.
 async fn trace_of_row(client: &Client, row_text: &str) -> String {
     let link = client
@@ -48,8 +53,7 @@ async fn two_clicks_on_different_buttons_within_a_second_show_as_two_rows_told_a
     let (origin, _backend) = serve().await;
     let browser = start_browser().await;
     let client = &browser.client;
-    client.goto(&origin).await.unwrap();
-    wait_for_text(client, ".activity .message", "Cloud is very fun!").await;
+    open_home(client, &origin).await;
     click(client, Locator::LinkText("Notifications")).await;
     click(client, Locator::LinkText("Messages")).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -110,8 +114,7 @@ async fn a_trace_is_found_by_its_xray_id_pasted_into_the_box() {
     let (origin, _backend) = serve().await;
     let browser = start_browser().await;
     let client = &browser.client;
-    client.goto(&origin).await.unwrap();
-    wait_for_text(client, ".activity .message", "Cloud is very fun!").await;
+    open_home(client, &origin).await;
     click(client, Locator::LinkText("Notifications")).await;
     wait_for_text(client, ".activity .message", "I am white unicorn").await;
     click(client, Locator::LinkText("Traces")).await;
