@@ -14,6 +14,7 @@ mod document_load;
 mod errors;
 mod export;
 pub mod fetch;
+mod fields;
 pub mod interaction;
 mod span;
 pub mod trace_link;

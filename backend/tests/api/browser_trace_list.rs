@@ -19,6 +19,11 @@ async fn serve() -> (String, crate::helpers::BackendProcess) {
     .await
 }
 
+async fn open_home(client: &Client, origin: &str) {
+    client.goto(origin).await.unwrap();
+    wait_for_text(client, ".activity .message", "Cloud is very fun!").await;
+}
+
 /// The trace id a row's link leads to.
 async fn trace_of_row(client: &Client, row_text: &str) -> String {
     let link = client
@@ -48,17 +53,16 @@ async fn two_clicks_on_different_buttons_within_a_second_show_as_two_rows_told_a
     let (origin, _backend) = serve().await;
     let browser = start_browser().await;
     let client = &browser.client;
-    client.goto(&origin).await.unwrap();
-    wait_for_text(client, ".activity .message", "Cloud is very fun!").await;
-    click(client, Locator::Css(".crud-button")).await;
+    open_home(client, &origin).await;
     click(client, Locator::LinkText("Notifications")).await;
-    wait_for_text(client, ".activity .message", "I am white unicorn").await;
+    click(client, Locator::LinkText("Messages")).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
 
     click(client, Locator::LinkText("Traces")).await;
-    let crud = "click \"Crud\"";
+    let messages = "click \"Messages\"";
     let notifications = "click \"Notifications\"";
     wait_for(client, ".trace-row .root-name", "both clicks", |names| {
-        names.iter().any(|name| name == crud) && names.iter().any(|name| name == notifications)
+        names.iter().any(|name| name == messages) && names.iter().any(|name| name == notifications)
     })
     .await;
     wait_for(
@@ -72,22 +76,22 @@ async fn two_clicks_on_different_buttons_within_a_second_show_as_two_rows_told_a
         },
     )
     .await;
-    let (crud_trace, notifications_trace) = (
-        trace_of_row(client, crud).await,
+    let (messages_trace, notifications_trace) = (
+        trace_of_row(client, messages).await,
         trace_of_row(client, notifications).await,
     );
-    assert_ne!(crud_trace, notifications_trace);
-    let (crud_short, notifications_short) = (
-        short_id_of_row(client, crud).await,
+    assert_ne!(messages_trace, notifications_trace);
+    let (messages_short, notifications_short) = (
+        short_id_of_row(client, messages).await,
         short_id_of_row(client, notifications).await,
     );
     assert_ne!(
-        crud_short, notifications_short,
+        messages_short, notifications_short,
         "the short ids tell them apart"
     );
     assert!(
-        crud_trace.ends_with(&crud_short),
-        "{crud_short} of {crud_trace}"
+        messages_trace.ends_with(&messages_short),
+        "{messages_short} of {messages_trace}"
     );
     assert!(notifications_trace.ends_with(&notifications_short));
     // Their times read as how long ago, the exact time a hover away.
@@ -110,8 +114,7 @@ async fn a_trace_is_found_by_its_xray_id_pasted_into_the_box() {
     let (origin, _backend) = serve().await;
     let browser = start_browser().await;
     let client = &browser.client;
-    client.goto(&origin).await.unwrap();
-    wait_for_text(client, ".activity .message", "Cloud is very fun!").await;
+    open_home(client, &origin).await;
     click(client, Locator::LinkText("Notifications")).await;
     wait_for_text(client, ".activity .message", "I am white unicorn").await;
     click(client, Locator::LinkText("Traces")).await;

@@ -43,6 +43,28 @@ fn browser_spans() -> Value {
     }]})
 }
 
+/// Posts the browser's click and fetch to the relay, as the browser would.
+async fn relay_browser_spans(client: &reqwest::Client, address: &str) {
+    let relayed = client
+        .post(format!("{address}/v1/traces"))
+        .header("content-type", "application/json")
+        .body(browser_spans().to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(relayed.status(), 200);
+}
+
+async fn trace(client: &reqwest::Client, address: &str, trace_id: &str) -> TraceDetail {
+    let response = client
+        .get(format!("{address}/api/traces/{trace_id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
 async fn traces(client: &reqwest::Client, address: &str, query: &str) -> Vec<TraceSummary> {
     let response = client
         .get(format!("{address}/api/traces{query}"))
@@ -73,14 +95,7 @@ async fn the_trace_view_joins_the_browsers_spans_and_the_backends_with_no_accoun
         .await
         .unwrap();
     assert_eq!(feed.status(), 200);
-    let relayed = client
-        .post(format!("{}/v1/traces", backend.address))
-        .header("content-type", "application/json")
-        .body(browser_spans().to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(relayed.status(), 200);
+    relay_browser_spans(&client, &backend.address).await;
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let joined = loop {
@@ -107,14 +122,7 @@ async fn the_trace_view_joins_the_browsers_spans_and_the_backends_with_no_accoun
     );
     assert!(!joined.error);
 
-    let detail: TraceDetail = client
-        .get(format!("{}/api/traces/{TRACE_ID}", backend.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let detail = trace(&client, &backend.address, TRACE_ID).await;
     assert_eq!(detail.xray_trace_id, "1-6921a1b2-c3d4e5f60718293a4b5c6d7e");
     assert_eq!(detail.xray_url, None, "X-Ray is off");
     assert_eq!(
@@ -383,23 +391,9 @@ async fn a_trace_found_by_its_xray_id_links_to_xrays_console_in_the_configured_r
     ])
     .await;
     let client = reqwest::Client::new();
-    let relayed = client
-        .post(format!("{}/v1/traces", backend.address))
-        .header("content-type", "application/json")
-        .body(browser_spans().to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(relayed.status(), 200);
+    relay_browser_spans(&client, &backend.address).await;
     let xray_id = "1-6921a1b2-c3d4e5f60718293a4b5c6d7e";
-    let detail: TraceDetail = client
-        .get(format!("{}/api/traces/{xray_id}", backend.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let detail = trace(&client, &backend.address, xray_id).await;
     assert_eq!(detail.trace_id, TRACE_ID);
     assert_eq!(
         detail.xray_url.as_deref(),

@@ -5,8 +5,9 @@
 //! version; elsewhere (Firefox, Safari) the user agent string does.
 
 use opentelemetry_proto::tonic::common::v1::KeyValue;
-use wasm_bindgen::{JsCast as _, JsValue};
+use wasm_bindgen::JsCast as _;
 
+use super::fields::{field, text};
 use super::span;
 use super::url::{find, redacted};
 
@@ -76,17 +77,6 @@ fn browser_of_user_agent(user_agent: &str) -> Option<(&'static str, &str)> {
         let version = after.split(' ').next().unwrap_or_default();
         Some((name, version))
     })
-}
-
-fn field(object: &JsValue, name: &str) -> JsValue {
-    if !object.is_object() {
-        return JsValue::UNDEFINED;
-    }
-    js_sys::Reflect::get(object, &name.into()).unwrap_or(JsValue::UNDEFINED)
-}
-
-fn text(object: &JsValue, name: &str) -> String {
-    field(object, name).as_string().unwrap_or_default()
 }
 
 // They need a browser: `cargo test --target wasm32-unknown-unknown` runs them in Chromium.

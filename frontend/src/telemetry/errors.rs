@@ -16,6 +16,7 @@ use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast as _, JsValue};
 
+use super::fields::field;
 use super::span::{self, Span};
 use super::url::redacted_in_text;
 use super::{export, interaction};
@@ -153,13 +154,6 @@ fn set_missing(attributes: &mut Vec<KeyValue>, key: &str, value: &str) {
 /// A string attribute from what the failing code said, its URLs redacted.
 fn text(key: &str, value: &str) -> KeyValue {
     span::string(key, &redacted_in_text(value))
-}
-
-fn field(object: &JsValue, name: &str) -> JsValue {
-    if !object.is_object() {
-        return JsValue::UNDEFINED;
-    }
-    js_sys::Reflect::get(object, &name.into()).unwrap_or(JsValue::UNDEFINED)
 }
 
 fn string_field(object: &JsValue, name: &str) -> Option<String> {

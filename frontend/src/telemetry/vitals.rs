@@ -15,6 +15,7 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::wasm_bindgen;
 
+use super::fields::{field, text};
 use super::span::{self, Span};
 use super::url::redacted;
 use super::{document_load, export};
@@ -198,17 +199,6 @@ fn redacted_if_url(property: &str, value: String) -> String {
     }
 }
 
-fn field(object: &JsValue, name: &str) -> JsValue {
-    if !object.is_object() {
-        return JsValue::UNDEFINED;
-    }
-    js_sys::Reflect::get(object, &name.into()).unwrap_or(JsValue::UNDEFINED)
-}
-
 fn number(object: &JsValue, name: &str) -> f64 {
     field(object, name).as_f64().unwrap_or_default()
-}
-
-fn text(object: &JsValue, name: &str) -> String {
-    field(object, name).as_string().unwrap_or_default()
 }
