@@ -7,18 +7,18 @@
 //! the count divided by `CALLS`.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Instant;
 
 use backend::configuration::DEFAULT_SERVICE_NAME;
 use backend::telemetry::xray::SegmentNaming;
 use backend::telemetry::xray::segment::Translator;
 use opentelemetry::trace::{
-    SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
+    Span as _, SpanKind, TraceContextExt as _, Tracer as _, TracerProvider as _,
 };
-use opentelemetry::{InstrumentationScope, KeyValue};
-use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 
-const REQUESTS_PER_ROUND: u32 = 20_000;
+const REQUESTS_PER_ROUND: u32 = 10_000;
 const ROUNDS: usize = 5;
 /// Every call of `Translator::documents`: one for the document's size, a warm-up round, then the
 /// measured ones.
@@ -36,37 +36,6 @@ const REPLIES_QUERY: &str = "SELECT uuid, activity_uuid, user_handle, display_na
     r.activity_uuid IN ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
     $17, $18, $19, $20)) ranked WHERE newest <= $21 ORDER BY created_at, uuid";
 
-fn span(
-    id: u64,
-    parent: u64,
-    kind: SpanKind,
-    name: &'static str,
-    attributes: Vec<KeyValue>,
-) -> SpanData {
-    let start_time = SystemTime::now();
-    SpanData {
-        span_context: SpanContext::new(
-            TraceId::from_hex("6921a1b2c3d4e5f60718293a4b5c6d7e").expect("a trace id"),
-            SpanId::from(id),
-            TraceFlags::SAMPLED,
-            false,
-            TraceState::default(),
-        ),
-        parent_span_id: SpanId::from(parent),
-        parent_span_is_remote: false,
-        span_kind: kind,
-        name: name.into(),
-        start_time,
-        end_time: start_time + Duration::from_micros(700),
-        attributes,
-        dropped_attributes_count: 0,
-        events: SpanEvents::default(),
-        links: SpanLinks::default(),
-        status: Status::Unset,
-        instrumentation_scope: InstrumentationScope::builder("backend").build(),
-    }
-}
-
 fn code_location(line: i64) -> [KeyValue; 3] {
     [
         KeyValue::new("code.file.path", "backend/src/repository/sql.rs"),
@@ -75,7 +44,7 @@ fn code_location(line: i64) -> [KeyValue; 3] {
     ]
 }
 
-fn database_query(id: u64, statement: &'static str) -> SpanData {
+fn database_query(statement: &'static str) -> Vec<KeyValue> {
     let mut attributes = vec![
         KeyValue::new("db.operation.name", "SELECT"),
         KeyValue::new("db.collection.name", "activities"),
@@ -86,48 +55,60 @@ fn database_query(id: u64, statement: &'static str) -> SpanData {
         KeyValue::new("cruddur.db.url", "sqlite:///data/cruddur.db"),
     ];
     attributes.extend(code_location(440));
-    span(id, 2, SpanKind::Client, "SELECT activities", attributes)
+    attributes
 }
 
-/// The spans in the order they end, as the exporter gets them.
+/// The request's spans made through the SDK, in the order they end, as the exporter gets them.
 fn home_request() -> Vec<SpanData> {
-    let mut handler = vec![
+    let finished = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(finished.clone())
+        .build();
+    let tracer = provider.tracer("backend");
+    let server = tracer
+        .span_builder("GET /api/activities/home")
+        .with_kind(SpanKind::Server)
+        .with_attributes([
+            KeyValue::new("http.request.method", "GET"),
+            KeyValue::new("http.route", "/api/activities/home"),
+            KeyValue::new("url.path", "/api/activities/home"),
+            KeyValue::new("url.scheme", "http"),
+            KeyValue::new("server.address", "127.0.0.1"),
+            KeyValue::new("server.port", 4567),
+            KeyValue::new("client.address", "127.0.0.1"),
+            KeyValue::new("network.peer.address", "127.0.0.1"),
+            KeyValue::new("network.protocol.version", "1.1"),
+            KeyValue::new("user_agent.original", "Mozilla/5.0 (X11; Linux x86_64)"),
+            KeyValue::new("http.response.status_code", 200),
+            KeyValue::new("http.response.body.size", 5120),
+        ])
+        .start(&tracer);
+    let request = Context::current_with_span(server);
+    let trace_id = request.span().span_context().trace_id().to_string();
+    request
+        .span()
+        .set_attribute(KeyValue::new("trace_id", trace_id));
+    let mut handler_attributes = vec![
         KeyValue::new("app.now", "2026-12-05T15:30:00.123456Z"),
         KeyValue::new("app.result_length", 20),
     ];
-    handler.extend(code_location(35));
-    vec![
-        database_query(3, FEED_QUERY),
-        database_query(4, REPLIES_QUERY),
-        span(
-            2,
-            1,
-            SpanKind::Internal,
-            "home-activities-mock-data",
-            handler,
-        ),
-        span(
-            1,
-            0,
-            SpanKind::Server,
-            "GET /api/activities/home",
-            vec![
-                KeyValue::new("trace_id", "6921a1b2c3d4e5f60718293a4b5c6d7e"),
-                KeyValue::new("http.request.method", "GET"),
-                KeyValue::new("http.route", "/api/activities/home"),
-                KeyValue::new("url.path", "/api/activities/home"),
-                KeyValue::new("url.scheme", "http"),
-                KeyValue::new("server.address", "127.0.0.1"),
-                KeyValue::new("server.port", 4567),
-                KeyValue::new("client.address", "127.0.0.1"),
-                KeyValue::new("network.peer.address", "127.0.0.1"),
-                KeyValue::new("network.protocol.version", "1.1"),
-                KeyValue::new("user_agent.original", "Mozilla/5.0 (X11; Linux x86_64)"),
-                KeyValue::new("http.response.status_code", 200),
-                KeyValue::new("http.response.body.size", 5120),
-            ],
-        ),
-    ]
+    handler_attributes.extend(code_location(35));
+    let handler = tracer
+        .span_builder("home-activities-mock-data")
+        .with_attributes(handler_attributes)
+        .start_with_context(&tracer, &request);
+    let handler = request.with_span(handler);
+    for statement in [FEED_QUERY, REPLIES_QUERY] {
+        tracer
+            .span_builder("SELECT activities")
+            .with_kind(SpanKind::Client)
+            .with_attributes(database_query(statement))
+            .start_with_context(&tracer, &handler)
+            .end();
+    }
+    handler.span().end();
+    request.span().end();
+    finished.get_finished_spans().expect("the finished spans")
 }
 
 fn main() {
