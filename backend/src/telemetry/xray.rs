@@ -8,7 +8,6 @@
 
 mod exporter;
 pub mod ids;
-mod json;
 pub mod otlp;
 pub mod sampling;
 pub mod segment;

@@ -7,9 +7,8 @@
 //! is Error (the HTTP conventions leave it unset there), drops attributes it is not told
 //! about, and neither splits nor reports a document over the 64 KB datagram limit.
 //!
-//! A document is a typed struct that borrows from its span and is written straight to JSON by
-//! `json::Object`: every sampled request pays for its translation, so nothing is built twice,
-//! and the keys, all ours, are written without being escaped again each time.
+//! A document is a typed struct that borrows from its span and is serialized straight to
+//! JSON: every sampled request pays for its translation, so nothing is built twice.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -18,10 +17,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
 use opentelemetry::{KeyValue, Value as OtelValue};
 use opentelemetry_sdk::trace::SpanData;
+use serde::{Serialize, Serializer};
 
 use super::SegmentNaming;
-use super::json;
-use crate::telemetry::push_hex;
+use crate::telemetry::{hex, push_hex};
 
 /// Datagram header of the daemon protocol.
 pub const DAEMON_HEADER: &str = "{\"format\":\"json\",\"version\":1}\n";
@@ -29,7 +28,6 @@ pub const DAEMON_HEADER: &str = "{\"format\":\"json\",\"version\":1}\n";
 pub const MAX_DATAGRAM_BYTES: usize = 64 * 1000;
 /// Attributes under this prefix become indexed annotations; the rest, metadata.
 pub const ANNOTATION_PREFIX: &str = "app.";
-const METADATA_NAMESPACE: &str = "otel";
 /// X-Ray indexes at most this many annotations per document.
 const MAX_ANNOTATIONS: usize = 50;
 
@@ -122,15 +120,19 @@ enum Scalar<'a> {
     Note(&'static str),
 }
 
-impl Scalar<'_> {
-    fn write(&self, out: &mut String) {
+impl Serialize for Scalar<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
-            Scalar::Otel(OtelValue::Bool(value)) => json::push_bool(out, *value),
-            Scalar::Otel(OtelValue::I64(value)) => json::push_i64(out, *value),
-            Scalar::Otel(OtelValue::F64(value)) => json::push_f64(out, *value),
-            Scalar::Otel(OtelValue::String(value)) => json::push_str(out, value.as_str()),
-            Scalar::Otel(other) => json::push_str(out, &other.to_string()),
-            Scalar::Note(note) => json::push_str(out, note),
+            Scalar::Otel(OtelValue::Bool(value)) => serializer.serialize_bool(*value),
+            Scalar::Otel(OtelValue::I64(value)) => serializer.serialize_i64(*value),
+            // Not a finite number: null, as JSON has no other way to say it.
+            Scalar::Otel(OtelValue::F64(value)) if !value.is_finite() => {
+                serializer.serialize_unit()
+            }
+            Scalar::Otel(OtelValue::F64(value)) => serializer.serialize_f64(*value),
+            Scalar::Otel(OtelValue::String(value)) => serializer.serialize_str(value.as_str()),
+            Scalar::Otel(other) => serializer.collect_str(other),
+            Scalar::Note(note) => serializer.serialize_str(note),
         }
     }
 }
@@ -164,20 +166,17 @@ impl<'a> Fields<'a> {
     }
 }
 
-impl Fields<'_> {
-    /// The keys are the spans' attribute names, so they are escaped.
-    fn write(&self, out: &mut String) {
-        let mut object = json::Object::open(out);
-        for (key, value) in &self.0 {
-            value.write(object.escaped_key(key));
-        }
-        object.close();
+impl Serialize for Fields<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(key, value)| (key, value)))
     }
 }
 
-/// `{"otel": {...}}`: X-Ray metadata under one namespace.
-#[derive(Debug, Default)]
-struct Metadata<'a>(Fields<'a>);
+/// X-Ray metadata, all under one namespace.
+#[derive(Debug, Default, Serialize)]
+struct Metadata<'a> {
+    otel: Fields<'a>,
+}
 
 /// A span id as X-Ray writes it: 16 hex digits.
 #[derive(Debug, Clone, Copy)]
@@ -189,44 +188,53 @@ impl Default for Id {
     }
 }
 
-impl Id {
-    fn write(&self, out: &mut String) {
-        out.push('"');
-        push_hex(out, &self.0.to_bytes());
-        out.push('"');
+impl Serialize for Id {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&hex(&self.0.to_bytes()))
     }
 }
 
-#[derive(Debug)]
+fn is_false(flag: &bool) -> bool {
+    !flag
+}
+
+#[derive(Debug, Serialize)]
 struct Sdk<'a> {
     sdk: &'static str,
     sdk_version: &'a str,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Serialize)]
 struct Aws<'a> {
     xray: Sdk<'a>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Serialize)]
 struct Service {
     version: &'static str,
     runtime: &'static str,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize)]
 struct HttpRequest<'a> {
     method: Cow<'a, str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     url: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     user_agent: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     client_ip: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "is_false")]
     x_forwarded_for: bool,
+    #[serde(skip_serializing_if = "is_false")]
     traced: bool,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize)]
 struct HttpResponse {
+    #[serde(skip_serializing_if = "Option::is_none")]
     status: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     content_length: Option<i64>,
 }
 
@@ -236,55 +244,76 @@ impl HttpResponse {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Serialize)]
 struct Sql<'a> {
     database_type: Cow<'a, str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     database_version: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     sanitized_query: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     url: Option<Cow<'a, str>>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Serialize)]
 struct Http<'a> {
     request: HttpRequest<'a>,
+    #[serde(skip_serializing_if = "HttpResponse::is_empty")]
     response: HttpResponse,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Serialize)]
 struct Exception<'a> {
     id: String,
+    #[serde(rename = "type")]
     kind: Cow<'a, str>,
     message: Cow<'a, str>,
     remote: bool,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Serialize)]
 struct Cause<'a> {
     exceptions: Vec<Exception<'a>>,
 }
 
-/// A segment or subsegment document, borrowing what it can from its span.
-#[derive(Debug, Default)]
+/// A segment or subsegment document, borrowing what it can from its span; its members in
+/// X-Ray's order for a segment document, absent and false ones left out.
+#[derive(Debug, Default, Serialize)]
 struct Document<'a> {
     name: String,
     id: Id,
     start_time: f64,
     end_time: f64,
     /// `subsegment` for a subsegment sent on its own.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     trace_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     parent_id: Option<Id>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     aws: Option<Aws<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     service: Option<Service>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     namespace: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     http: Option<Http<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     sql: Option<Sql<'a>>,
+    #[serde(skip_serializing_if = "is_false")]
     error: bool,
+    #[serde(skip_serializing_if = "is_false")]
     throttle: bool,
+    #[serde(skip_serializing_if = "is_false")]
     fault: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     cause: Option<Cause<'a>>,
+    #[serde(skip_serializing_if = "Fields::is_empty")]
     annotations: Fields<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     metadata: Option<Metadata<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     subsegments: Vec<Document<'a>>,
 }
 
@@ -293,122 +322,10 @@ const TYPICAL_DOCUMENT_BYTES: usize = 4096;
 
 impl Document<'_> {
     fn to_json(&self) -> String {
-        let mut json = String::with_capacity(TYPICAL_DOCUMENT_BYTES);
-        self.write(&mut json);
-        json
-    }
-
-    /// The members in X-Ray's order for a segment document; absent and false ones left out.
-    fn write(&self, out: &mut String) {
-        let mut document = json::Object::open(out);
-        document.str("name", &self.name);
-        self.id.write(document.key("id"));
-        document.f64("start_time", self.start_time);
-        document.f64("end_time", self.end_time);
-        if let Some(kind) = self.kind {
-            document.str("type", kind);
-        }
-        if let Some(trace_id) = &self.trace_id {
-            document.str("trace_id", trace_id);
-        }
-        if let Some(parent_id) = &self.parent_id {
-            parent_id.write(document.key("parent_id"));
-        }
-        if let Some(aws) = &self.aws {
-            let mut xray = json::Object::open(document.key("aws"));
-            let mut sdk = json::Object::open(xray.key("xray"));
-            sdk.str("sdk", aws.xray.sdk);
-            sdk.str("sdk_version", aws.xray.sdk_version);
-            sdk.close();
-            xray.close();
-        }
-        if let Some(service) = &self.service {
-            let mut object = json::Object::open(document.key("service"));
-            object.str("version", service.version);
-            object.str("runtime", service.runtime);
-            object.close();
-        }
-        if let Some(namespace) = self.namespace {
-            document.str("namespace", namespace);
-        }
-        if let Some(http) = &self.http {
-            http.write(document.key("http"));
-        }
-        if let Some(sql) = &self.sql {
-            let mut object = json::Object::open(document.key("sql"));
-            object.str("database_type", &sql.database_type);
-            object.optional_str("database_version", sql.database_version.as_deref());
-            object.optional_str("sanitized_query", sql.sanitized_query.as_deref());
-            object.optional_str("url", sql.url.as_deref());
-            object.close();
-        }
-        document.true_only("error", self.error);
-        document.true_only("throttle", self.throttle);
-        document.true_only("fault", self.fault);
-        if let Some(cause) = &self.cause {
-            let mut object = json::Object::open(document.key("cause"));
-            let out = object.key("exceptions");
-            out.push('[');
-            for (index, exception) in cause.exceptions.iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                let mut entry = json::Object::open(out);
-                entry.str("id", &exception.id);
-                entry.str("type", &exception.kind);
-                entry.str("message", &exception.message);
-                json::push_bool(entry.key("remote"), exception.remote);
-                entry.close();
-            }
-            out.push(']');
-            object.close();
-        }
-        if !self.annotations.is_empty() {
-            self.annotations.write(document.key("annotations"));
-        }
-        if let Some(metadata) = &self.metadata {
-            let mut namespace = json::Object::open(document.key("metadata"));
-            metadata.0.write(namespace.key(METADATA_NAMESPACE));
-            namespace.close();
-        }
-        if !self.subsegments.is_empty() {
-            let out = document.key("subsegments");
-            out.push('[');
-            for (index, subsegment) in self.subsegments.iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                subsegment.write(out);
-            }
-            out.push(']');
-        }
-        document.close();
-    }
-}
-
-impl Http<'_> {
-    fn write(&self, out: &mut String) {
-        let mut http = json::Object::open(out);
-        let request = &self.request;
-        let mut object = json::Object::open(http.key("request"));
-        object.str("method", &request.method);
-        object.optional_str("url", request.url.as_deref());
-        object.optional_str("user_agent", request.user_agent.as_deref());
-        object.optional_str("client_ip", request.client_ip.as_deref());
-        object.true_only("x_forwarded_for", request.x_forwarded_for);
-        object.true_only("traced", request.traced);
-        object.close();
-        if !self.response.is_empty() {
-            let mut object = json::Object::open(http.key("response"));
-            if let Some(status) = self.response.status {
-                json::push_i64(object.key("status"), status);
-            }
-            if let Some(length) = self.response.content_length {
-                json::push_i64(object.key("content_length"), length);
-            }
-            object.close();
-        }
-        http.close();
+        let mut json = Vec::with_capacity(TYPICAL_DOCUMENT_BYTES);
+        serde_json::to_writer(&mut json, self)
+            .expect("a document has only string keys, and a Vec takes every byte written");
+        String::from_utf8(json).expect("serde_json writes UTF-8")
     }
 }
 
@@ -652,7 +569,7 @@ fn set_attributes<'a>(span: &'a SpanData, document: &mut Document<'a>) {
     metadata.settle();
     document.annotations = annotations;
     if !metadata.is_empty() {
-        document.metadata = Some(Metadata(metadata));
+        document.metadata = Some(Metadata { otel: metadata });
     }
 }
 
@@ -751,7 +668,7 @@ fn shed_request_details(document: &mut Document<'_>) -> bool {
 
 /// Says in the document's metadata what it was sent without, `<part>_omitted` for each.
 fn mark_omitted(document: &mut Document<'_>, shed: &[&str]) {
-    let metadata = &mut document.metadata.get_or_insert_with(Metadata::default).0;
+    let metadata = &mut document.metadata.get_or_insert_with(Metadata::default).otel;
     for part in shed {
         metadata
             .0
@@ -997,7 +914,9 @@ mod tests {
         let document = Document {
             name: "n".repeat(MAX_DATAGRAM_BYTES),
             id: Id(SpanId::from(7)),
-            metadata: Some(Metadata(Fields(vec![("k".into(), Scalar::Note("v"))]))),
+            metadata: Some(Metadata {
+                otel: Fields(vec![("k".into(), Scalar::Note("v"))]),
+            }),
             ..Document::default()
         };
         let mut translated = Translated::default();
