@@ -25,8 +25,8 @@ use crate::telemetry::otlp::{CountedExporter, OtlpDestination};
 
 /// How long one export may take.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
-/// X-Ray's exports, the backend's and the relay's: a fifth of the bytes on the wire, which the
-/// signature then hashes, for a little CPU on the exporter's own thread.
+/// X-Ray's exports, the backend's and the relay's: far fewer bytes on the wire, which the
+/// signature then hashes, for a little CPU on the exporter's own thread (`docs/telemetry.md`).
 pub const XRAY_COMPRESSION: OtlpCompression = OtlpCompression::Gzip;
 
 /// Where X-Ray's share of the spans goes, and how to authenticate there: shared by the
