@@ -97,14 +97,19 @@ impl CountedExporter {
                 exporter.build()
             }
             OtlpProtocol::HttpProtobuf | OtlpProtocol::HttpJson => {
-                let mut headers: HashMap<String, String> = destination
-                    .headers
-                    .iter()
-                    .map(|(name, value)| (name.to_owned(), value.to_owned()))
-                    .collect();
-                headers
-                    .entry("user-agent".to_owned())
-                    .or_insert_with(|| USER_AGENT.to_owned());
+                // The crate's own default is keyed `User-Agent`, and its map keys by spelling:
+                // ours goes under the same spelling, or which of the two is sent would depend on
+                // the map's order. A configured user agent wins over ours.
+                let mut user_agent = USER_AGENT.to_owned();
+                let mut headers: HashMap<String, String> = HashMap::new();
+                for (name, value) in destination.headers.iter() {
+                    if name.eq_ignore_ascii_case("user-agent") {
+                        value.clone_into(&mut user_agent);
+                    } else {
+                        headers.insert(name.to_owned(), value.to_owned());
+                    }
+                }
+                headers.insert("User-Agent".to_owned(), user_agent);
                 let exporter = builder
                     .with_http()
                     .with_endpoint(endpoint)

@@ -2,8 +2,8 @@
 //! connections, or hangs, and then comes back. Requests never wait for the exporters, memory
 //! stays bounded, spans the relay could not deliver are counted, and export resumes.
 //!
-//! The backend's OTLP exporter retries as `telemetry/otlp/retry.rs` sets out: 429, 502, 503,
-//! 504 and failed connections, with growing delays within `OTEL_EXPORTER_OTLP_TIMEOUT`, and
+//! The backend's OTLP exporter retries with opentelemetry-otlp's recommended policy: 429, 502,
+//! 503, 504 and failed connections, with growing delays within `OTEL_EXPORTER_OTLP_TIMEOUT`, and
 //! no sooner than `Retry-After` asks.
 //! An X-Ray daemon that is absent is `xray::requests_are_unaffected_when_the_daemon_is_unreachable`.
 
@@ -21,7 +21,8 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 
 use crate::helpers::{
-    BackendProcess, QUICK_EXPORT, closed_port, slowest_of, spawn_backend_exporting_to,
+    BackendProcess, QUICK_EXPORT, closed_port, relay_browser_span, slowest_of,
+    spawn_backend_exporting_to,
 };
 
 /// How the endpoint answers one export.
@@ -172,26 +173,6 @@ async fn relay_counts(backend: &BackendProcess) -> Value {
     backend.relay_counts().await["relay"].clone()
 }
 
-async fn relay_one_browser_span(backend: &BackendProcess, name: &str) {
-    let export = serde_json::json!({"resourceSpans": [{
-        "scopeSpans": [{"spans": [{
-            "traceId": "6921a1b2c3d4e5f60718293a4b5c6d7e",
-            "spanId": "0102030405060708",
-            "name": name,
-            "kind": 3,
-            "startTimeUnixNano": "1795000000000000000",
-            "endTimeUnixNano": "1795000000100000000"
-        }]}]
-    }]});
-    let response = reqwest::Client::new()
-        .post(format!("{}/v1/traces", backend.address))
-        .json(&export)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-}
-
 /// Polls `/api/health/relay` until the relay's counters satisfy `done`.
 async fn wait_for_counts(backend: &BackendProcess, done: impl Fn(&Value) -> bool) -> Value {
     let waited = tokio::time::timeout(Duration::from_secs(20), async {
@@ -215,14 +196,14 @@ async fn export_resumes_when_a_refusing_endpoint_comes_back_and_the_relay_counts
     let home = format!("{}/api/activities/home", backend.address);
 
     let slowest_while_refused = slowest_of(20, &home).await;
-    relay_one_browser_span(&backend, "lost while down").await;
+    relay_browser_span(&backend.address, "lost while down").await;
     let lost = wait_for_counts(&backend, |counts| counts["spans_not_delivered"] == 1).await;
     assert_eq!(lost["spans_forwarded"], 0);
 
     let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
     let back = FaultyEndpoint::serve(listener, &[]);
     let slowest_when_back = slowest_of(1, &home).await;
-    relay_one_browser_span(&backend, "sent when back").await;
+    relay_browser_span(&backend.address, "sent when back").await;
     back.wait_for_accepted(HOME).await;
     back.wait_for_accepted("sent when back").await;
     let counts = wait_for_counts(&backend, |counts| counts["spans_forwarded"] == 1).await;
