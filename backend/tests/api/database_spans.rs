@@ -7,8 +7,8 @@ use shared::traces::TraceDetail;
 
 use crate::databases::{TestDatabase, on_both_databases};
 use crate::helpers::{
-    BackendProcess, FakeXrayDaemon, OtlpReceiver, QUICK_EXPORT, ReceivedSpan, SAMPLE_ALL, hex,
-    int_attribute, now_seconds, spawn_backend, string_attribute,
+    BackendProcess, FakeXrayDaemon, OtlpReceiver, ReceivedSpan, hex, int_attribute, now_seconds,
+    spawn_traced_backend, string_attribute,
 };
 
 on_both_databases!(every_query_is_a_client_span_with_its_statement_and_never_its_values,);
@@ -40,18 +40,7 @@ async fn traced_backend(
     variable: &str,
     value: &str,
 ) -> (OtlpReceiver, FakeXrayDaemon, BackendProcess) {
-    let receiver = OtlpReceiver::start().await;
-    let daemon = FakeXrayDaemon::start().await;
-    let backend = spawn_backend(&[
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str()),
-        ("AWS_XRAY_DAEMON_ADDRESS", daemon.address.as_str()),
-        ("AWS_XRAY_SAMPLING_RULES", SAMPLE_ALL),
-        ("CRUDDUR_LOCAL_TRACES", "on"),
-        QUICK_EXPORT,
-        (variable, value),
-    ])
-    .await;
-    (receiver, daemon, backend)
+    spawn_traced_backend(&[("CRUDDUR_LOCAL_TRACES", "on"), (variable, value)]).await
 }
 
 /// Sends `request` from a sampled span of `trace_id`, and expects it to succeed.

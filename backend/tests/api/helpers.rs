@@ -233,6 +233,24 @@ pub async fn spawn_backend(envs: &[(&str, &str)]) -> BackendProcess {
     }
 }
 
+/// The binary sending every trace to an OTLP receiver and an X-Ray daemon of the test's own,
+/// with `extra` variables.
+pub async fn spawn_traced_backend(
+    extra: &[(&str, &str)],
+) -> (OtlpReceiver, FakeXrayDaemon, BackendProcess) {
+    let receiver = OtlpReceiver::start().await;
+    let daemon = FakeXrayDaemon::start().await;
+    let mut envs = vec![
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str()),
+        ("AWS_XRAY_DAEMON_ADDRESS", daemon.address.as_str()),
+        ("AWS_XRAY_SAMPLING_RULES", SAMPLE_ALL),
+        QUICK_EXPORT,
+    ];
+    envs.extend_from_slice(extra);
+    let backend = spawn_backend(&envs).await;
+    (receiver, daemon, backend)
+}
+
 /// The binary exporting its spans (and relaying the browser's) to `endpoint`, X-Ray off.
 pub async fn spawn_backend_exporting_to(endpoint: &str, extra: &[(&str, &str)]) -> BackendProcess {
     let mut envs = vec![

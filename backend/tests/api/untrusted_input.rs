@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::helpers::{
     FakeXrayDaemon, OtlpReceiver, QUICK_EXPORT, ReceivedSpan, SAMPLE_ALL, SAMPLE_NONE, now_seconds,
-    segments, spawn_backend, string_attribute,
+    segments, spawn_backend, spawn_traced_backend, string_attribute,
 };
 
 /// The largest datagram the X-Ray daemon takes, its header line included.
@@ -142,15 +142,7 @@ async fn an_unknown_method_is_other_with_its_original_and_names_the_span_http() 
 #[tokio::test]
 async fn authorization_and_cookie_headers_reach_neither_exporter() {
     const SECRET: &str = "s3cr3t-never-exported";
-    let receiver = OtlpReceiver::start().await;
-    let daemon = FakeXrayDaemon::start().await;
-    let backend = spawn_backend(&[
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str()),
-        ("AWS_XRAY_DAEMON_ADDRESS", daemon.address.as_str()),
-        ("AWS_XRAY_SAMPLING_RULES", SAMPLE_ALL),
-        QUICK_EXPORT,
-    ])
-    .await;
+    let (receiver, daemon, backend) = spawn_traced_backend(&[]).await;
     let client = reqwest::Client::new();
     let read = client
         .get(format!("{}/api/activities/home", backend.address))
