@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use backend::telemetry::attribute_limit::ValueLengthLimit;
+use backend::telemetry::fan_out::ValueLengthLimit;
 use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
 use opentelemetry::{Context, InstrumentationScope};
 use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};

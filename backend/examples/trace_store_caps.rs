@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use backend::telemetry::trace_store::{StoreLimits, TraceStore};
+use backend::trace_view::store::{StoreLimits, TraceStore};
 use nix::time::{ClockId, clock_gettime};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};

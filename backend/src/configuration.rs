@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use axum::http::HeaderValue;
 
-use crate::client_address::{ForwardedHeader, TrustedProxies};
+use crate::clients::address::{ForwardedHeader, TrustedProxies};
 use crate::redact;
-use crate::telemetry::relay::RelayBudgets;
-use crate::telemetry::trace_store::StoreLimits;
+use crate::relay::RelayBudgets;
+use crate::trace_view::store::StoreLimits;
 
 pub const DEFAULT_PORT: u16 = 4567;
 pub const DEFAULT_FRONTEND_URL: &str = "http://localhost:3000";
@@ -1518,7 +1518,7 @@ mod tests {
 
     #[test]
     fn the_forwarded_header_is_x_forwarded_for_unless_set_and_anything_else_is_refused() {
-        use crate::client_address::ForwardedHeader;
+        use crate::clients::address::ForwardedHeader;
         let proxies = |variables: &[(&str, &str)]| {
             settings(variables).map(|settings| settings.trusted_proxies)
         };

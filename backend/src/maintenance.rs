@@ -9,9 +9,9 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
-use crate::read_budget::ReadBudget;
+use crate::clients::read_budget::ReadBudget;
+use crate::clients::write_budget::WriteBudget;
 use crate::repository::{Repository, RepositoryResult};
-use crate::write_budget::WriteBudget;
 
 /// How often expired cruds are deleted.
 pub const PERIOD: Duration = Duration::from_secs(5 * 60);

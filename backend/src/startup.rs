@@ -18,22 +18,22 @@ use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::CorsLayer;
 
+use crate::clients::read_budget::{ReadBudget, limit_reads};
+use crate::clients::write_budget::{WriteBudget, limit_writes};
 use crate::configuration::{DEFAULT_FRONTEND_URL, Settings};
 use crate::database::{Database, DatabaseError};
 use crate::error::ApiError;
 use crate::maintenance::{self, Maintenance};
-use crate::read_budget::{ReadBudget, limit_reads};
+use crate::relay::{self, Relay, RelayConfig, RelayToXray, Route};
 use crate::repository::{Repository, RepositoryError, SqlRepository};
 use crate::routes::{self, activities, dev, health, messages};
 use crate::state::AppState;
-use crate::telemetry::honeycomb_links::{HoneycombLinks, HoneycombLookup};
 use crate::telemetry::outbound::TracedClient;
-use crate::telemetry::relay::{self, Relay, RelayConfig, RelayToXray, Route};
 use crate::telemetry::request_tracing::{RequestTracing, TRACERESPONSE, trace_request};
-use crate::telemetry::trace_view::{self, TraceView};
 use crate::telemetry::xray::X_AMZN_TRACE_ID;
 use crate::telemetry::{self, TelemetryHandles};
-use crate::write_budget::{WriteBudget, limit_writes};
+use crate::trace_view::honeycomb_links::{HoneycombLinks, HoneycombLookup};
+use crate::trace_view::{self, TraceView};
 
 /// The largest API request body; the longest valid one (a 1024-character message) is far smaller.
 const MAX_BODY_BYTES: usize = 64 * 1024;

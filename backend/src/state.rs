@@ -4,13 +4,13 @@
 
 use std::sync::Arc;
 
-use crate::read_budget::ReadBudget;
+use crate::clients::read_budget::ReadBudget;
+use crate::clients::write_budget::WriteBudget;
+use crate::relay::Relay;
 use crate::repository::Repository;
 use crate::telemetry::outbound::TracedClient;
-use crate::telemetry::relay::Relay;
 use crate::telemetry::request_tracing::RequestTracing;
-use crate::telemetry::trace_view::TraceView;
-use crate::write_budget::WriteBudget;
+use crate::trace_view::TraceView;
 use axum::extract::FromRef;
 
 #[derive(Clone, FromRef)]

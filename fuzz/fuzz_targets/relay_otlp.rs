@@ -5,7 +5,7 @@
 
 #![no_main]
 
-use backend::telemetry::relay::limits::{
+use backend::relay::limits::{
     OtlpLimits, count_json_spans, count_protobuf_spans, enforce,
 };
 use libfuzzer_sys::fuzz_target;

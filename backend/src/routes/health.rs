@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use shared::ErrorCode;
 
 use crate::error::ApiError;
+use crate::relay::Relay;
 use crate::repository::Repository;
-use crate::telemetry::relay::Relay;
 
 /// Longer than a healthy probe ever takes, shorter than `backend health-check`'s deadline.
 const PROBE_DEADLINE: Duration = Duration::from_millis(1500);

@@ -6,17 +6,13 @@
 //! outbound client, the relay for the browser's spans, the local trace store and its view, and
 //! X-Ray.
 
-pub mod attribute_limit;
 pub mod aws_signing;
-pub mod honeycomb_links;
+pub mod fan_out;
 pub mod losses;
 pub mod otlp;
 pub mod outbound;
 pub mod propagation;
-pub mod relay;
 pub mod request_tracing;
-pub mod trace_store;
-pub mod trace_view;
 pub mod xray;
 
 use std::io::IsTerminal;
@@ -43,9 +39,9 @@ use crate::configuration::{
     DEFAULT_SERVICE_NAME, LocalTracesSettings, TelemetrySettings, XrayDestination,
 };
 use crate::redact;
-use attribute_limit::ValueLengthLimit;
+use crate::trace_view::store::{StoreExporter, TraceStore};
+use fan_out::ValueLengthLimit;
 use otlp::{CountedExporter, OtlpDestination};
-use trace_store::{StoreExporter, TraceStore};
 use xray::XrayRecorder;
 use xray::otlp::XrayRoutes;
 

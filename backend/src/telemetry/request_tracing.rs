@@ -23,7 +23,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::hex;
 use super::xray::{self, XrayRecorder, XrayRequest};
-use crate::client_address::TrustedProxies;
+use crate::clients::address::TrustedProxies;
 
 /// Still "development" in the conventions, so the crate has it only behind semconv_experimental.
 const HTTP_RESPONSE_BODY_SIZE: &str = "http.response.body.size";

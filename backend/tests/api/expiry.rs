@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use backend::client_address::TrustedProxies;
+use backend::clients::address::TrustedProxies;
+use backend::clients::read_budget::ReadBudget;
+use backend::clients::write_budget::WriteBudget;
 use backend::maintenance::{self, Maintenance};
-use backend::read_budget::ReadBudget;
 use backend::repository::{PageRequest, Repository, RepositoryError, SqlRepository};
-use backend::write_budget::WriteBudget;
 use time::{Duration, OffsetDateTime};
 use tokio::sync::watch;
 

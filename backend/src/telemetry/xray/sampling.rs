@@ -7,8 +7,8 @@
 //! sampler, and the SDK's samplers know nothing of rules, reservoirs or the daemon.
 
 mod centralized;
-mod daemon;
 mod local;
+mod polling;
 
 use std::sync::{Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -20,8 +20,8 @@ use crate::sync;
 use crate::telemetry::hex;
 use crate::telemetry::losses::LossCounter;
 use centralized::CentralizedRules;
-pub use daemon::PollIntervals;
 pub use local::LocalRules;
+pub use polling::PollIntervals;
 
 /// What a sampling decision looks at.
 #[derive(Debug, Clone, Copy)]

@@ -12,7 +12,7 @@ use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use crate::telemetry::attribute_limit::truncate_at_char_boundary;
+use crate::telemetry::fan_out::truncate_at_char_boundary;
 
 /// The limits an accepted export is held to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -28,9 +28,9 @@ pub use counters::RelayCounts;
 pub use forward::Route;
 pub use to_xray::RelayToXray;
 
-use super::trace_store::TraceStore;
-use crate::client_address::TrustedProxies;
+use crate::clients::address::TrustedProxies;
 use crate::error::ApiError;
+use crate::trace_view::store::TraceStore;
 use budget::{Budgets, OverBudget};
 use counters::{Counters, Refusal};
 use forward::{Forwarder, Queued};

@@ -10,8 +10,8 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::client_address::TrustedProxies;
-use crate::client_budget::{ClientBudget, spend_one};
+use crate::clients::address::TrustedProxies;
+use crate::clients::budget::{ClientBudget, spend_one};
 
 #[derive(Clone)]
 pub struct WriteBudget {

@@ -22,7 +22,7 @@ use governor::state::StateStore;
 use governor::state::keyed::{DashMapStateStore, ShrinkableKeyedStateStore};
 use governor::{Quota, RateLimiter};
 
-use crate::client_address::{TrustedProxies, rate_limit_key};
+use crate::clients::address::{TrustedProxies, rate_limit_key};
 use crate::error::ApiError;
 use crate::telemetry::losses::LossCounter;
 

@@ -15,8 +15,8 @@ use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 
-use super::outbound::{TracedClient, read_at_most};
 use crate::configuration::{HONEYCOMB_KEY_HEADER as KEY_HEADER, is_honeycomb_endpoint};
+use crate::telemetry::outbound::{TracedClient, read_at_most};
 
 const DATASET_HEADER: &str = "x-honeycomb-dataset";
 const TRACE_ID: &str = "{trace_id}";

@@ -9,7 +9,7 @@ use std::time::Duration;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
-use crate::client_budget::ClientBudget;
+use crate::clients::budget::ClientBudget;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RelayBudgets {

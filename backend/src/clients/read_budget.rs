@@ -11,8 +11,8 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::client_address::TrustedProxies;
-use crate::client_budget::{ClientBudget, spend_one};
+use crate::clients::address::TrustedProxies;
+use crate::clients::budget::{ClientBudget, spend_one};
 
 /// The route whose reads spend the search budget instead of the read budget.
 pub const SEARCH_PATH: &str = "/api/activities/search";

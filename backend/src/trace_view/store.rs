@@ -31,9 +31,9 @@ use shared::traces::{
     SpanView, TraceDetail, TraceFilter, TraceSummary, w3c_trace_id, xray_trace_id,
 };
 
-use super::losses::LossCounter;
-use super::{hex, unix_nanos};
 use crate::sync;
+use crate::telemetry::losses::LossCounter;
+use crate::telemetry::{hex, unix_nanos};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreLimits {

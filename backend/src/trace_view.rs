@@ -1,6 +1,9 @@
 //! The local trace view's API: recent traces from the in-memory store, both services' spans.
 //! Not traced: the view polls, and every poll would otherwise become a trace to look at.
 
+pub mod honeycomb_links;
+pub mod store;
+
 use std::sync::Arc;
 
 use axum::extract::{FromRef, Path, State};
@@ -11,10 +14,10 @@ use serde::Serialize;
 use shared::ErrorCode;
 use shared::traces::{TraceFilter, TraceSummary};
 
-use super::honeycomb_links::HoneycombLinks;
-use super::trace_store::TraceStore;
 use crate::error::{ApiError, ApiQuery};
 use crate::loopback_host::require_loopback_host;
+use honeycomb_links::HoneycombLinks;
+use store::TraceStore;
 
 /// What the view's API reads: the store, when the view is on, and where Honeycomb shows a trace.
 #[derive(Clone, Default)]
