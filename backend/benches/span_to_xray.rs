@@ -9,7 +9,6 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use backend::configuration::DEFAULT_SERVICE_NAME;
 use backend::telemetry::xray::SegmentNaming;
 use backend::telemetry::xray::segment::Translator;
 use opentelemetry::trace::{
@@ -17,6 +16,7 @@ use opentelemetry::trace::{
 };
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use shared::BACKEND_SERVICE_NAME as DEFAULT_SERVICE_NAME;
 
 const REQUESTS_PER_ROUND: u32 = 10_000;
 const ROUNDS: usize = 5;

@@ -4,4 +4,5 @@
 pub mod address;
 pub mod budget;
 pub mod read_budget;
+pub mod settings;
 pub mod write_budget;

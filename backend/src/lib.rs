@@ -1,6 +1,7 @@
 pub mod clients;
 pub mod configuration;
 pub mod database;
+pub mod environment;
 pub mod error;
 pub mod health_check;
 pub mod loopback_host;
@@ -13,4 +14,5 @@ pub mod startup;
 pub mod state;
 pub mod sync;
 pub mod telemetry;
+pub mod trace_format;
 pub mod trace_view;

@@ -1,9 +1,10 @@
 use std::process::ExitCode;
 
-use backend::configuration::{DEFAULT_SERVICE_NAME, Settings};
+use backend::configuration::Settings;
 use backend::health_check;
 use backend::startup::{Application, StartupError, shutdown_signal};
 use backend::telemetry::{self, TelemetryHandles};
+use shared::BACKEND_SERVICE_NAME as DEFAULT_SERVICE_NAME;
 
 #[tokio::main]
 async fn main() -> ExitCode {

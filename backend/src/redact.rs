@@ -1,4 +1,6 @@
-//! What the backend shows of a secret-bearing value in logs, spans and error messages.
+//! What the backend shows of a secret-bearing value in logs, spans and error messages: a
+//! [`Secret`] shows nothing, a URL only what cannot carry a secret. A leaf: settings, errors,
+//! logs and spans all redact here.
 //!
 //! A URL is shown as its scheme, host, port and path only. Every other part can carry a
 //! secret: the user and password, the query (sqlx reads `?password=` and `?sslpassword=`,
@@ -22,6 +24,26 @@ pub fn url(url: &Url) -> String {
 /// it may be a secret pasted in the wrong place.
 pub fn url_text(text: &str) -> String {
     Url::parse(text.trim()).map_or_else(|_| "(not a URL)".to_owned(), |parsed| url(&parsed))
+}
+
+/// A value that is never shown: `Debug` prints a placeholder.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Secret(value)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("Secret(redacted)")
+    }
 }
 
 #[cfg(test)]

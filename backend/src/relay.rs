@@ -7,6 +7,7 @@ mod budget;
 mod counters;
 mod forward;
 pub mod limits;
+pub mod settings;
 mod to_xray;
 
 use std::sync::Arc;

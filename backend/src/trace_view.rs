@@ -2,6 +2,7 @@
 //! Not traced: the view polls, and every poll would otherwise become a trace to look at.
 
 pub mod honeycomb_links;
+pub mod settings;
 pub mod store;
 
 use std::sync::Arc;

@@ -25,7 +25,7 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 
 use super::counters::Counters;
 use super::forward::{Forwarder, Queued, Route};
-use crate::configuration::{OtlpHeaders, OtlpProtocol};
+use crate::telemetry::otlp::settings::{OtlpHeaders, OtlpProtocol};
 use crate::telemetry::xray::otlp::{XRAY_COMPRESSION, XrayOtlpRoute};
 use crate::telemetry::xray::{PerSecondLimit, TraceDecisions, TraceMemory, XrayRecorder};
 

@@ -23,7 +23,7 @@ use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
 use tokio::sync::watch;
 
 use super::outbound::blocking_client;
-use crate::configuration::Secret;
+use crate::redact::Secret;
 use crate::sync;
 
 /// The service name X-Ray's endpoints are signed for, traces and sampling alike.

@@ -13,6 +13,7 @@ pub mod otlp;
 pub mod outbound;
 pub mod propagation;
 pub mod request_tracing;
+pub mod settings;
 pub mod xray;
 
 use std::io::IsTerminal;
@@ -35,15 +36,16 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-use crate::configuration::{
-    DEFAULT_SERVICE_NAME, LocalTracesSettings, TelemetrySettings, XrayDestination,
-};
 use crate::redact;
+use crate::trace_view::settings::LocalTracesSettings;
 use crate::trace_view::store::{StoreExporter, TraceStore};
 use fan_out::ValueLengthLimit;
 use otlp::{CountedExporter, OtlpDestination};
+use settings::TelemetrySettings;
+use shared::BACKEND_SERVICE_NAME as DEFAULT_SERVICE_NAME;
 use xray::XrayRecorder;
 use xray::otlp::XrayRoutes;
+use xray::settings::XrayDestination;
 
 /// What the application needs from telemetry to serve requests; all off by default.
 #[derive(Clone, Default)]
@@ -149,31 +151,6 @@ fn without_signing_traces(filter: EnvFilter) -> EnvFilter {
     .into_iter()
     .filter_map(|directive| directive.parse().ok())
     .fold(filter, EnvFilter::add_directive)
-}
-
-/// Lowercase hex, the way trace and span ids are written.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    let mut text = String::with_capacity(bytes.len() * 2);
-    push_hex(&mut text, bytes);
-    text
-}
-
-/// Appends `bytes` in lowercase hex: every request writes its ids a few times, and a table
-/// costs far less than the formatter.
-pub(crate) fn push_hex(text: &mut String, bytes: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for byte in bytes {
-        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        text.push(char::from(DIGITS[usize::from(byte & 0xf)]));
-    }
-}
-
-/// Nanoseconds since the Unix epoch, as OTLP writes a time; a time before it is 0.
-pub(crate) fn unix_nanos(time: std::time::SystemTime) -> u64 {
-    time.duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| {
-            u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
-        })
 }
 
 /// W3C Trace Context and Baggage, in and out.

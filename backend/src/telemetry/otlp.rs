@@ -19,11 +19,13 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::ClientTlsConfig;
 
+pub mod settings;
+
 use super::aws_signing::{AuthorizingHttpClient, XrayAuth};
 use super::losses::LossCounter;
 use super::outbound::blocking_client;
-use crate::configuration::{OtlpCompression, OtlpHeaders, OtlpProtocol};
 use crate::redact;
+use settings::{OtlpCompression, OtlpHeaders, OtlpProtocol};
 
 /// The specification asks exporters to say who they are; a configured header wins.
 pub const USER_AGENT: &str = concat!("cruddur-backend/", env!("CARGO_PKG_VERSION"));

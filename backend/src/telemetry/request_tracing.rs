@@ -21,9 +21,9 @@ use tracing::Instrument;
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use super::hex;
 use super::xray::{self, XrayRecorder, XrayRequest};
 use crate::clients::address::TrustedProxies;
+use crate::trace_format::hex;
 
 /// Still "development" in the conventions, so the crate has it only behind semconv_experimental.
 const HTTP_RESPONSE_BODY_SIZE: &str = "http.response.body.size";

@@ -11,6 +11,7 @@ pub mod ids;
 pub mod otlp;
 pub mod sampling;
 pub mod segment;
+pub mod settings;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -27,9 +28,10 @@ pub use sampling::PerSecondLimit;
 use sampling::{ForcedSamples, LocalRules, PollIntervals, SamplingRequest, XraySampler};
 use segment::Translator;
 
-use crate::configuration::{DEFAULT_SERVICE_NAME, XrayDestination, XraySettings};
 use crate::sync;
 use crate::telemetry::losses::LossCounter;
+use settings::{XrayDestination, XraySettings};
+use shared::BACKEND_SERVICE_NAME as DEFAULT_SERVICE_NAME;
 
 pub const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
 

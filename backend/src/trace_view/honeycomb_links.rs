@@ -15,7 +15,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 
-use crate::configuration::{HONEYCOMB_KEY_HEADER as KEY_HEADER, is_honeycomb_endpoint};
+use crate::telemetry::otlp::settings::{HONEYCOMB_KEY_HEADER as KEY_HEADER, is_honeycomb_endpoint};
 use crate::telemetry::outbound::{TracedClient, read_at_most};
 
 const DATASET_HEADER: &str = "x-honeycomb-dataset";

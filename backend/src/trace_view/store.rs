@@ -33,7 +33,7 @@ use shared::traces::{
 
 use crate::sync;
 use crate::telemetry::losses::LossCounter;
-use crate::telemetry::{hex, unix_nanos};
+use crate::trace_format::{hex, unix_nanos};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreLimits {

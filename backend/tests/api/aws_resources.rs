@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use backend::configuration::DEFAULT_SERVICE_NAME;
+use shared::BACKEND_SERVICE_NAME as DEFAULT_SERVICE_NAME;
 
 fn repository_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -15,7 +15,7 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use super::TraceDecisions;
 use super::segment::{DAEMON_HEADER, Translated, Translator};
-use crate::configuration::ContextMissing;
+use super::settings::ContextMissing;
 use crate::sync;
 use crate::telemetry::losses::LossCounter;
 
@@ -166,12 +166,12 @@ impl SpanExporter for XrayExporter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::configuration::DEFAULT_SERVICE_NAME;
     use crate::telemetry::xray::SegmentNaming;
     use crate::telemetry::xray::segment::MAX_DATAGRAM_BYTES;
     use crate::telemetry::xray::test_spans::{TRACE, span};
     use opentelemetry::KeyValue;
     use opentelemetry::trace::TraceId;
+    use shared::BACKEND_SERVICE_NAME as DEFAULT_SERVICE_NAME;
     use std::collections::HashSet;
 
     #[tokio::test]

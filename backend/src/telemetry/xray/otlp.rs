@@ -16,12 +16,12 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use super::TraceDecisions;
-use crate::configuration::{
-    OtlpCompression, OtlpHeaders, OtlpProtocol, TelemetrySettings, XrayDestination,
-};
+use super::settings::XrayDestination;
 use crate::redact;
 use crate::telemetry::aws_signing::{SigV4, XrayAuth};
+use crate::telemetry::otlp::settings::{OtlpCompression, OtlpHeaders, OtlpProtocol};
 use crate::telemetry::otlp::{CountedExporter, OtlpDestination};
+use crate::telemetry::settings::TelemetrySettings;
 
 /// How long one export may take.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);

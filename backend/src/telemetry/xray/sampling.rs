@@ -17,8 +17,8 @@ use rand::Rng;
 use wildmatch::WildMatch;
 
 use crate::sync;
-use crate::telemetry::hex;
 use crate::telemetry::losses::LossCounter;
+use crate::trace_format::hex;
 use centralized::CentralizedRules;
 pub use local::LocalRules;
 pub use polling::PollIntervals;
@@ -189,7 +189,7 @@ pub(super) mod testing {
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
     use super::SamplingRequest;
-    use crate::configuration::DEFAULT_SERVICE_NAME;
+    use shared::BACKEND_SERVICE_NAME as DEFAULT_SERVICE_NAME;
 
     pub const HOME: SamplingRequest = SamplingRequest {
         service_name: DEFAULT_SERVICE_NAME,

@@ -20,7 +20,7 @@ use opentelemetry_sdk::trace::SpanData;
 use serde::{Serialize, Serializer};
 
 use super::SegmentNaming;
-use crate::telemetry::{hex, push_hex};
+use crate::trace_format::{hex, push_hex};
 
 /// Datagram header of the daemon protocol.
 pub const DAEMON_HEADER: &str = "{\"format\":\"json\",\"version\":1}\n";
@@ -698,11 +698,11 @@ fn shed_to_fit(mut document: Document<'_>) -> Option<(String, Vec<&'static str>)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::configuration::DEFAULT_SERVICE_NAME;
     use crate::telemetry::xray::test_spans;
     use opentelemetry::trace::Event;
     use serde_json::{Value, json};
     use shared::ACTING_USER_HANDLE;
+    use shared::BACKEND_SERVICE_NAME as DEFAULT_SERVICE_NAME;
 
     fn span(kind: SpanKind, attributes: Vec<KeyValue>, status: Status) -> SpanData {
         let mut span = test_spans::span(7, 0, kind, attributes);
