@@ -2,8 +2,10 @@ use std::process::ExitCode;
 
 use backend::configuration::Settings;
 use backend::health_check;
+use backend::startup::TelemetryHandles;
 use backend::startup::{Application, StartupError, shutdown_signal};
-use backend::telemetry::{self, TelemetryHandles};
+use backend::telemetry;
+use backend::trace_view::{self, store::StoreExporter};
 use shared::BACKEND_SERVICE_NAME as DEFAULT_SERVICE_NAME;
 
 #[tokio::main]
@@ -25,8 +27,16 @@ async fn main() -> ExitCode {
         };
     }
     // Dropped last: flushes every queued span after the server has stopped.
-    let telemetry = telemetry::init(&settings.telemetry, &settings.local_traces);
-    match serve(&settings, telemetry.handles()).await {
+    let local_traces = trace_view::store(&settings.local_traces);
+    let telemetry = telemetry::init(
+        &settings.telemetry,
+        local_traces.clone().map(StoreExporter::new),
+    );
+    let handles = TelemetryHandles {
+        telemetry: telemetry.handles(),
+        local_traces,
+    };
+    match serve(&settings, handles).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, port = settings.port, "stopped");

@@ -26,11 +26,11 @@ use tokio::sync::Semaphore;
 
 pub use budget::RelayBudgets;
 pub use counters::RelayCounts;
-pub use forward::Route;
 pub use to_xray::RelayToXray;
 
 use crate::clients::address::TrustedProxies;
 use crate::error::ApiError;
+use crate::telemetry::destinations::Destination;
 use crate::trace_view::store::TraceStore;
 use budget::{Budgets, OverBudget};
 use counters::{Counters, Refusal};
@@ -47,9 +47,10 @@ const HOUSEKEEPING_PERIOD: Duration = Duration::from_secs(60);
 
 /// What the relay is started with.
 pub struct RelayConfig {
-    /// The backend's own OTLP traces endpoint, protocol, compression and headers, and how the
-    /// endpoint authenticates when it is X-Ray's own; None: relayed spans are only kept locally.
-    pub route: Option<Route>,
+    /// The backend's own OTLP traces endpoint, as telemetry planned it (protocol, compression,
+    /// headers, and how it authenticates when it is X-Ray's own); None: relayed spans are only
+    /// kept locally.
+    pub destination: Option<Destination>,
     /// X-Ray without the daemon: the browser's spans of sampled traces go there too.
     pub xray: Option<RelayToXray>,
     /// The `service.name` every relayed resource is given.
@@ -84,8 +85,8 @@ impl Relay {
     pub fn start(config: RelayConfig) -> Relay {
         let counters = Arc::new(Counters::default());
         let forwarder = config
-            .route
-            .map(|route| Forwarder::start(route, counters.clone()));
+            .destination
+            .map(|destination| Forwarder::start(destination, counters.clone()));
         let xray = config.xray.map(XrayShare::start);
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let relay = Relay {

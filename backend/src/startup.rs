@@ -1,7 +1,7 @@
 //! Building the application from its settings: the state wired to what telemetry made, the
-//! router with its layers, bound to a port, served until a shutdown signal. Telemetry itself is
-//! installed once per process, by `main`, and only its handles come here, so the tests build
-//! the application the same way.
+//! router with its layers (every area's router merged here), bound to a port, served until a
+//! shutdown signal. Telemetry itself is installed once per process, by `main`, and only its
+//! handles come here, so the tests build the application the same way.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -24,19 +24,29 @@ use crate::configuration::{DEFAULT_FRONTEND_URL, Settings};
 use crate::database::{Database, DatabaseError};
 use crate::error::ApiError;
 use crate::maintenance::{self, Maintenance};
-use crate::relay::{self, Relay, RelayConfig, RelayToXray, Route};
+use crate::relay::{self, Relay, RelayConfig, RelayToXray};
 use crate::repository::{Repository, RepositoryError, SqlRepository};
 use crate::routes::{self, activities, dev, health, messages};
 use crate::state::AppState;
+use crate::telemetry;
 use crate::telemetry::outbound::TracedClient;
 use crate::telemetry::request_tracing::{RequestTracing, TRACERESPONSE, trace_request};
 use crate::telemetry::xray::X_AMZN_TRACE_ID;
-use crate::telemetry::{self, TelemetryHandles};
 use crate::trace_view::honeycomb_links::{HoneycombLinks, HoneycombLookup};
+use crate::trace_view::store::TraceStore;
 use crate::trace_view::{self, TraceView};
 
 /// The largest API request body; the longest valid one (a 1024-character message) is far smaller.
 const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What `main` made before the application: telemetry's handles, and the local trace view's
+/// store, which telemetry feeds. All off by default, as the tests build the application.
+#[derive(Clone, Default)]
+pub struct TelemetryHandles {
+    pub telemetry: telemetry::Handles,
+    /// The local trace view's store, when the view is on.
+    pub local_traces: Option<Arc<TraceStore>>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -146,31 +156,27 @@ impl Application {
         settings: &Settings,
         telemetry: TelemetryHandles,
     ) -> Result<Self, StartupError> {
-        let otlp = &settings.telemetry;
+        let TelemetryHandles {
+            telemetry,
+            local_traces,
+        } = telemetry;
         let relay = Relay::start(RelayConfig {
-            route: otlp
-                .traces_endpoint
-                .clone()
-                .filter(|_| !otlp.sdk_disabled)
-                .map(|endpoint| Route {
-                    endpoint,
-                    protocol: otlp.protocol,
-                    compression: otlp.compression,
-                    headers: otlp.headers.clone(),
-                    auth: telemetry.xray_routes.traces_endpoint_auth.clone(),
-                }),
+            destination: telemetry.destinations.traces.clone(),
             xray: telemetry
-                .xray_routes
+                .destinations
                 .xray_share
                 .clone()
                 .zip(telemetry.xray.clone())
-                .map(|(route, recorder)| RelayToXray { route, recorder }),
+                .map(|(destination, recorder)| RelayToXray {
+                    destination,
+                    recorder,
+                }),
             frontend_service_name: settings.relay.frontend_service_name.clone(),
             budgets: settings.relay.budgets,
             trusted_proxies: settings.trusted_proxies.clone(),
-            local_traces: telemetry.local_traces.clone(),
+            local_traces: local_traces.clone(),
         });
-        if telemetry.local_traces.is_some() {
+        if local_traces.is_some() {
             let limits = settings.local_traces.limits;
             tracing::info!(
                 max_traces = limits.max_traces,
@@ -194,7 +200,7 @@ impl Application {
             }
         }
         let trace_view = TraceView {
-            store: telemetry.local_traces,
+            store: local_traces,
             honeycomb: honeycomb_links(settings)?,
             xray_console_region: settings
                 .telemetry

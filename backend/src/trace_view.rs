@@ -18,7 +18,16 @@ use shared::traces::{TraceFilter, TraceSummary};
 use crate::error::{ApiError, ApiQuery};
 use crate::loopback_host::require_loopback_host;
 use honeycomb_links::HoneycombLinks;
+use settings::LocalTracesSettings;
 use store::TraceStore;
+
+/// The store the view reads and the backend's and the relay's spans are copied into, when the
+/// view is on.
+pub fn store(settings: &LocalTracesSettings) -> Option<Arc<TraceStore>> {
+    settings
+        .enabled
+        .then(|| Arc::new(TraceStore::new(settings.limits)))
+}
 
 /// What the view's API reads: the store, when the view is on, and where Honeycomb shows a trace.
 #[derive(Clone, Default)]

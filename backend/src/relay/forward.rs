@@ -22,24 +22,15 @@ use super::counters::Counters;
 use super::{JSON, PROTOBUF};
 use crate::sync::lock;
 use crate::telemetry::aws_signing::XrayAuth;
+use crate::telemetry::destinations::Destination;
 use crate::telemetry::losses::LossCounter;
-use crate::telemetry::otlp::settings::{OtlpCompression, OtlpHeaders, OtlpProtocol};
+use crate::telemetry::otlp::settings::{OtlpCompression, OtlpProtocol};
 use crate::telemetry::otlp::{USER_AGENT, metadata};
 use crate::telemetry::outbound::without_redirects;
 
 /// Exports waiting to be forwarded; past that the relay answers 503 rather than grow.
 const QUEUE_LENGTH: usize = 64;
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Where a forwarder sends, and how.
-pub struct Route {
-    pub endpoint: String,
-    pub protocol: OtlpProtocol,
-    pub compression: OtlpCompression,
-    pub headers: OtlpHeaders,
-    /// SigV4 or X-Ray's API key, when the endpoint is X-Ray's.
-    pub auth: Option<XrayAuth>,
-}
 
 /// An accepted export as it goes out, with its span count for the counters.
 pub struct Queued {
@@ -67,7 +58,7 @@ pub struct Forwarder {
 
 impl Forwarder {
     /// Starts sending to the route's endpoint on the runtime.
-    pub fn start(route: Route, counters: Arc<Counters>) -> Self {
+    pub fn start(route: Destination, counters: Arc<Counters>) -> Self {
         let (queue, receiver) = mpsc::channel(QUEUE_LENGTH);
         let (closing, closed) = watch::channel(false);
         let pending_spans = Arc::new(AtomicUsize::new(0));
@@ -165,7 +156,7 @@ enum Sender {
 }
 
 impl Sender {
-    fn new(route: Route) -> Result<Self, String> {
+    fn new(route: Destination) -> Result<Self, String> {
         if route.protocol == OtlpProtocol::Grpc {
             let endpoint = Endpoint::from_shared(route.endpoint.trim().to_owned())
                 .map_err(|_| "the endpoint is no URL".to_owned())?;
@@ -307,7 +298,7 @@ impl Failures {
 async fn forward(
     mut queue: mpsc::Receiver<Queued>,
     mut closing: watch::Receiver<bool>,
-    route: Route,
+    route: Destination,
     pending_spans: Arc<AtomicUsize>,
     counters: Arc<Counters>,
 ) {

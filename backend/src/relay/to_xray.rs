@@ -24,14 +24,14 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 
 use super::counters::Counters;
-use super::forward::{Forwarder, Queued, Route};
-use crate::telemetry::otlp::settings::{OtlpHeaders, OtlpProtocol};
-use crate::telemetry::xray::otlp::{XRAY_COMPRESSION, XrayOtlpRoute};
+use super::forward::{Forwarder, Queued};
+use crate::telemetry::destinations::Destination;
 use crate::telemetry::xray::{PerSecondLimit, TraceDecisions, TraceMemory, XrayRecorder};
 
 /// What the relay needs to send X-Ray its share.
 pub struct RelayToXray {
-    pub route: XrayOtlpRoute,
+    /// X-Ray's OTLP endpoint, as telemetry planned it: none of the OTLP endpoint's headers.
+    pub destination: Destination,
     /// The backend's X-Ray decisions, and its rules for traces without one.
     pub recorder: XrayRecorder,
 }
@@ -58,20 +58,11 @@ pub(super) struct XrayShare {
 }
 
 impl XrayShare {
-    /// Starts the forwarder on the runtime; X-Ray gets none of the OTLP endpoint's headers.
+    /// Starts the forwarder on the runtime.
     pub(super) fn start(to: RelayToXray) -> Self {
         let counters = Arc::new(Counters::default());
         XrayShare {
-            forwarder: Forwarder::start(
-                Route {
-                    endpoint: to.route.endpoint,
-                    protocol: OtlpProtocol::HttpProtobuf,
-                    compression: XRAY_COMPRESSION,
-                    headers: OtlpHeaders::default(),
-                    auth: Some(to.route.auth),
-                },
-                counters.clone(),
-            ),
+            forwarder: Forwarder::start(to.destination, counters.clone()),
             recorder: to.recorder,
             browser_decisions: TraceDecisions::new(REMEMBERED_BROWSER_TRACES),
             browser_only: PerSecondLimit::new(BROWSER_ONLY_TRACES_PER_SECOND),

@@ -2,11 +2,13 @@
 //! and, through tracing-opentelemetry, exported as OpenTelemetry spans over OTLP (HTTP or
 //! gRPC) from a batch processor that runs on its own thread, never on the request path.
 //!
-//! Everything that makes or ships a span lives below: the request (server) spans, the traced
-//! outbound client, the relay for the browser's spans, the local trace store and its view, and
-//! X-Ray.
+//! The backend's own spans live below: the request (server) spans, W3C propagation, the
+//! traced outbound client, the fan-out to the exporters (OTLP, X-Ray), where they send
+//! (`destinations`), and X-Ray. The relay and the trace view are areas of their own, which
+//! use what is here; nothing here knows them.
 
 pub mod aws_signing;
+pub mod destinations;
 pub mod fan_out;
 pub mod losses;
 pub mod otlp;
@@ -17,7 +19,6 @@ pub mod settings;
 pub mod xray;
 
 use std::io::IsTerminal;
-use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry::propagation::TextMapCompositePropagator;
@@ -25,7 +26,9 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{KeyValue, global};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::BaggagePropagator;
-use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, SpanExporter,
+};
 use opentelemetry_semantic_conventions::resource::SERVICE_NAME;
 use tracing::Level;
 use tracing::level_filters::LevelFilter;
@@ -37,36 +40,32 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::redact;
-use crate::trace_view::settings::LocalTracesSettings;
-use crate::trace_view::store::{StoreExporter, TraceStore};
+use destinations::Destinations;
 use fan_out::ValueLengthLimit;
-use otlp::{CountedExporter, OtlpDestination};
+use otlp::{CountedExporter, Delivery};
 use settings::TelemetrySettings;
 use shared::BACKEND_SERVICE_NAME as DEFAULT_SERVICE_NAME;
 use xray::XrayRecorder;
-use xray::otlp::XrayRoutes;
 use xray::settings::XrayDestination;
 
 /// What the application needs from telemetry to serve requests; all off by default.
 #[derive(Clone, Default)]
-pub struct TelemetryHandles {
+pub struct Handles {
     /// The request side of X-Ray, unless X-Ray or the SDK is disabled.
     pub xray: Option<XrayRecorder>,
-    /// The local trace view's store, fed by the backend's exporter, when the view is on.
-    pub local_traces: Option<Arc<TraceStore>>,
-    /// How spans reach AWS without the daemon, for the relay to send the browser's there too.
-    pub xray_routes: XrayRoutes,
+    /// Where spans go, for the relay to send the browser's to the same places.
+    pub destinations: Destinations,
 }
 
 /// Keeps the tracer provider alive; dropping it flushes every queued span and stops the exporters.
 #[must_use = "dropping the guard shuts telemetry down"]
 pub struct TelemetryGuard {
     provider: Option<SdkTracerProvider>,
-    handles: TelemetryHandles,
+    handles: Handles,
 }
 
 impl TelemetryGuard {
-    pub fn handles(&self) -> TelemetryHandles {
+    pub fn handles(&self) -> Handles {
         self.handles.clone()
     }
 }
@@ -85,21 +84,21 @@ impl Drop for TelemetryGuard {
     }
 }
 
-/// Installs the global subscriber and propagator, and makes the local trace view's store when
-/// it is on. Call once, inside the tokio runtime (X-Ray's sampling poller and the gRPC
-/// exporter's channel run on it), before anything logs.
-pub fn init(settings: &TelemetrySettings, local: &LocalTracesSettings) -> TelemetryGuard {
+/// Installs the global subscriber and propagator. `watched` is an exporter someone watches
+/// as spans arrive (the local trace view's store), batched more often than the others. Call
+/// once, inside the tokio runtime (X-Ray's sampling poller and the gRPC exporter's channel run
+/// on it), before anything logs.
+pub fn init(
+    settings: &TelemetrySettings,
+    watched: Option<impl SpanExporter + 'static>,
+) -> TelemetryGuard {
     install_propagator();
-    let local_traces = local
-        .enabled
-        .then(|| Arc::new(TraceStore::new(local.limits)));
-
-    let (provider, xray, xray_routes) = if settings.sdk_disabled {
-        (None, None, XrayRoutes::default())
+    let destinations = Destinations::plan(settings);
+    let (provider, xray) = if settings.sdk_disabled {
+        (None, None)
     } else {
-        let xray_routes = XrayRoutes::plan(settings);
-        let (provider, xray) = tracer_provider(settings, local_traces.clone(), &xray_routes);
-        (Some(provider), xray, xray_routes)
+        let (provider, xray) = tracer_provider(settings, watched, &destinations);
+        (Some(provider), xray)
     };
     let otel_layer = provider.as_ref().map(|provider| {
         tracing_opentelemetry::layer()
@@ -125,18 +124,14 @@ pub fn init(settings: &TelemetrySettings, local: &LocalTracesSettings) -> Teleme
         .init();
 
     announce_destination(settings);
-    xray_routes.start(settings);
+    destinations.start(settings);
     if xray.is_some() && settings.xray.destination == XrayDestination::Daemon {
         let daemon = &settings.xray.daemon;
         tracing::info!(udp = %daemon.udp, tcp = %daemon.tcp, "X-Ray segments of sampled traces go to the daemon");
     }
     TelemetryGuard {
         provider,
-        handles: TelemetryHandles {
-            xray,
-            local_traces,
-            xray_routes,
-        },
+        handles: Handles { xray, destinations },
     }
 }
 
@@ -189,8 +184,8 @@ fn exported_spans() -> impl Filter<Registry> {
 
 fn tracer_provider(
     settings: &TelemetrySettings,
-    local_traces: Option<Arc<TraceStore>>,
-    xray_routes: &XrayRoutes,
+    watched: Option<impl SpanExporter + 'static>,
+    destinations: &Destinations,
 ) -> (SdkTracerProvider, Option<XrayRecorder>) {
     let service_name = service_name();
     // The builder's default configuration reads OTEL_TRACES_SAMPLER(_ARG) and the span limits.
@@ -202,21 +197,21 @@ fn tracer_provider(
     // costs dropped spans, never memory or request time, and never delays the other. They all
     // sit behind the value length limit, so each gets spans already held to it.
     let mut processors = ValueLengthLimit::new(settings.attribute_value_length_limit);
-    if let Some(exporter) = otlp_exporter(settings, xray_routes) {
+    if let Some(exporter) = otlp_exporter(settings, destinations) {
         processors = processors.with_processor(BatchSpanProcessor::builder(exporter).build());
     }
-    if let Some(store) = local_traces {
+    if let Some(watched) = watched {
         // Someone is watching the trace view: half a second, not the OTLP default of five.
         let config = BatchConfigBuilder::default()
             .with_scheduled_delay(Duration::from_millis(500))
             .build();
         processors = processors.with_processor(
-            BatchSpanProcessor::builder(StoreExporter::new(store))
+            BatchSpanProcessor::builder(watched)
                 .with_batch_config(config)
                 .build(),
         );
     }
-    let xray = match xray::build(&settings.xray, &service_name, xray_routes) {
+    let xray = match xray::build(&settings.xray, &service_name, destinations) {
         Some((recorder, exporter)) => {
             if let Some(exporter) = exporter {
                 // Only the spans X-Ray may send are copied and queued for it.
@@ -236,20 +231,17 @@ fn tracer_provider(
 /// The exporter to the OTLP traces endpoint, when one is set and usable.
 fn otlp_exporter(
     settings: &TelemetrySettings,
-    xray_routes: &XrayRoutes,
+    destinations: &Destinations,
 ) -> Option<CountedExporter> {
-    let endpoint = settings.traces_endpoint.as_deref()?;
-    CountedExporter::new(OtlpDestination {
-        endpoint,
-        protocol: settings.protocol,
-        compression: settings.compression,
-        headers: &settings.headers,
-        auth: xray_routes.traces_endpoint_auth.clone(),
-        timeout: settings.export_timeout,
-        retries: true,
-        spans_for: "spans",
-        refusal_hint: None,
-    })
+    CountedExporter::new(
+        destinations.traces.as_ref()?,
+        Delivery {
+            timeout: settings.export_timeout,
+            retries: true,
+            spans_for: "spans",
+            refusal_hint: None,
+        },
+    )
     .inspect_err(|error| eprintln!("{DEFAULT_SERVICE_NAME}: spans will not be exported: {error}"))
     .ok()
 }

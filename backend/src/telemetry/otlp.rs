@@ -21,7 +21,8 @@ use tonic::transport::ClientTlsConfig;
 
 pub mod settings;
 
-use super::aws_signing::{AuthorizingHttpClient, XrayAuth};
+use super::aws_signing::AuthorizingHttpClient;
+use super::destinations::Destination;
 use super::losses::LossCounter;
 use super::outbound::blocking_client;
 use crate::redact;
@@ -30,14 +31,8 @@ use settings::{OtlpCompression, OtlpHeaders, OtlpProtocol};
 /// The specification asks exporters to say who they are; a configured header wins.
 pub const USER_AGENT: &str = concat!("cruddur-backend/", env!("CARGO_PKG_VERSION"));
 
-/// Where one exporter sends, and how.
-pub struct OtlpDestination<'a> {
-    pub endpoint: &'a str,
-    pub protocol: OtlpProtocol,
-    pub compression: OtlpCompression,
-    pub headers: &'a OtlpHeaders,
-    /// SigV4 or X-Ray's API key, when the endpoint is X-Ray's.
-    pub auth: Option<XrayAuth>,
+/// How one exporter delivers to its destination.
+pub struct Delivery {
     /// The longest one export may take, retries included.
     pub timeout: Duration,
     /// The specification's retries, or one attempt.
@@ -63,10 +58,10 @@ pub struct CountedExporter {
 impl CountedExporter {
     /// Fails when the endpoint is no URL, a header is not one, or no client can be built.
     /// Call inside the runtime: the gRPC channel's worker runs on it.
-    pub fn new(destination: OtlpDestination<'_>) -> Result<Self, String> {
+    pub fn new(destination: &Destination, delivery: Delivery) -> Result<Self, String> {
         let endpoint = destination.endpoint.trim();
         reqwest::Url::parse(endpoint).map_err(|_| "the endpoint is no URL".to_owned())?;
-        let retry_policy = if destination.retries {
+        let retry_policy = if delivery.retries {
             RetryPolicy::recommended()
         } else {
             RetryPolicy::default()
@@ -85,8 +80,8 @@ impl CountedExporter {
                 let mut exporter = builder
                     .with_tonic()
                     .with_endpoint(endpoint)
-                    .with_timeout(destination.timeout)
-                    .with_metadata(metadata(destination.headers)?)
+                    .with_timeout(delivery.timeout)
+                    .with_metadata(metadata(&destination.headers)?)
                     .with_retry_policy(retry_policy);
                 if let Some(compression) = compression {
                     exporter = exporter.with_compression(compression);
@@ -120,17 +115,17 @@ impl CountedExporter {
                     } else {
                         Protocol::HttpBinary
                     })
-                    .with_timeout(destination.timeout)
+                    .with_timeout(delivery.timeout)
                     .with_headers(headers)
                     .with_retry_policy(retry_policy);
                 let exporter = match compression {
                     Some(compression) => exporter.with_compression(compression),
                     None => exporter,
                 };
-                match destination.auth {
+                match destination.auth.clone() {
                     Some(auth) => exporter
-                        .with_http_client(AuthorizingHttpClient::new(auth, destination.timeout)?),
-                    None => exporter.with_http_client(blocking_client(destination.timeout)?),
+                        .with_http_client(AuthorizingHttpClient::new(auth, delivery.timeout)?),
+                    None => exporter.with_http_client(blocking_client(delivery.timeout)?),
                 }
                 .build()
             }
@@ -139,8 +134,8 @@ impl CountedExporter {
         Ok(CountedExporter {
             inner,
             shown: redact::url_text(endpoint),
-            spans_for: destination.spans_for,
-            refusal_hint: destination.refusal_hint,
+            spans_for: delivery.spans_for,
+            refusal_hint: delivery.refusal_hint,
             not_delivered: LossCounter::default(),
         })
     }

@@ -23,12 +23,13 @@ use opentelemetry_sdk::trace::SpanData;
 use wildmatch::WildMatch;
 
 pub use exporter::XrayExporter;
-use otlp::{XrayOtlpExporter, XrayRoutes};
+use otlp::XrayOtlpExporter;
 pub use sampling::PerSecondLimit;
 use sampling::{ForcedSamples, LocalRules, PollIntervals, SamplingRequest, XraySampler};
 use segment::Translator;
 
 use crate::sync;
+use crate::telemetry::destinations::Destinations;
 use crate::telemetry::losses::LossCounter;
 use settings::{XrayDestination, XraySettings};
 use shared::BACKEND_SERVICE_NAME as DEFAULT_SERVICE_NAME;
@@ -279,11 +280,11 @@ impl opentelemetry_sdk::trace::SpanExporter for XraySpanExporter {
 }
 
 /// Builds both halves of X-Ray, sharing the decisions; None when `AWS_XRAY_SDK_ENABLED=false`.
-/// The exporter is None when X-Ray's share goes out with every other span already (`routes`).
+/// The exporter is None when X-Ray's share goes out with every other span already (`destinations`).
 pub fn build(
     settings: &XraySettings,
     service_name: &str,
-    routes: &XrayRoutes,
+    destinations: &Destinations,
 ) -> Option<(XrayRecorder, Option<XraySpanExporter>)> {
     if !settings.enabled {
         return None;
@@ -319,11 +320,11 @@ pub fn build(
             )))
         }
         XrayDestination::Otlp(_) => {
-            if let Some(api) = &routes.sampling_api {
+            if let Some(api) = &destinations.sampling_api {
                 sampler.poll_api(&api.endpoint, api.signer.clone(), PollIntervals::SDK);
             }
-            routes.xray_share.as_ref().and_then(|route| {
-                XrayOtlpExporter::new(decisions.clone(), route)
+            destinations.xray_share.as_ref().and_then(|destination| {
+                XrayOtlpExporter::new(decisions.clone(), destination)
                     .inspect_err(|error| {
                         eprintln!("{DEFAULT_SERVICE_NAME}: spans will not reach X-Ray: {error}");
                     })

@@ -7,8 +7,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use backend::configuration::Settings;
-use backend::startup::Application;
-use backend::telemetry::TelemetryHandles;
+use backend::startup::{Application, TelemetryHandles};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };

@@ -4,8 +4,7 @@ use std::time::Duration;
 
 use backend::configuration::Settings;
 use backend::repository::{PageRequest, Repository};
-use backend::startup::Application;
-use backend::telemetry::TelemetryHandles;
+use backend::startup::{Application, TelemetryHandles};
 use time::OffsetDateTime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
