@@ -5,6 +5,7 @@ pub mod environment;
 pub mod error;
 pub mod health_check;
 pub mod loopback_host;
+pub mod losses;
 pub mod maintenance;
 pub mod redact;
 pub mod relay;

@@ -24,7 +24,7 @@ use governor::{Quota, RateLimiter};
 
 use crate::clients::address::{TrustedProxies, rate_limit_key};
 use crate::error::ApiError;
-use crate::telemetry::losses::LossCounter;
+use crate::losses::LossCounter;
 
 /// How many clients one budget remembers: some megabytes of buckets, far more clients than
 /// are active within one sweep period.

@@ -20,10 +20,10 @@ use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 use super::counters::Counters;
 use super::{JSON, PROTOBUF};
+use crate::losses::LossCounter;
 use crate::sync::lock;
 use crate::telemetry::aws_signing::XrayAuth;
 use crate::telemetry::destinations::Destination;
-use crate::telemetry::losses::LossCounter;
 use crate::telemetry::otlp::settings::{OtlpCompression, OtlpProtocol};
 use crate::telemetry::otlp::{USER_AGENT, metadata};
 use crate::telemetry::outbound::without_redirects;

@@ -15,7 +15,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 
-use super::losses::LossCounter;
+use crate::losses::LossCounter;
 
 /// The longest start of `text` that is at most `max_bytes` long and ends between characters.
 pub fn truncate_at_char_boundary(text: &str, max_bytes: usize) -> &str {

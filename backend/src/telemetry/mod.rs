@@ -10,7 +10,6 @@
 pub mod aws_signing;
 pub mod destinations;
 pub mod fan_out;
-pub mod losses;
 pub mod otlp;
 pub mod outbound;
 pub mod propagation;

@@ -23,8 +23,8 @@ pub mod settings;
 
 use super::aws_signing::AuthorizingHttpClient;
 use super::destinations::Destination;
-use super::losses::LossCounter;
 use super::outbound::blocking_client;
+use crate::losses::LossCounter;
 use crate::redact;
 use settings::{OtlpCompression, OtlpHeaders, OtlpProtocol};
 

@@ -28,9 +28,9 @@ pub use sampling::PerSecondLimit;
 use sampling::{ForcedSamples, LocalRules, PollIntervals, SamplingRequest, XraySampler};
 use segment::Translator;
 
+use crate::losses::LossCounter;
 use crate::sync;
 use crate::telemetry::destinations::Destinations;
-use crate::telemetry::losses::LossCounter;
 use settings::{XrayDestination, XraySettings};
 use shared::BACKEND_SERVICE_NAME as DEFAULT_SERVICE_NAME;
 

@@ -31,8 +31,8 @@ use shared::traces::{
     SpanView, TraceDetail, TraceFilter, TraceSummary, w3c_trace_id, xray_trace_id,
 };
 
+use crate::losses::LossCounter;
 use crate::sync;
-use crate::telemetry::losses::LossCounter;
 use crate::trace_format::{hex, unix_nanos};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,8 +16,8 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use super::TraceDecisions;
 use super::segment::{DAEMON_HEADER, Translated, Translator};
 use super::settings::ContextMissing;
+use crate::losses::LossCounter;
 use crate::sync;
-use crate::telemetry::losses::LossCounter;
 
 #[derive(Debug)]
 pub struct XrayExporter {

@@ -16,8 +16,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rand::Rng;
 use wildmatch::WildMatch;
 
+use crate::losses::LossCounter;
 use crate::sync;
-use crate::telemetry::losses::LossCounter;
 use crate::trace_format::hex;
 use centralized::CentralizedRules;
 pub use local::LocalRules;
