@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use backend::telemetry::fan_out::ValueLengthLimit;
+use backend::telemetry::fan_out::SpanFanOut;
 use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
 use opentelemetry::{Context, InstrumentationScope};
 use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
@@ -132,7 +132,7 @@ fn measure(compression: Option<Compression>, label: &str) {
             .unwrap(),
     };
     let provider = SdkTracerProvider::builder()
-        .with_span_processor(ValueLengthLimit::new(4096).with_processor(processor))
+        .with_span_processor(SpanFanOut::new(4096).with_processor(processor))
         .with_resource(Resource::builder().with_service_name("bench").build())
         .build();
     let tracer = provider.tracer_with_scope(InstrumentationScope::builder("bench").build());

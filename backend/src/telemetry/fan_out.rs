@@ -35,25 +35,25 @@ type Wants = Box<dyn Fn(&SpanData) -> bool + Send + Sync>;
 /// Holds every span to `max_value_bytes`, then fans it out to the exporters' processors, each
 /// getting only the spans it wants: a copy for all but the last that wants it, which gets the
 /// span itself.
-pub struct ValueLengthLimit {
+pub struct SpanFanOut {
     max_value_bytes: usize,
     processors: Vec<(Box<dyn SpanProcessor>, Option<Wants>)>,
     truncated: LossCounter,
 }
 
-impl std::fmt::Debug for ValueLengthLimit {
+impl std::fmt::Debug for SpanFanOut {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter
-            .debug_struct("ValueLengthLimit")
+            .debug_struct("SpanFanOut")
             .field("max_value_bytes", &self.max_value_bytes)
             .field("processors", &self.processors.len())
             .finish()
     }
 }
 
-impl ValueLengthLimit {
+impl SpanFanOut {
     pub fn new(max_value_bytes: usize) -> Self {
-        ValueLengthLimit {
+        SpanFanOut {
             max_value_bytes,
             processors: Vec::new(),
             truncated: LossCounter::default(),
@@ -118,7 +118,7 @@ impl ValueLengthLimit {
     }
 }
 
-impl SpanProcessor for ValueLengthLimit {
+impl SpanProcessor for SpanFanOut {
     fn on_start(&self, span: &mut Span, context: &Context) {
         for (processor, _) in &self.processors {
             processor.on_start(span, context);
@@ -200,7 +200,7 @@ mod tests {
             InMemorySpanExporter::default(),
             InMemorySpanExporter::default(),
         );
-        let limit = ValueLengthLimit::new(4096)
+        let limit = SpanFanOut::new(4096)
             .with_processor(SimpleSpanProcessor::new(every.clone()))
             .with_processor_for(SimpleSpanProcessor::new(servers.clone()), |span| {
                 span.span_kind == SpanKind::Server
@@ -223,7 +223,7 @@ mod tests {
             InMemorySpanExporter::default(),
             InMemorySpanExporter::default(),
         );
-        let limit = ValueLengthLimit::new(4)
+        let limit = SpanFanOut::new(4)
             .with_processor(SimpleSpanProcessor::new(first.clone()))
             .with_processor(SimpleSpanProcessor::new(second.clone()));
         let mut data = span(

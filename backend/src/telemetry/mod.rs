@@ -40,7 +40,7 @@ use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::redact;
 use destinations::Destinations;
-use fan_out::ValueLengthLimit;
+use fan_out::SpanFanOut;
 use otlp::{CountedExporter, Delivery};
 use settings::TelemetrySettings;
 use shared::BACKEND_SERVICE_NAME as DEFAULT_SERVICE_NAME;
@@ -195,7 +195,7 @@ fn tracer_provider(
     // Each exporter has its own batch queue (OTEL_BSP_*), bounded, so a dead or slow endpoint
     // costs dropped spans, never memory or request time, and never delays the other. They all
     // sit behind the value length limit, so each gets spans already held to it.
-    let mut processors = ValueLengthLimit::new(settings.attribute_value_length_limit);
+    let mut processors = SpanFanOut::new(settings.attribute_value_length_limit);
     if let Some(exporter) = otlp_exporter(settings, destinations) {
         processors = processors.with_processor(BatchSpanProcessor::builder(exporter).build());
     }

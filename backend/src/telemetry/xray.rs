@@ -22,8 +22,8 @@ use opentelemetry::trace::{SpanContext, TraceFlags, TraceId};
 use opentelemetry_sdk::trace::SpanData;
 use wildmatch::WildMatch;
 
-pub use exporter::XrayExporter;
-use otlp::XrayOtlpExporter;
+pub use exporter::SegmentExporter;
+use otlp::SampledOtlpExporter;
 pub use sampling::PerSecondLimit;
 use sampling::{ForcedSamples, LocalRules, PollIntervals, SamplingRequest, XraySampler};
 use segment::Translator;
@@ -255,26 +255,26 @@ pub fn incoming_trace(headers: &HeaderMap) -> Option<(SpanContext, Option<bool>)
 
 /// The exporting half of X-Ray: segments to the daemon, or OTLP to X-Ray's endpoint.
 #[derive(Debug)]
-pub enum XraySpanExporter {
-    Daemon(XrayExporter),
-    Otlp(XrayOtlpExporter),
+pub enum XrayExporter {
+    Daemon(SegmentExporter),
+    Otlp(SampledOtlpExporter),
 }
 
-impl opentelemetry_sdk::trace::SpanExporter for XraySpanExporter {
+impl opentelemetry_sdk::trace::SpanExporter for XrayExporter {
     async fn export(
         &self,
         batch: Vec<opentelemetry_sdk::trace::SpanData>,
     ) -> opentelemetry_sdk::error::OTelSdkResult {
         match self {
-            XraySpanExporter::Daemon(exporter) => exporter.export(batch).await,
-            XraySpanExporter::Otlp(exporter) => exporter.export(batch).await,
+            XrayExporter::Daemon(exporter) => exporter.export(batch).await,
+            XrayExporter::Otlp(exporter) => exporter.export(batch).await,
         }
     }
 
     fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
         match self {
-            XraySpanExporter::Daemon(exporter) => exporter.set_resource(resource),
-            XraySpanExporter::Otlp(exporter) => exporter.set_resource(resource),
+            XrayExporter::Daemon(exporter) => exporter.set_resource(resource),
+            XrayExporter::Otlp(exporter) => exporter.set_resource(resource),
         }
     }
 }
@@ -285,7 +285,7 @@ pub fn build(
     settings: &XraySettings,
     service_name: &str,
     destinations: &Destinations,
-) -> Option<(XrayRecorder, Option<XraySpanExporter>)> {
+) -> Option<(XrayRecorder, Option<XrayExporter>)> {
     if !settings.enabled {
         return None;
     }
@@ -312,7 +312,7 @@ pub fn build(
     let exporter = match &settings.destination {
         XrayDestination::Daemon => {
             sampler.poll_daemon(&settings.daemon.tcp, PollIntervals::SDK);
-            Some(XraySpanExporter::Daemon(XrayExporter::new(
+            Some(XrayExporter::Daemon(SegmentExporter::new(
                 Translator::new(naming.clone()),
                 decisions.clone(),
                 settings.daemon.udp.clone(),
@@ -324,12 +324,12 @@ pub fn build(
                 sampler.poll_api(&api.endpoint, api.signer.clone(), PollIntervals::SDK);
             }
             destinations.xray_share.as_ref().and_then(|destination| {
-                XrayOtlpExporter::new(decisions.clone(), destination)
+                SampledOtlpExporter::new(decisions.clone(), destination)
                     .inspect_err(|error| {
                         eprintln!("{DEFAULT_SERVICE_NAME}: spans will not reach X-Ray: {error}");
                     })
                     .ok()
-                    .map(XraySpanExporter::Otlp)
+                    .map(XrayExporter::Otlp)
             })
         }
     };

@@ -19,8 +19,9 @@ use super::settings::ContextMissing;
 use crate::losses::LossCounter;
 use crate::sync;
 
+/// X-Ray through the daemon: the spans of sampled traces as segment documents, over UDP.
 #[derive(Debug)]
-pub struct XrayExporter {
+pub struct SegmentExporter {
     translator: Translator,
     decisions: Arc<TraceDecisions>,
     daemon: String,
@@ -35,14 +36,14 @@ pub struct XrayExporter {
     orphans: LossCounter,
 }
 
-impl XrayExporter {
+impl SegmentExporter {
     pub(super) fn new(
         translator: Translator,
         decisions: Arc<TraceDecisions>,
         daemon: String,
         context_missing: ContextMissing,
     ) -> Self {
-        XrayExporter {
+        SegmentExporter {
             translator,
             decisions,
             daemon,
@@ -83,7 +84,7 @@ impl XrayExporter {
     }
 }
 
-impl XrayExporter {
+impl SegmentExporter {
     fn report_oversized(&self, translated: &Translated) {
         if let Some(report) = self.shed.add(translated.shed.len() as u64)
             && let Some((name, parts)) = translated.shed.first()
@@ -109,7 +110,7 @@ impl XrayExporter {
     }
 }
 
-impl SpanExporter for XrayExporter {
+impl SpanExporter for SegmentExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         let mut orphans = 0;
         let sampled: Vec<&SpanData> = batch
@@ -192,7 +193,7 @@ mod tests {
         });
         let decisions = Arc::new(TraceDecisions::new(16));
         decisions.get_or_decide(TraceId::from_hex(TRACE).unwrap(), || true);
-        let exporter = XrayExporter::new(
+        let exporter = SegmentExporter::new(
             Translator::new(SegmentNaming::new(DEFAULT_SERVICE_NAME.into(), None)),
             decisions,
             daemon_address,

@@ -22,21 +22,22 @@ use crate::telemetry::otlp::{CountedExporter, Delivery};
 /// How long one export may take.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub struct XrayOtlpExporter {
+/// X-Ray without the daemon: the spans of sampled traces, over OTLP to X-Ray's endpoint.
+pub struct SampledOtlpExporter {
     decisions: Arc<TraceDecisions>,
     otlp: CountedExporter,
 }
 
-impl std::fmt::Debug for XrayOtlpExporter {
+impl std::fmt::Debug for SampledOtlpExporter {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter
-            .debug_struct("XrayOtlpExporter")
+            .debug_struct("SampledOtlpExporter")
             .field("otlp", &self.otlp)
             .finish_non_exhaustive()
     }
 }
 
-impl XrayOtlpExporter {
+impl SampledOtlpExporter {
     pub(super) fn new(
         decisions: Arc<TraceDecisions>,
         destination: &Destination,
@@ -53,11 +54,11 @@ impl XrayOtlpExporter {
                 ),
             },
         )?;
-        Ok(XrayOtlpExporter { decisions, otlp })
+        Ok(SampledOtlpExporter { decisions, otlp })
     }
 }
 
-impl SpanExporter for XrayOtlpExporter {
+impl SpanExporter for SampledOtlpExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         // Spans without a decision were made outside any request: X-Ray has no trace for them.
         let sampled: Vec<SpanData> = batch
