@@ -15,25 +15,28 @@ use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use opentelemetry::trace::{SpanId as OtelSpanId, SpanKind as OtelSpanKind, Status as OtelStatus};
-use opentelemetry::{Array, KeyValue as OtelKeyValue, Value as OtelValue};
+use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
-use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
-use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, Span};
+use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use shared::traces::{
-    self, Attribute, MAX_ROUTES_LISTED, ResourceView, RouteReached, SpanEvent, SpanStatus,
-    SpanView, TraceDetail, TraceFilter, TraceSummary, w3c_trace_id, xray_trace_id,
+    self, Attribute, ResourceView, RouteReached, SpanEvent, SpanStatus, TraceDetail, TraceFilter,
+    TraceSummary, w3c_trace_id, xray_trace_id,
 };
+
+mod convert;
+mod size;
+mod summary;
+
+use convert::{attributes, own_stored_span, span_view, stored_span, text};
+use size::{PER_BATCH, PER_TRACE, resource_bytes, span_bytes};
 
 use crate::losses::LossCounter;
 use crate::sync;
-use crate::trace_format::{hex, unix_nanos};
+use crate::trace_format::hex;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreLimits {
@@ -440,152 +443,6 @@ impl StoredTrace {
         self.bytes += arriving.bytes;
         index
     }
-
-    fn listed(&self, trace_id: TraceId) -> Listed {
-        let summary = &self.summary;
-        let root = summary
-            .roots
-            .first()
-            .map(|(_, SpanAt(batch, index))| &self.batches[*batch as usize][*index as usize]);
-        Listed {
-            trace_id,
-            span_count: summary.span_count,
-            dropped_spans: summary.dropped_spans,
-            start: summary.start.unwrap_or_default(),
-            end: summary.end,
-            error: summary.error,
-            root_name: root.map(|root| root.name.clone()).unwrap_or_default(),
-            root_detail: root.map(root_detail).unwrap_or_default(),
-            routes: summary.routes.clone(),
-            resources: self
-                .resources
-                .iter()
-                .cloned()
-                .zip(summary.resource_starts.iter().copied())
-                .collect(),
-        }
-    }
-}
-
-impl RunningSummary {
-    fn observe(&mut self, span: &StoredSpan, at: SpanAt) {
-        let start = span.start_unix_micros;
-        self.span_count += 1;
-        self.start = Some(self.start.map_or(start, |earliest| earliest.min(start)));
-        self.end = self.end.max(start.saturating_add(span.duration_micros));
-        self.error |= span.status == SpanStatus::Error;
-        if span.kind == traces::SpanKind::Server {
-            self.reached(span);
-        }
-        if let Some(first) = self.resource_starts.get_mut(span.resource as usize) {
-            *first = (*first).min(start);
-        }
-        if self.span_ids.insert(span.span_id)
-            && let Some(children) = self.waiting_for_parent.remove(&span.span_id)
-        {
-            for child in children {
-                self.roots.remove(&child);
-            }
-        }
-        match span.parent_span_id {
-            Some(parent) if self.span_ids.contains(&parent) => {}
-            Some(parent) => {
-                self.roots.insert((start, at));
-                self.waiting_for_parent
-                    .entry(parent)
-                    .or_default()
-                    .push((start, at));
-            }
-            None => {
-                self.roots.insert((start, at));
-            }
-        }
-    }
-
-    /// Notes the route a SERVER span served: a browser's relayed spans are never SERVER spans,
-    /// so these are the backend's.
-    fn reached(&mut self, span: &StoredSpan) {
-        let error = span.status == SpanStatus::Error;
-        if let Some(known) = self.routes.iter_mut().find(|route| route.name == span.name) {
-            known.error |= error;
-        } else if self.routes.len() < MAX_ROUTES_LISTED {
-            self.routes.push(RouteReached {
-                name: span.name.clone(),
-                error,
-            });
-        }
-    }
-}
-
-/// The longest `root_detail`, in characters: a label, a path; not a page of text.
-const MAX_ROOT_DETAIL_CHARS: usize = 80;
-
-/// What tells a root apart from others of its name: a click's label in quotes, a route
-/// change's destination, a fetch's path, a page load's path.
-fn root_detail(root: &StoredSpan) -> String {
-    let attribute = |key: &str| {
-        root.attributes
-            .iter()
-            .find(|attribute| attribute.key == key)
-            .map(|attribute| attribute.value.as_str())
-    };
-    let detail = if let Some(label) = attribute("app.target.label") {
-        format!("\"{label}\"")
-    } else if let Some(to) = attribute("app.route.to") {
-        to.to_owned()
-    } else if let Some(url) = attribute("url.full") {
-        path_of(url).to_owned()
-    } else if root.kind == traces::SpanKind::Server {
-        // Its name is already its method and route.
-        String::new()
-    } else {
-        attribute("url.path").unwrap_or_default().to_owned()
-    };
-    detail.chars().take(MAX_ROOT_DETAIL_CHARS).collect()
-}
-
-/// `/api/activities` of `http://localhost:4567/api/activities?page=2`.
-fn path_of(url: &str) -> &str {
-    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let path = after_scheme
-        .find('/')
-        .map_or("/", |start| &after_scheme[start..]);
-    path.split(['?', '#']).next().unwrap_or(path)
-}
-
-impl Listed {
-    fn into_summary(self) -> TraceSummary {
-        let mut resources = self.resources;
-        resources.sort_by_key(|(_, first_start)| *first_start);
-        let mut seen = HashSet::new();
-        let services: Vec<String> = resources
-            .iter()
-            .filter(|(resource, _)| seen.insert(resource.service.as_str()))
-            .map(|(resource, _)| resource.service.clone())
-            .collect();
-        let browser_services = services
-            .iter()
-            .filter(|service| {
-                resources
-                    .iter()
-                    .any(|(resource, _)| resource.browser && &resource.service == *service)
-            })
-            .cloned()
-            .collect();
-        TraceSummary {
-            trace_id: hex(&self.trace_id),
-            root_name: self.root_name,
-            root_detail: self.root_detail,
-            routes: self.routes,
-            services,
-            browser_services,
-            start_unix_micros: self.start,
-            duration_micros: self.end.saturating_sub(self.start),
-            span_count: self.span_count,
-            dropped_spans: self.dropped_spans,
-            error: self.error,
-        }
-    }
 }
 
 /// The backend's own spans into the store, from a batch processor of its own: off the request
@@ -638,236 +495,6 @@ fn parse_trace_id(text: &str) -> Option<TraceId> {
         .then(|| u128::from_str_radix(text, 16).ok())
         .flatten()
         .map(u128::to_be_bytes)
-}
-
-fn stored_span(span: &Span, span_id: SpanId, resource: u32) -> StoredSpan {
-    let status = span.status.as_ref();
-    StoredSpan {
-        span_id,
-        parent_span_id: SpanId::try_from(span.parent_span_id.as_slice()).ok(),
-        name: span.name.clone(),
-        kind: match SpanKind::try_from(span.kind) {
-            Ok(SpanKind::Server) => traces::SpanKind::Server,
-            Ok(SpanKind::Client) => traces::SpanKind::Client,
-            Ok(SpanKind::Producer) => traces::SpanKind::Producer,
-            Ok(SpanKind::Consumer) => traces::SpanKind::Consumer,
-            _ => traces::SpanKind::Internal,
-        },
-        status: match status.map(|status| StatusCode::try_from(status.code)) {
-            Some(Ok(StatusCode::Error)) => SpanStatus::Error,
-            Some(Ok(StatusCode::Ok)) => SpanStatus::Ok,
-            _ => SpanStatus::Unset,
-        },
-        status_message: status
-            .map(|status| status.message.clone())
-            .unwrap_or_default(),
-        start_unix_micros: span.start_time_unix_nano / 1000,
-        duration_micros: span
-            .end_time_unix_nano
-            .saturating_sub(span.start_time_unix_nano)
-            / 1000,
-        attributes: attributes(&span.attributes),
-        events: span
-            .events
-            .iter()
-            .map(|event| SpanEvent {
-                name: event.name.clone(),
-                time_unix_micros: event.time_unix_nano / 1000,
-                attributes: attributes(&event.attributes),
-            })
-            .collect(),
-        resource,
-    }
-}
-
-/// The backend's own span as `stored_span` would keep it after a trip through OTLP.
-fn own_stored_span(span: &SpanData, resource: u32) -> StoredSpan {
-    let (status, status_message) = match &span.status {
-        OtelStatus::Error { description } => (SpanStatus::Error, description.to_string()),
-        OtelStatus::Ok => (SpanStatus::Ok, String::new()),
-        OtelStatus::Unset => (SpanStatus::Unset, String::new()),
-    };
-    let start = unix_nanos(span.start_time);
-    StoredSpan {
-        span_id: span.span_context.span_id().to_bytes(),
-        parent_span_id: (span.parent_span_id != OtelSpanId::INVALID)
-            .then(|| span.parent_span_id.to_bytes()),
-        name: span.name.to_string(),
-        kind: match span.span_kind {
-            OtelSpanKind::Server => traces::SpanKind::Server,
-            OtelSpanKind::Client => traces::SpanKind::Client,
-            OtelSpanKind::Producer => traces::SpanKind::Producer,
-            OtelSpanKind::Consumer => traces::SpanKind::Consumer,
-            OtelSpanKind::Internal => traces::SpanKind::Internal,
-        },
-        status,
-        status_message,
-        start_unix_micros: start / 1000,
-        duration_micros: unix_nanos(span.end_time).saturating_sub(start) / 1000,
-        attributes: own_attributes(&span.attributes),
-        events: span
-            .events
-            .iter()
-            .map(|event| SpanEvent {
-                name: event.name.to_string(),
-                time_unix_micros: unix_nanos(event.timestamp) / 1000,
-                attributes: own_attributes(&event.attributes),
-            })
-            .collect(),
-        resource,
-    }
-}
-
-fn own_attributes(attributes: &[OtelKeyValue]) -> Vec<Attribute> {
-    attributes
-        .iter()
-        .map(|attribute| Attribute {
-            key: attribute.key.as_str().to_owned(),
-            value: own_text(&attribute.value),
-        })
-        .collect()
-}
-
-/// What `text` makes of the value once OTLP has carried it.
-fn own_text(value: &OtelValue) -> String {
-    fn list<T: ToString>(values: &[T]) -> String {
-        let texts: Vec<String> = values.iter().map(ToString::to_string).collect();
-        format!("[{}]", texts.join(", "))
-    }
-    match value {
-        OtelValue::String(text) => text.as_str().to_owned(),
-        // What `to_string` writes, without the formatter: every request has a few of each.
-        OtelValue::Bool(value) => if *value { "true" } else { "false" }.to_owned(),
-        OtelValue::I64(value) => itoa::Buffer::new().format(*value).to_owned(),
-        OtelValue::F64(value) => value.to_string(),
-        OtelValue::Array(Array::Bool(values)) => list(values),
-        OtelValue::Array(Array::I64(values)) => list(values),
-        OtelValue::Array(Array::F64(values)) => list(values),
-        OtelValue::Array(Array::String(values)) => list(values),
-        other => other.to_string(),
-    }
-}
-
-fn span_view(span: &StoredSpan) -> SpanView {
-    SpanView {
-        span_id: hex(&span.span_id),
-        parent_span_id: span.parent_span_id.map(|parent| hex(&parent)),
-        name: span.name.clone(),
-        kind: span.kind,
-        resource: span.resource as usize,
-        start_unix_micros: span.start_unix_micros,
-        duration_micros: span.duration_micros,
-        status: span.status,
-        status_message: span.status_message.clone(),
-        attributes: span.attributes.clone(),
-        events: span.events.clone(),
-    }
-}
-
-fn attributes<'a>(attributes: impl IntoIterator<Item = &'a KeyValue>) -> Vec<Attribute> {
-    attributes
-        .into_iter()
-        .map(|attribute| Attribute {
-            key: attribute.key.clone(),
-            value: text(attribute.value.as_ref()),
-        })
-        .collect()
-}
-
-fn text(value: Option<&AnyValue>) -> String {
-    match value.and_then(|value| value.value.as_ref()) {
-        Some(Value::StringValue(text)) => text.clone(),
-        Some(Value::BoolValue(value)) => value.to_string(),
-        Some(Value::IntValue(value)) => value.to_string(),
-        Some(Value::DoubleValue(value)) => value.to_string(),
-        Some(Value::ArrayValue(array)) => format!(
-            "[{}]",
-            array
-                .values
-                .iter()
-                .map(|value| text(Some(value)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Some(Value::BytesValue(bytes)) => hex(bytes),
-        Some(Value::KvlistValue(list)) => format!(
-            "{{{}}}",
-            list.values
-                .iter()
-                .map(|pair| format!("{}: {}", pair.key, text(pair.value.as_ref())))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        // A string-table index means nothing without its table (OTLP profiles only).
-        Some(Value::StringValueStrindex(_)) | None => String::new(),
-    }
-}
-
-/// What an allocation costs beyond its bytes: the allocator's header and size-class rounding,
-/// and the spare capacity of vectors. Measured with bench/trace-store.sh: without it, resident
-/// memory at the byte cap came to about twice the cap.
-const PER_ALLOCATION: usize = 32;
-
-/// A trace's own structures: its entries in the store's map and arrival queue, and its maps'
-/// first allocations.
-const PER_TRACE: usize =
-    std::mem::size_of::<StoredTrace>() + std::mem::size_of::<TraceId>() * 2 + 8 * PER_ALLOCATION;
-
-/// A batch's `Arc`, its vector and its place in the trace's list.
-const PER_BATCH: usize = 2 * PER_ALLOCATION + 4 * std::mem::size_of::<usize>();
-
-/// What the summary's indexes hold per span: its id in the set of ids and, while its parent
-/// has not arrived, a root candidate and a place in the waiting list, with the spare room of
-/// hash tables that grow by doubling.
-const PER_SPAN_INDEX: usize = 2 * std::mem::size_of::<SpanId>()
-    + 2 * std::mem::size_of::<(u64, SpanAt)>()
-    + std::mem::size_of::<SpanId>()
-    + PER_ALLOCATION;
-
-fn text_bytes(text: &str) -> usize {
-    text.len() + PER_ALLOCATION
-}
-
-fn attribute_bytes(attributes: &[Attribute]) -> usize {
-    PER_ALLOCATION
-        + attributes
-            .iter()
-            .map(|attribute| {
-                std::mem::size_of::<Attribute>()
-                    + text_bytes(&attribute.key)
-                    + text_bytes(&attribute.value)
-            })
-            .sum::<usize>()
-}
-
-/// The heap a span holds: each string and vector with its allocation cost, the struct itself
-/// and its share of the summary's indexes. Its resource is counted once per trace, apart.
-fn span_bytes(span: &StoredSpan) -> usize {
-    std::mem::size_of::<StoredSpan>()
-        + PER_SPAN_INDEX
-        + text_bytes(&span.name)
-        + text_bytes(&span.status_message)
-        + attribute_bytes(&span.attributes)
-        + PER_ALLOCATION
-        + span
-            .events
-            .iter()
-            .map(|event| {
-                std::mem::size_of::<SpanEvent>()
-                    + text_bytes(&event.name)
-                    + attribute_bytes(&event.attributes)
-            })
-            .sum::<usize>()
-}
-
-/// A resource's heap, with its `Arc` and its places in the trace's list and index.
-fn resource_bytes(resource: &ResourceView) -> usize {
-    std::mem::size_of::<ResourceView>()
-        + 2 * PER_ALLOCATION
-        + text_bytes(&resource.service)
-        + attribute_bytes(&resource.attributes)
-        + std::mem::size_of::<Arc<ResourceView>>()
-        + std::mem::size_of::<(u64, u32, u64)>()
 }
 
 #[cfg(test)]

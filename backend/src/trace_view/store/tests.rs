@@ -1,6 +1,12 @@
 use super::*;
+use opentelemetry::trace::Status as OtelStatus;
+use opentelemetry::{KeyValue as OtelKeyValue, Value as OtelValue};
+use opentelemetry_proto::tonic::common::v1::AnyValue;
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ScopeSpans, Status};
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
+use opentelemetry_proto::tonic::trace::v1::{ScopeSpans, Span, Status};
+use shared::traces::MAX_ROUTES_LISTED;
 use shared::{BACKEND_SERVICE_NAME, FRONTEND_SERVICE_NAME};
 
 fn string(key: &str, value: &str) -> KeyValue {
