@@ -14,13 +14,18 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
-use opentelemetry::{KeyValue, Value as OtelValue};
+use opentelemetry::Value as OtelValue;
+use opentelemetry::trace::{SpanId, SpanKind, TraceId};
 use opentelemetry_sdk::trace::SpanData;
 use serde::{Serialize, Serializer};
 
+mod attributes;
+mod fit;
+
 use super::SegmentNaming;
 use crate::trace_format::{hex, push_hex};
+use attributes::{http_block, set_attributes, set_flags_and_cause, sql_block};
+use fit::{make_standalone, split_to_fit};
 
 /// Datagram header of the daemon protocol.
 pub const DAEMON_HEADER: &str = "{\"format\":\"json\",\"version\":1}\n";
@@ -433,273 +438,14 @@ impl Translator {
     }
 }
 
-/// A database call's `sql` block, from the database conventions and the two attributes the
-/// repository adds for what they have no name for (the version and the URL, credentials off).
-fn sql_block(span: &SpanData) -> Option<Sql<'_>> {
-    Some(Sql {
-        database_type: text(span, "db.system.name")?,
-        database_version: text(span, "cruddur.db.version"),
-        sanitized_query: text(span, "db.query.text"),
-        url: text(span, "cruddur.db.url"),
-    })
-}
-
-fn http_block(span: &SpanData) -> Option<Http<'_>> {
-    let mut request = HttpRequest {
-        method: text(span, "http.request.method")?,
-        ..HttpRequest::default()
-    };
-    match span.span_kind {
-        SpanKind::Server => {
-            if let Some(host) = host(span) {
-                let scheme = text(span, "url.scheme").unwrap_or(Cow::Borrowed("http"));
-                let path = text(span, "url.path").unwrap_or(Cow::Borrowed("/"));
-                let url = match text(span, "url.query") {
-                    Some(query) => format!("{scheme}://{host}{path}?{query}"),
-                    None => format!("{scheme}://{host}{path}"),
-                };
-                request.url = Some(Cow::Owned(url));
-            }
-            request.user_agent = text(span, "user_agent.original");
-            if let Some(client) = text(span, "client.address") {
-                let peer = text(span, "network.peer.address");
-                request.x_forwarded_for = peer.is_some_and(|peer| peer != client);
-                request.client_ip = Some(client);
-            }
-        }
-        _ => {
-            request.url = text(span, "url.full");
-            // The call carried `traceparent`: the service called continues this trace.
-            request.traced = true;
-        }
-    }
-    let response = HttpResponse {
-        status: integer(span, "http.response.status_code"),
-        content_length: integer(span, "http.response.body.size"),
-    };
-    Some(Http { request, response })
-}
-
-/// `error` on 4xx, `throttle` too on 429, `fault` on 5xx or a failed span without a status;
-/// `cause` with the span's exceptions, or the failure itself when it recorded none.
-fn set_flags_and_cause<'a>(span: &'a SpanData, document: &mut Document<'a>) {
-    let status = integer(span, "http.response.status_code");
-    let failed = matches!(span.status, Status::Error { .. });
-    (document.error, document.throttle, document.fault) = match status {
-        Some(429) => (true, true, false),
-        Some(400..=499) => (true, false, false),
-        Some(500..) => (false, false, true),
-        _ => (false, false, failed),
-    };
-    if !(document.fault || document.error) {
-        return;
-    }
-    let remote = span.span_kind == SpanKind::Client;
-    let mut exceptions: Vec<Exception<'a>> = span
-        .events
-        .iter()
-        .filter(|event| event.name == "exception")
-        .map(|event| {
-            let field = |key: &str| {
-                event
-                    .attributes
-                    .iter()
-                    .find(|attribute| attribute.key.as_str() == key)
-                    .map(|attribute| attribute.value.as_str())
-            };
-            Exception {
-                id: exception_id(),
-                kind: field("exception.type").unwrap_or(Cow::Borrowed("error")),
-                message: field("exception.message").unwrap_or_default(),
-                remote,
-            }
-        })
-        .collect();
-    if exceptions.is_empty() && document.fault {
-        let message = match &span.status {
-            Status::Error { description } if !description.is_empty() => {
-                Cow::Borrowed(description.as_ref())
-            }
-            _ => Cow::Owned(
-                status.map_or_else(|| "failed".to_owned(), |status| format!("HTTP {status}")),
-            ),
-        };
-        exceptions.push(Exception {
-            id: exception_id(),
-            kind: text(span, "error.type").unwrap_or(Cow::Borrowed("error")),
-            message,
-            remote,
-        });
-    }
-    if !exceptions.is_empty() {
-        document.cause = Some(Cause { exceptions });
-    }
-}
-
-fn exception_id() -> String {
-    let id: u64 = rand::random();
-    format!("{id:016x}")
-}
-
-fn set_attributes<'a>(span: &'a SpanData, document: &mut Document<'a>) {
-    let mut annotations = Fields::default();
-    let mut metadata = Fields::default();
-    for KeyValue { key, value, .. } in &span.attributes {
-        let indexable = matches!(
-            value,
-            OtelValue::Bool(_) | OtelValue::I64(_) | OtelValue::F64(_) | OtelValue::String(_)
-        );
-        if key.as_str().starts_with(ANNOTATION_PREFIX) && indexable {
-            // The limit counts distinct keys: a key given again replaces its value.
-            if annotations.len() >= MAX_ANNOTATIONS {
-                annotations.settle();
-            }
-            if annotations.len() < MAX_ANNOTATIONS {
-                annotations
-                    .0
-                    .push((annotation_key(key.as_str()), Scalar::Otel(value)));
-                continue;
-            }
-        }
-        metadata
-            .0
-            .push((Cow::Borrowed(key.as_str()), Scalar::Otel(value)));
-    }
-    annotations.settle();
-    metadata.settle();
-    document.annotations = annotations;
-    if !metadata.is_empty() {
-        document.metadata = Some(Metadata { otel: metadata });
-    }
-}
-
-/// A subsegment sent on its own names its trace and parent.
-fn make_standalone(document: &mut Document<'_>, trace_id: TraceId, parent_id: SpanId) {
-    document.kind = Some("subsegment");
-    document.trace_id = Some(xray_trace_id(trace_id));
-    document.parent_id = Some(Id(parent_id));
-}
-
-/// Sends `document` whole when it fits a datagram. Otherwise it keeps the subsegments that fit
-/// beside it and the others go out as documents of their own (split again as needed); a single
-/// span still too large sheds details until it fits, and is left out when it cannot: no
-/// datagram over the limit is ever sent.
-fn split_to_fit(mut document: Document<'_>, trace_id: TraceId, out: &mut Translated) {
-    let serialized = document.to_json();
-    if fits_a_datagram(&serialized) {
-        out.documents.push(serialized);
-        return;
-    }
-    if !document.subsegments.is_empty() {
-        let subsegments = std::mem::take(&mut document.subsegments);
-        let parent = document.id.0;
-        // `,"subsegments":[` and `]`, then each kept subsegment and its comma.
-        let mut size = DAEMON_HEADER.len() + document.to_json().len() + 20;
-        let mut kept = Vec::new();
-        let mut standalone = Vec::new();
-        for subsegment in subsegments {
-            let length = subsegment.to_json().len() + 1;
-            if size + length <= MAX_DATAGRAM_BYTES {
-                size += length;
-                kept.push(subsegment);
-            } else {
-                standalone.push(subsegment);
-            }
-        }
-        document.subsegments = kept;
-        split_to_fit(document, trace_id, out);
-        for mut subsegment in standalone {
-            make_standalone(&mut subsegment, trace_id, parent);
-            split_to_fit(subsegment, trace_id, out);
-        }
-        return;
-    }
-    let name = document.name.clone();
-    match shed_to_fit(document) {
-        Some((serialized, shed)) => {
-            out.documents.push(serialized);
-            out.shed.push((name, shed));
-        }
-        None => out.too_large.push(name),
-    }
-}
-
-fn fits_a_datagram(serialized: &str) -> bool {
-    DAEMON_HEADER.len() + serialized.len() <= MAX_DATAGRAM_BYTES
-}
-
-/// What a document still too large alone gives up, in this order, until it fits: the request's
-/// details (URL, user agent and client address, all from the client), its metadata, its
-/// annotations, then its exceptions. Its name, ids, times, flags and status stay, so the
-/// request is still found and counted.
-const SHEDDABLE: [(&str, Shed); 5] = [
-    ("http_request", shed_request_details),
-    ("metadata", |document| document.metadata.take().is_some()),
-    ("annotations", |document| {
-        !std::mem::take(&mut document.annotations).is_empty()
-    }),
-    ("cause", |document| document.cause.take().is_some()),
-    ("sql", |document| document.sql.take().is_some()),
-];
-
-/// Removes a part of a document; says whether it had one.
-type Shed = fn(&mut Document<'_>) -> bool;
-
-const OMITTED: &str = "over the 64 KB datagram limit";
-
-/// Keeps the request's method only.
-fn shed_request_details(document: &mut Document<'_>) -> bool {
-    let Some(http) = &mut document.http else {
-        return false;
-    };
-    let request = &mut http.request;
-    let had_details = request.url.is_some()
-        || request.user_agent.is_some()
-        || request.client_ip.is_some()
-        || request.x_forwarded_for
-        || request.traced;
-    request.url = None;
-    request.user_agent = None;
-    request.client_ip = None;
-    request.x_forwarded_for = false;
-    request.traced = false;
-    had_details
-}
-
-/// Says in the document's metadata what it was sent without, `<part>_omitted` for each.
-fn mark_omitted(document: &mut Document<'_>, shed: &[&str]) {
-    let metadata = &mut document.metadata.get_or_insert_with(Metadata::default).otel;
-    for part in shed {
-        metadata
-            .0
-            .push((Cow::Owned(format!("{part}_omitted")), Scalar::Note(OMITTED)));
-    }
-    metadata.settle();
-}
-
-/// `document` shedding what `SHEDDABLE` lists until it fits, and what it shed; None when it
-/// cannot fit even so.
-fn shed_to_fit(mut document: Document<'_>) -> Option<(String, Vec<&'static str>)> {
-    let mut shed = Vec::new();
-    for (part, shed_part) in SHEDDABLE {
-        if !shed_part(&mut document) {
-            continue;
-        }
-        shed.push(part);
-        mark_omitted(&mut document, &shed);
-        let serialized = document.to_json();
-        if fits_a_datagram(&serialized) {
-            return Some((serialized, shed));
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
+    use super::fit::{OMITTED, fits_a_datagram};
     use super::*;
     use crate::telemetry::xray::test_spans;
+    use opentelemetry::KeyValue;
     use opentelemetry::trace::Event;
+    use opentelemetry::trace::Status;
     use serde_json::{Value, json};
     use shared::ACTING_USER_HANDLE;
     use shared::BACKEND_SERVICE_NAME as DEFAULT_SERVICE_NAME;
