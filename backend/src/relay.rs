@@ -34,14 +34,12 @@ use crate::telemetry::destinations::Destination;
 use crate::trace_view::store::TraceStore;
 use budget::{Budgets, OverBudget};
 use counters::{Counters, Refusal};
-use forward::{Forwarder, Queued};
+use forward::{Forwarder, JSON, PROTOBUF, Queued};
 use limits::{OtlpLimits, count_json_spans, count_protobuf_spans, enforce};
 use to_xray::XrayShare;
 
 /// A browser's batch is a few KB; anything this large is not one.
 pub const MAX_BODY_BYTES: usize = 512 * 1024;
-const PROTOBUF: &str = "application/x-protobuf";
-const JSON: &str = "application/json";
 /// How often idle clients are forgotten and the counters looked at for a log line.
 const HOUSEKEEPING_PERIOD: Duration = Duration::from_secs(60);
 

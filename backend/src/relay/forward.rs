@@ -19,7 +19,6 @@ use tonic::metadata::MetadataMap;
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 use super::counters::Counters;
-use super::{JSON, PROTOBUF};
 use crate::losses::LossCounter;
 use crate::sync::lock;
 use crate::telemetry::aws_signing::XrayAuth;
@@ -28,6 +27,9 @@ use crate::telemetry::otlp::settings::{OtlpCompression, OtlpProtocol};
 use crate::telemetry::otlp::{USER_AGENT, metadata};
 use crate::telemetry::outbound::without_redirects;
 
+/// OTLP/HTTP's content types, for what the browser posts and what goes out.
+pub const PROTOBUF: &str = "application/x-protobuf";
+pub const JSON: &str = "application/json";
 /// Exports waiting to be forwarded; past that the relay answers 503 rather than grow.
 const QUEUE_LENGTH: usize = 64;
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);

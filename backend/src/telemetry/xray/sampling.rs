@@ -9,12 +9,12 @@
 mod centralized;
 mod local;
 mod polling;
+mod rate;
 
 use std::sync::{Mutex, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use rand::Rng;
-use wildmatch::WildMatch;
 
 use crate::losses::LossCounter;
 use crate::sync;
@@ -22,6 +22,7 @@ use crate::trace_format::hex;
 use centralized::CentralizedRules;
 pub use local::LocalRules;
 pub use polling::PollIntervals;
+use rate::PerSecond;
 
 /// What a sampling decision looks at.
 #[derive(Debug, Clone, Copy)]
@@ -30,44 +31,6 @@ pub struct SamplingRequest<'a> {
     pub host: &'a str,
     pub method: &'a str,
     pub path: &'a str,
-}
-
-/// X-Ray's patterns: `*` and `?`, ignoring case.
-fn pattern(text: &str) -> WildMatch {
-    WildMatch::new_case_insensitive(text)
-}
-
-fn unix_seconds(time: SystemTime) -> f64 {
-    time.duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs_f64()
-}
-
-/// Counts what one rule may take per second.
-#[derive(Debug, Default)]
-struct PerSecond {
-    second: u64,
-    used: u64,
-}
-
-impl PerSecond {
-    fn take(&mut self, now: SystemTime, limit: u64) -> bool {
-        let second = unix_seconds(now) as u64;
-        if second != self.second {
-            self.second = second;
-            self.used = 0;
-        }
-        if self.used < limit {
-            self.used += 1;
-            true
-        } else {
-            false
-        }
-    }
-}
-
-fn by_rate(rate: f64) -> bool {
-    rate > 0.0 && rand::rng().random::<f64>() < rate
 }
 
 /// Decides, per request, whether X-Ray receives its trace.

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::Deserialize;
 use wildmatch::WildMatch;
 
-use super::{PerSecond, SamplingRequest, by_rate, pattern, unix_seconds};
+use super::SamplingRequest;
+use super::rate::{PerSecond, by_rate, pattern, unix_seconds};
 use crate::sync;
 
 /// One rule as GetSamplingRules returns it.

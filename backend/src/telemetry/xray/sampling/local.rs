@@ -7,7 +7,8 @@ use std::time::SystemTime;
 use serde::Deserialize;
 use wildmatch::WildMatch;
 
-use super::{PerSecond, SamplingRequest, by_rate, pattern};
+use super::SamplingRequest;
+use super::rate::{PerSecond, by_rate, pattern};
 use crate::sync;
 
 /// The SDKs' version-2 local rules file.

@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use axum::http::{HeaderValue, header};
 
+use super::XraySampler;
 use super::centralized::{CentralizedRules, SamplingRuleSpec};
-use super::{XraySampler, unix_seconds};
+use super::rate::unix_seconds;
 use crate::sync;
 use crate::telemetry::aws_signing::SigV4;
 use crate::telemetry::outbound::{read_at_most, without_redirects};
