@@ -251,7 +251,8 @@ mod tests {
 
     #[test]
     fn every_switch_takes_on_off_true_false_1_and_0_and_anything_else_fails_startup_naming_it() {
-        let switches: [(&str, fn(&Settings) -> bool); 5] = [
+        type Read = fn(&Settings) -> bool;
+        let switches: [(&str, Read); 5] = [
             ("CRUDDUR_SEED_DATA", |settings| settings.database.seed_data),
             ("CRUDDUR_LOCAL_TRACES", |settings| {
                 settings.local_traces.enabled
