@@ -29,10 +29,8 @@ use crate::repository::{Repository, RepositoryError, SqlRepository};
 use crate::routes::{self, activities, dev, health, messages};
 use crate::state::AppState;
 use crate::telemetry;
-use crate::telemetry::outbound::TracedClient;
 use crate::telemetry::request_tracing::{RequestTracing, TRACERESPONSE, trace_request};
 use crate::telemetry::xray::X_AMZN_TRACE_ID;
-use crate::trace_view::honeycomb_links::{HoneycombLinks, HoneycombLookup};
 use crate::trace_view::store::TraceStore;
 use crate::trace_view::{self, TraceView};
 
@@ -199,16 +197,7 @@ impl Application {
                 );
             }
         }
-        let trace_view = TraceView {
-            store: local_traces,
-            honeycomb: honeycomb_links(settings)?,
-            xray_console_region: settings
-                .telemetry
-                .xray
-                .console_region
-                .clone()
-                .filter(|_| settings.telemetry.xray.enabled),
-        };
+        let trace_view = TraceView::new(local_traces, &settings.local_traces, &settings.telemetry)?;
         let request_tracing = RequestTracing {
             xray: telemetry.xray,
             trusted_proxies: settings.trusted_proxies.clone(),
@@ -328,30 +317,6 @@ impl Application {
         self.relay.drain(RELAY_DRAIN_DEADLINE).await;
         Ok(())
     }
-}
-
-/// The link from a trace to Honeycomb: `HONEYCOMB_TRACE_URL` as set, else learned from
-/// Honeycomb when spans go there with a key, else none.
-fn honeycomb_links(settings: &Settings) -> reqwest::Result<HoneycombLinks> {
-    let local_traces = &settings.local_traces;
-    if let Some(template) = &local_traces.honeycomb_trace_url {
-        return Ok(HoneycombLinks::fixed(template.clone()));
-    }
-    let otlp = &settings.telemetry;
-    let lookup = HoneycombLookup::from_settings(
-        local_traces.honeycomb_api_endpoint.as_deref(),
-        otlp.traces_endpoint
-            .as_deref()
-            .filter(|_| !otlp.sdk_disabled),
-        otlp.headers
-            .iter()
-            .map(|(name, value)| (name.to_owned(), value.to_owned())),
-        &telemetry::service_name(),
-    );
-    Ok(match lookup {
-        Some(lookup) => HoneycombLinks::learn(lookup, TracedClient::new()?),
-        None => HoneycombLinks::default(),
-    })
 }
 
 /// Ctrl-C or SIGTERM (what `docker stop` and orchestrators send).

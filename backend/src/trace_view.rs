@@ -17,7 +17,10 @@ use shared::traces::{TraceFilter, TraceSummary};
 
 use crate::error::{ApiError, ApiQuery};
 use crate::loopback_host::require_loopback_host;
-use honeycomb_links::HoneycombLinks;
+use crate::telemetry;
+use crate::telemetry::outbound::TracedClient;
+use crate::telemetry::settings::TelemetrySettings;
+use honeycomb_links::{HoneycombLinks, HoneycombLookup};
 use settings::LocalTracesSettings;
 use store::TraceStore;
 
@@ -38,6 +41,51 @@ pub struct TraceView {
     pub honeycomb: HoneycombLinks,
     /// For the view's link to the same trace in X-Ray's console: its region, when X-Ray is on.
     pub xray_console_region: Option<String>,
+}
+
+impl TraceView {
+    /// The view over `store`, with its links to the same trace in Honeycomb and X-Ray.
+    /// Fails only when the client that asks Honeycomb for the link cannot be built.
+    pub fn new(
+        store: Option<Arc<TraceStore>>,
+        settings: &LocalTracesSettings,
+        telemetry: &TelemetrySettings,
+    ) -> reqwest::Result<Self> {
+        Ok(TraceView {
+            store,
+            honeycomb: honeycomb_links(settings, telemetry)?,
+            xray_console_region: telemetry
+                .xray
+                .console_region
+                .clone()
+                .filter(|_| telemetry.xray.enabled),
+        })
+    }
+}
+
+/// The link from a trace to Honeycomb: `HONEYCOMB_TRACE_URL` as set, else learned from
+/// Honeycomb when spans go there with a key, else none.
+fn honeycomb_links(
+    settings: &LocalTracesSettings,
+    otlp: &TelemetrySettings,
+) -> reqwest::Result<HoneycombLinks> {
+    if let Some(template) = &settings.honeycomb_trace_url {
+        return Ok(HoneycombLinks::fixed(template.clone()));
+    }
+    let lookup = HoneycombLookup::from_settings(
+        settings.honeycomb_api_endpoint.as_deref(),
+        otlp.traces_endpoint
+            .as_deref()
+            .filter(|_| !otlp.sdk_disabled),
+        otlp.headers
+            .iter()
+            .map(|(name, value)| (name.to_owned(), value.to_owned())),
+        &telemetry::service_name(),
+    );
+    Ok(match lookup {
+        Some(lookup) => HoneycombLinks::learn(lookup, TracedClient::new()?),
+        None => HoneycombLinks::default(),
+    })
 }
 
 /// `GET /api/trace-link`: the Honeycomb link's template, `{trace_id}` where the id goes, or

@@ -111,7 +111,7 @@ impl Budgets {
     }
 
     /// Forgets clients whose buckets are full again; the keyed maps are bounded by size too
-    /// (`client_budget::MAX_CLIENTS`).
+    /// (`clients::budget::MAX_CLIENTS`).
     pub fn forget_idle_clients(&self) {
         self.requests.forget_idle_clients();
         self.spans.forget_idle_clients();
