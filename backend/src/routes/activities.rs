@@ -10,7 +10,8 @@ use tracing::field::{Empty, display};
 use tracing::{Instrument, Span};
 use uuid::Uuid;
 
-use super::{PageParams, count, rfc3339};
+use super::page_params::PageParams;
+use super::span_values::{count, rfc3339};
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::repository::{PageRequest, Repository};
 use crate::state::AppState;

@@ -8,7 +8,8 @@ use time::OffsetDateTime;
 use tracing::field::Empty;
 use tracing::{Instrument, Span};
 
-use super::{PageParams, count};
+use super::page_params::PageParams;
+use super::span_values::count;
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::repository::Repository;
 use crate::state::AppState;
