@@ -1,7 +1,8 @@
 //! X-Ray sampling as the X-Ray SDKs do it: the centralized rules of the X-Ray service, fetched
-//! through the daemon's TCP proxy, with their reservoirs, borrowing and fixed rates; and the
-//! local rules (the SDKs' version-2 file format) whenever the centralized ones are missing or
-//! stale. It decides only what X-Ray receives.
+//! through the daemon's TCP proxy or, without the daemon, from X-Ray's API (`polling.rs`), with
+//! their reservoirs, borrowing and fixed rates; and the local rules (the SDKs' version-2 file
+//! format) whenever the centralized ones are missing or stale. It decides only what X-Ray
+//! receives.
 //!
 //! Written here because no Rust crate implements X-Ray's sampling: opentelemetry-aws has no
 //! sampler, and the SDK's samplers know nothing of rules, reservoirs or the daemon.
