@@ -252,18 +252,12 @@ mod tests {
     #[test]
     fn every_switch_takes_on_off_true_false_1_and_0_and_anything_else_fails_startup_naming_it() {
         type Read = fn(&Settings) -> bool;
-        let switches: [(&str, Read); 5] = [
+        let switches: [(&str, Read); 3] = [
             ("CRUDDUR_SEED_DATA", |settings| settings.database.seed_data),
             ("CRUDDUR_LOCAL_TRACES", |settings| {
                 settings.local_traces.enabled
             }),
             ("CRUDDUR_DEV_ENDPOINTS", |settings| settings.dev_endpoints),
-            ("OTEL_SDK_DISABLED", |settings| {
-                settings.telemetry.sdk_disabled
-            }),
-            ("AWS_XRAY_SDK_ENABLED", |settings| {
-                settings.telemetry.xray.enabled
-            }),
         ];
         for (name, read) in switches {
             for (value, expected) in [
@@ -282,6 +276,32 @@ mod tests {
                 assert_eq!(
                     error,
                     format!("{name} must be on, off, true, false, 1 or 0, got {other:?}")
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_standards_booleans_take_only_true_and_false_as_their_specifications_read_them() {
+        type Read = fn(&Settings) -> bool;
+        let booleans: [(&str, Read); 2] = [
+            ("OTEL_SDK_DISABLED", |settings| {
+                settings.telemetry.sdk_disabled
+            }),
+            ("AWS_XRAY_SDK_ENABLED", |settings| {
+                settings.telemetry.xray.enabled
+            }),
+        ];
+        for (name, read) in booleans {
+            for (value, expected) in [("true", true), ("TRUE", true), ("False", false)] {
+                let settings = settings(&[(name, value)]).unwrap();
+                assert_eq!(read(&settings), expected, "{name}={value}");
+            }
+            for other in ["1", "0", "on", "yes"] {
+                let error = settings(&[(name, other)]).unwrap_err().to_string();
+                assert_eq!(
+                    error,
+                    format!("{name} must be true or false, got {other:?}")
                 );
             }
         }

@@ -31,6 +31,29 @@ impl<'a> Env<'a> {
         switch(name, self.var(name), default)
     }
 
+    /// A boolean from a standard's own variables (`OTEL_SDK_DISABLED`, `AWS_XRAY_SDK_ENABLED`):
+    /// `true` or `false` in any case, `default` when unset. The OpenTelemetry specification reads
+    /// only `true` as true, so `1` or `on` there would mean false to every other SDK; rather
+    /// than read them differently, anything but the two words fails startup with the name.
+    pub fn standard_boolean(
+        &self,
+        name: &'static str,
+        default: bool,
+    ) -> Result<bool, ConfigurationError> {
+        let Some(value) = self.var(name) else {
+            return Ok(default);
+        };
+        match value.trim().to_ascii_lowercase().as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(ConfigurationError::Invalid {
+                name,
+                expected: "true or false",
+                value,
+            }),
+        }
+    }
+
     /// The variable `name` as a positive whole number ([`positive`]); `default` when unset.
     pub fn positive(
         &self,

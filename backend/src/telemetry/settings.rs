@@ -10,7 +10,7 @@ use crate::environment::{ConfigurationError, Env, first_positive};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TelemetrySettings {
-    /// `OTEL_SDK_DISABLED` (off); on, no spans are made into OpenTelemetry spans nor exported.
+    /// `OTEL_SDK_DISABLED` (false); true, no spans are made into OpenTelemetry spans nor exported.
     pub sdk_disabled: bool,
     /// Where trace exports go, resolved as the OTLP exporter specification says:
     /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as is, else `OTEL_EXPORTER_OTLP_ENDPOINT` (plus
@@ -46,7 +46,7 @@ impl TelemetrySettings {
         let (traces_endpoint, headers) = otlp::settings::traces_endpoint_and_headers(env, protocol);
         let traces_endpoint_xray_region = traces_endpoint.as_deref().and_then(xray_endpoint_region);
         Ok(TelemetrySettings {
-            sdk_disabled: env.switch("OTEL_SDK_DISABLED", false)?,
+            sdk_disabled: env.standard_boolean("OTEL_SDK_DISABLED", false)?,
             traces_endpoint,
             protocol,
             compression: OtlpCompression::read(env)?,

@@ -7,7 +7,7 @@ use crate::redact::Secret;
 /// The AWS X-Ray SDK's variables, with the SDK's meanings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct XraySettings {
-    /// `AWS_XRAY_SDK_ENABLED` (on); `false` turns X-Ray off.
+    /// `AWS_XRAY_SDK_ENABLED` (true); `false` turns X-Ray off.
     pub enabled: bool,
     /// `AWS_XRAY_DAEMON_ADDRESS`: `host:port` for both, or `tcp:host:port udp:host:port`.
     pub daemon: DaemonAddress,
@@ -204,7 +204,7 @@ impl XraySettings {
         }
         .filter(|region| valid_region(region));
         Ok(XraySettings {
-            enabled: env.switch("AWS_XRAY_SDK_ENABLED", true)?,
+            enabled: env.standard_boolean("AWS_XRAY_SDK_ENABLED", true)?,
             daemon,
             tracing_name: env.var("AWS_XRAY_TRACING_NAME"),
             dynamic_naming: env.var("AWS_XRAY_URL"),
