@@ -7,6 +7,7 @@ pub mod health_check;
 pub mod loopback_host;
 pub mod maintenance;
 pub mod read_budget;
+pub mod readiness;
 pub mod redact;
 pub mod repository;
 pub mod routes;

@@ -1,6 +1,8 @@
 //! The budget of writes each client has on the API's POST routes: there is no sign-in yet, so
 //! anyone who reaches the API can post, and this bounds how fast one client fills the database.
 //! The client is found as the relay finds it (`client_address`, trusted proxies included).
+//! On PostgreSQL the budget is kept in the database, one for each client across every instance
+//! on it (`SharedWriteBudgets`); on SQLite, which one process serves, it stays in memory.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,14 +10,21 @@ use std::time::Duration;
 use axum::extract::{Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
-use crate::client_address::TrustedProxies;
+use crate::client_address::{TrustedProxies, rate_limit_key};
 use crate::client_budget::{ClientBudget, spend_one};
+use crate::database::{Database, DatabaseSystem};
+use crate::error::ApiError;
+use crate::repository::SharedWriteBudgets;
+
+const PERIOD: Duration = Duration::from_secs(60);
 
 #[derive(Clone)]
 pub struct WriteBudget {
     budget: Arc<ClientBudget>,
+    /// On PostgreSQL, the budget every instance shares; `budget` then goes unused.
+    shared: Option<SharedWriteBudgets>,
     trusted_proxies: TrustedProxies,
 }
 
@@ -23,18 +32,36 @@ impl WriteBudget {
     /// `per_minute` writes a minute for each client, as many at once.
     pub fn new(per_minute: u32, trusted_proxies: TrustedProxies) -> Self {
         WriteBudget {
-            budget: Arc::new(ClientBudget::new(
-                "writes",
-                per_minute,
-                Duration::from_secs(60),
-                per_minute,
-            )),
+            budget: Arc::new(ClientBudget::new("writes", per_minute, PERIOD, per_minute)),
+            shared: None,
             trusted_proxies,
         }
     }
 
-    pub fn forget_idle_clients(&self) {
+    /// The budget for `database`: in it on PostgreSQL, in memory on SQLite.
+    pub fn for_database(
+        database: &Database,
+        per_minute: u32,
+        trusted_proxies: TrustedProxies,
+    ) -> Self {
+        let mut budget = WriteBudget::new(per_minute, trusted_proxies);
+        if database.info.system == DatabaseSystem::Postgres {
+            budget.shared = Some(SharedWriteBudgets::new(
+                database.pool.clone(),
+                per_minute,
+                PERIOD,
+            ));
+        }
+        budget
+    }
+
+    pub async fn forget_idle_clients(&self) {
         self.budget.forget_idle_clients();
+        if let Some(shared) = &self.shared
+            && let Err(error) = shared.forget_idle_clients().await
+        {
+            tracing::warn!(%error, "cannot forget the idle clients' write budgets yet");
+        }
     }
 }
 
@@ -48,5 +75,13 @@ pub async fn limit_writes(
     if request.method() != Method::POST {
         return next.run(request).await;
     }
-    spend_one(&writes.budget, &writes.trusted_proxies, request, next).await
+    let Some(shared) = &writes.shared else {
+        return spend_one(&writes.budget, &writes.trusted_proxies, request, next).await;
+    };
+    let client = rate_limit_key(writes.trusted_proxies.request_client(&request));
+    match shared.take(client).await {
+        Ok(Ok(())) => next.run(request).await,
+        Ok(Err(retry_after)) => ApiError::TooManyRequests { retry_after }.into_response(),
+        Err(error) => ApiError::from(error).into_response(),
+    }
 }

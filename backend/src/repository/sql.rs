@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use super::cursor::{Cursor, PageRequest, from_micros, micros};
 use super::{Repository, RepositoryError, RepositoryResult};
-use crate::database::{Database, DatabaseInfo, SEARCH_CONNECTIONS, WAIT};
+use crate::database::{Database, DatabaseInfo, DatabaseSystem, SEARCH_CONNECTIONS, WAIT};
 
 /// Replies shown with each crud of a feed; the crud's page has its latest page of them.
 const FEED_REPLIES: i64 = 3;
@@ -156,6 +156,10 @@ const HEALTH_PROBE: &str = "UPDATE users SET display_name = display_name \
 /// A batch at a time, so no delete holds the database for long.
 const DELETE_EXPIRED: &str = "DELETE FROM activities WHERE uuid IN \
      (SELECT uuid FROM activities WHERE expires_at <= $1 LIMIT $2)";
+/// On PostgreSQL every instance sweeps: each skips the rows another's batch holds, so they
+/// share the work and none waits on another (SQLite, one process, has no such clause).
+const DELETE_EXPIRED_POSTGRES: &str = "DELETE FROM activities WHERE uuid IN \
+     (SELECT uuid FROM activities WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)";
 
 #[derive(sqlx::FromRow)]
 struct ActivityRow {
@@ -425,6 +429,8 @@ pub struct SqlRepository {
     span_attributes: Vec<KeyValue>,
     /// A permit for each search that may hold a connection at once (`SEARCH_CONNECTIONS`).
     searches: Semaphore,
+    /// `DELETE_EXPIRED` as this database runs it.
+    delete_expired: &'static str,
 }
 
 impl SqlRepository {
@@ -434,6 +440,10 @@ impl SqlRepository {
             health_probe: tokio::sync::Semaphore::new(1),
             span_attributes: span_attributes(&database.info),
             searches: Semaphore::new(SEARCH_CONNECTIONS),
+            delete_expired: match database.info.system {
+                DatabaseSystem::Sqlite => DELETE_EXPIRED,
+                DatabaseSystem::Postgres => DELETE_EXPIRED_POSTGRES,
+            },
         }
     }
 
@@ -824,7 +834,7 @@ impl Repository for SqlRepository {
     /// Untraced: it runs outside any request, and a span of its own every few minutes would
     /// be a trace of its own, with no request to explain it.
     async fn delete_expired(&self, now: OffsetDateTime, at_most: u64) -> RepositoryResult<u64> {
-        sqlx::query(DELETE_EXPIRED)
+        sqlx::query(self.delete_expired)
             .bind(micros(now))
             .bind(i64::try_from(at_most).unwrap_or(i64::MAX))
             .execute(&self.pool)

@@ -1,0 +1,69 @@
+//! `/api/health/ready` turns not ready the moment the server is told to stop, while the server
+//! still serves for the drain delay; then the listener closes.
+
+use std::time::Duration;
+
+use backend::configuration::Settings;
+use backend::startup::Application;
+use backend::telemetry::TelemetryHandles;
+
+use crate::databases::TestDatabase;
+use crate::helpers::error_codes;
+
+#[tokio::test]
+async fn ready_answers_503_from_the_stop_on_while_requests_are_served_until_the_drain_delay_ends() {
+    let database = TestDatabase::sqlite();
+    let (variable, value) = database.env();
+    let settings = Settings::from_lookup(|name| {
+        let value = match name {
+            "PORT" => "0",
+            "CRUDDUR_BIND" => "127.0.0.1",
+            "OTEL_SDK_DISABLED" => "true",
+            "CRUDDUR_DRAIN_DELAY" => "2",
+            name if name == variable => &value,
+            _ => return None,
+        };
+        Some(value.to_owned())
+    })
+    .unwrap();
+    let application = Application::build(&settings, TelemetryHandles::default())
+        .await
+        .unwrap();
+    let address = format!("http://127.0.0.1:{}", application.port());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(application.run_until(async {
+        let _ = stopped.await;
+    }));
+    // A connection per request: what is measured is the listener, not a kept-alive connection.
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let get = |path: &str| client.get(format!("{address}{path}")).send();
+
+    let ready = get("/api/health/ready").await.unwrap();
+    assert_eq!(ready.status(), 200, "ready before the stop");
+
+    stop.send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let draining = get("/api/health/ready").await.unwrap();
+    assert_eq!(error_codes(draining, 503).await, ["shutting_down"]);
+    assert_eq!(
+        get("/api/health").await.unwrap().status(),
+        200,
+        "alive while draining: a container is not restarted for it"
+    );
+    assert_eq!(
+        get("/api/activities/home").await.unwrap().status(),
+        200,
+        "what a load balancer still sends is served"
+    );
+
+    tokio::time::timeout(Duration::from_secs(4), running)
+        .await
+        .expect("the server stops after the drain delay")
+        .unwrap()
+        .unwrap();
+    let refused = get("/api/health/ready").await.unwrap_err();
+    assert!(refused.is_connect(), "the listener is closed: {refused}");
+}
