@@ -22,6 +22,7 @@
 # budget statement costs PostgreSQL (pg_stat_statements' mean, beside a crud's INSERT).
 # Usage: bash bench/scale.sh [instances, default 4] [seconds, default 240] [clients, default 200]
 #        [requests/s in all, default 200]
+# SCALE_PROFILE=dev runs the debug build (scripts/test.sh: the tests built it already).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 instances=${1:-4}
@@ -32,9 +33,11 @@ rate=${4:-200}
 drain_delay=3
 
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-cargo build --release -q --locked -p backend --bin backend --example telemetry_sink --example scale_load
-backend_bin=./target/release/backend
-load=./target/release/examples/scale_load
+profile=${SCALE_PROFILE:-release}
+cargo build --profile "$profile" -q --locked -p backend --bin backend --example telemetry_sink --example scale_load
+binaries=${CARGO_TARGET_DIR:-target}/$([ "$profile" = dev ] && echo debug || echo "$profile")
+backend_bin=$binaries/backend
+load=$binaries/examples/scale_load
 
 proxy_port=48080
 backend_port=48100
@@ -66,7 +69,7 @@ as_postgres "$pg_bin/pg_ctl" -D "$work/pg" -l "$work/pg/log" -w \
 url="postgres://postgres@127.0.0.1:$pg_port/postgres"
 "$pg_bin/psql" -q "$url" -c "CREATE EXTENSION pg_stat_statements"
 
-./target/release/examples/telemetry_sink "$sink_port" "$work/spans.txt" >"$work/sink.out" 2>&1 &
+"$binaries/examples/telemetry_sink" "$sink_port" "$work/spans.txt" >"$work/sink.out" 2>&1 &
 sink=$!
 pids+=("$sink")
 

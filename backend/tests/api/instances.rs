@@ -5,7 +5,6 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use backend::configuration::Settings;
 use backend::database::Database;
 use backend::repository::{Repository, SharedWriteBudgets};
 use backend::startup::Application;
@@ -15,25 +14,8 @@ use sqlx::Connection;
 use time::OffsetDateTime;
 
 use crate::databases::TestDatabase;
-use crate::helpers::{error_codes, serve_in_process};
-
-/// An instance's settings on `database`, with `extra` on top.
-fn instance_settings(database: &TestDatabase, extra: &[(&str, &str)]) -> Settings {
-    let (variable, value) = database.env();
-    Settings::from_lookup(|name| {
-        if name == variable {
-            return Some(value.clone());
-        }
-        let value = match name {
-            "PORT" => "0",
-            "CRUDDUR_BIND" => "127.0.0.1",
-            "OTEL_SDK_DISABLED" => "true",
-            name => extra.iter().find(|(key, _)| *key == name)?.1,
-        };
-        Some(value.to_owned())
-    })
-    .expect("the test settings are valid")
-}
+use crate::expiry::expired_cruds;
+use crate::helpers::{error_codes, in_process_settings, retry_after_seconds, serve_in_process};
 
 async fn connect(database: &TestDatabase) -> sqlx::PgConnection {
     let TestDatabase::Postgres { url } = database else {
@@ -47,7 +29,7 @@ async fn a_clients_write_budget_holds_across_the_instances_on_one_postgresql_dat
     let Some(database) = TestDatabase::postgres().await else {
         return;
     };
-    let settings = instance_settings(
+    let settings = in_process_settings(
         &database,
         &[
             ("CRUDDUR_WRITE_BUDGET", "3"),
@@ -68,11 +50,7 @@ async fn a_clients_write_budget_holds_across_the_instances_on_one_postgresql_dat
         assert_eq!(post(instance, "198.51.100.7").await.unwrap().status(), 200);
     }
     let refused = post(&second, "198.51.100.7").await.unwrap();
-    let retry_after: u64 = refused.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry_after = retry_after_seconds(&refused);
     assert!((1..=20).contains(&retry_after), "{retry_after}");
     assert_eq!(
         error_codes(refused, 429).await,
@@ -91,7 +69,7 @@ async fn a_shared_write_budget_refills_and_forgets_the_clients_idle_for_a_period
     let Some(database) = TestDatabase::postgres().await else {
         return;
     };
-    let settings = instance_settings(&database, &[]);
+    let settings = in_process_settings(&database, &[]);
     let opened = Database::open(&settings.database.location).await.unwrap();
     let budgets = SharedWriteBudgets::new(opened.pool.clone(), 2, Duration::from_secs(1));
     let client: IpAddr = "203.0.113.9".parse().unwrap();
@@ -117,7 +95,7 @@ async fn four_instances_starting_at_once_on_an_empty_database_migrate_and_seed_i
     let Some(database) = TestDatabase::postgres().await else {
         return;
     };
-    let settings = instance_settings(&database, &[]);
+    let settings = in_process_settings(&database, &[]);
     // Concurrent on one task: `Application::build` is not a future tokio can spawn, and the
     // four still meet at the database, each on its own connections.
     let build = || Application::build(&settings, TelemetryHandles::default());
@@ -145,7 +123,7 @@ async fn four_instances_starting_at_once_on_an_empty_database_migrate_and_seed_i
         return;
     };
     Application::build(
-        &instance_settings(&reference, &[]),
+        &in_process_settings(&reference, &[]),
         TelemetryHandles::default(),
     )
     .await
@@ -161,22 +139,6 @@ async fn four_instances_starting_at_once_on_an_empty_database_migrate_and_seed_i
         .unwrap();
     assert!(seeded_by_one > 0);
     assert_eq!(seeded_by_four, seeded_by_one, "the seed data once");
-}
-
-/// `count` cruds of worf's that expired an hour ago.
-async fn expired_cruds(repository: &dyn Repository, count: usize) {
-    let now = OffsetDateTime::now_utc();
-    for n in 0..count {
-        repository
-            .create_activity(
-                "worf",
-                &format!("expired {n}"),
-                now - time::Duration::hours(2),
-                now - time::Duration::hours(1),
-            )
-            .await
-            .unwrap();
-    }
 }
 
 #[tokio::test]
@@ -215,7 +177,7 @@ async fn four_instances_sweeping_at_once_delete_each_expired_crud_once() {
     for _ in 0..4 {
         instances.push(std::sync::Arc::new(database.repository().await));
     }
-    expired_cruds(instances[0].as_ref(), 200).await;
+    expired_cruds(&instances[0], 200).await;
     let now = OffsetDateTime::now_utc();
     let sweeps: Vec<_> = instances
         .iter()

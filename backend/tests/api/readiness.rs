@@ -3,29 +3,16 @@
 
 use std::time::Duration;
 
-use backend::configuration::Settings;
 use backend::startup::Application;
 use backend::telemetry::TelemetryHandles;
 
 use crate::databases::TestDatabase;
-use crate::helpers::error_codes;
+use crate::helpers::{error_codes, in_process_settings};
 
 #[tokio::test]
 async fn ready_answers_503_from_the_stop_on_while_requests_are_served_until_the_drain_delay_ends() {
     let database = TestDatabase::sqlite();
-    let (variable, value) = database.env();
-    let settings = Settings::from_lookup(|name| {
-        let value = match name {
-            "PORT" => "0",
-            "CRUDDUR_BIND" => "127.0.0.1",
-            "OTEL_SDK_DISABLED" => "true",
-            "CRUDDUR_DRAIN_DELAY" => "2",
-            name if name == variable => &value,
-            _ => return None,
-        };
-        Some(value.to_owned())
-    })
-    .unwrap();
+    let settings = in_process_settings(&database, &[("CRUDDUR_DRAIN_DELAY", "2")]);
     let application = Application::build(&settings, TelemetryHandles::default())
         .await
         .unwrap();
