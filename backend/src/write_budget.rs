@@ -46,11 +46,7 @@ impl WriteBudget {
     ) -> Self {
         let mut budget = WriteBudget::new(per_minute, trusted_proxies);
         if database.info.system == DatabaseSystem::Postgres {
-            budget.shared = Some(SharedWriteBudgets::new(
-                database.pool.clone(),
-                per_minute,
-                PERIOD,
-            ));
+            budget.shared = Some(SharedWriteBudgets::new(database, per_minute, PERIOD));
         }
         budget
     }

@@ -26,10 +26,10 @@ use crate::database::{Database, DatabaseInfo, DatabaseSystem, SEARCH_CONNECTIONS
 const FEED_REPLIES: i64 = 3;
 
 /// One query: its text and what its span is named after.
-struct Statement {
-    operation: &'static str,
-    collection: &'static str,
-    sql: &'static str,
+pub(super) struct Statement {
+    pub(super) operation: &'static str,
+    pub(super) collection: &'static str,
+    pub(super) sql: &'static str,
 }
 
 /// The activities of a list, with their authors and reply counts. `$1` is now, `$2` and `$3`
@@ -387,7 +387,47 @@ pub(super) fn classify(error: sqlx::Error) -> RepositoryError {
 
 /// What every query's span says about the database. The strings are reference-counted, so
 /// each span shares them rather than copying them.
-fn span_attributes(info: &DatabaseInfo) -> Vec<KeyValue> {
+/// Runs `query` (`sql`, as `statement` names it) as a CLIENT span with `database`'s attributes.
+pub(super) async fn traced_query<T>(
+    database: &[KeyValue],
+    statement: &Statement,
+    sql: &'static str,
+    query: impl Future<Output = Result<T, sqlx::Error>>,
+) -> RepositoryResult<T> {
+    let span = tracing::info_span!(
+        "database query",
+        otel.name = format_args!("{} {}", statement.operation, statement.collection),
+        otel.kind = "client",
+    );
+    if !span.is_disabled() {
+        // One look-up of the span for all its attributes, where each `set_attribute` would
+        // find it again; this starts its OpenTelemetry span, which closing it would anyway.
+        // The statement's strings are static and the database's shared: none is copied.
+        span.context().span().set_attributes(
+            [
+                KeyValue::new(semconv::DB_OPERATION_NAME, statement.operation),
+                KeyValue::new(semconv::DB_COLLECTION_NAME, statement.collection),
+                KeyValue::new(semconv::DB_QUERY_TEXT, sql),
+            ]
+            .into_iter()
+            .chain(database.iter().cloned()),
+        );
+    }
+    let result = async {
+        let result = query.await;
+        if let Err(error) = &result {
+            let span = Span::current();
+            span.set_attribute(semconv::ERROR_TYPE, error_type(error));
+            span.set_status(Status::error(error.to_string()));
+        }
+        result
+    }
+    .instrument(span)
+    .await;
+    result.map_err(classify)
+}
+
+pub(super) fn span_attributes(info: &DatabaseInfo) -> Vec<KeyValue> {
     let shared = |text: &str| StringValue::from(Arc::<str>::from(text));
     let mut attributes = vec![
         KeyValue::new(semconv::DB_SYSTEM_NAME, info.system.name()),
@@ -491,37 +531,7 @@ impl SqlRepository {
         sql: &'static str,
         query: impl Future<Output = Result<T, sqlx::Error>>,
     ) -> RepositoryResult<T> {
-        let span = tracing::info_span!(
-            "database query",
-            otel.name = format_args!("{} {}", statement.operation, statement.collection),
-            otel.kind = "client",
-        );
-        if !span.is_disabled() {
-            // One look-up of the span for all its attributes, where each `set_attribute` would
-            // find it again; this starts its OpenTelemetry span, which closing it would anyway.
-            // The statement's strings are static and the database's shared: none is copied.
-            span.context().span().set_attributes(
-                [
-                    KeyValue::new(semconv::DB_OPERATION_NAME, statement.operation),
-                    KeyValue::new(semconv::DB_COLLECTION_NAME, statement.collection),
-                    KeyValue::new(semconv::DB_QUERY_TEXT, sql),
-                ]
-                .into_iter()
-                .chain(self.span_attributes.iter().cloned()),
-            );
-        }
-        let result = async {
-            let result = query.await;
-            if let Err(error) = &result {
-                let span = Span::current();
-                span.set_attribute(semconv::ERROR_TYPE, error_type(error));
-                span.set_status(Status::error(error.to_string()));
-            }
-            result
-        }
-        .instrument(span)
-        .await;
-        result.map_err(classify)
+        traced_query(&self.span_attributes, statement, sql, query).await
     }
 
     async fn user(&self, handle: &str) -> RepositoryResult<UserRow> {
