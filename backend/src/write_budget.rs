@@ -22,18 +22,26 @@ const PERIOD: Duration = Duration::from_secs(60);
 
 #[derive(Clone)]
 pub struct WriteBudget {
-    budget: Arc<ClientBudget>,
-    /// On PostgreSQL, the budget every instance shares; `budget` then goes unused.
-    shared: Option<SharedWriteBudgets>,
+    store: Store,
     trusted_proxies: TrustedProxies,
 }
 
+/// Where the clients' budgets are kept.
+#[derive(Clone)]
+enum Store {
+    /// This process's memory: one instance (SQLite).
+    Memory(Arc<ClientBudget>),
+    /// The database, which every instance on it shares (PostgreSQL).
+    Database(SharedWriteBudgets),
+}
+
 impl WriteBudget {
-    /// `per_minute` writes a minute for each client, as many at once.
+    /// `per_minute` writes a minute for each client, as many at once, kept in memory.
     pub fn new(per_minute: u32, trusted_proxies: TrustedProxies) -> Self {
         WriteBudget {
-            budget: Arc::new(ClientBudget::new("writes", per_minute, PERIOD, per_minute)),
-            shared: None,
+            store: Store::Memory(Arc::new(ClientBudget::new(
+                "writes", per_minute, PERIOD, per_minute,
+            ))),
             trusted_proxies,
         }
     }
@@ -44,19 +52,23 @@ impl WriteBudget {
         per_minute: u32,
         trusted_proxies: TrustedProxies,
     ) -> Self {
-        let mut budget = WriteBudget::new(per_minute, trusted_proxies);
-        if database.info.system == DatabaseSystem::Postgres {
-            budget.shared = Some(SharedWriteBudgets::new(database, per_minute, PERIOD));
+        match database.info.system {
+            DatabaseSystem::Sqlite => WriteBudget::new(per_minute, trusted_proxies),
+            DatabaseSystem::Postgres => WriteBudget {
+                store: Store::Database(SharedWriteBudgets::new(database, per_minute, PERIOD)),
+                trusted_proxies,
+            },
         }
-        budget
     }
 
     pub async fn forget_idle_clients(&self) {
-        self.budget.forget_idle_clients();
-        if let Some(shared) = &self.shared
-            && let Err(error) = shared.forget_idle_clients().await
-        {
-            tracing::warn!(%error, "cannot forget the idle clients' write budgets yet");
+        match &self.store {
+            Store::Memory(budget) => budget.forget_idle_clients(),
+            Store::Database(budgets) => {
+                if let Err(error) = budgets.forget_idle_clients().await {
+                    tracing::warn!(%error, "cannot forget the idle clients' write budgets yet");
+                }
+            }
         }
     }
 }
@@ -71,11 +83,14 @@ pub async fn limit_writes(
     if request.method() != Method::POST {
         return next.run(request).await;
     }
-    let Some(shared) = &writes.shared else {
-        return spend_one(&writes.budget, &writes.trusted_proxies, request, next).await;
+    let budgets = match &writes.store {
+        Store::Memory(budget) => {
+            return spend_one(budget, &writes.trusted_proxies, request, next).await;
+        }
+        Store::Database(budgets) => budgets,
     };
     let client = rate_limit_key(writes.trusted_proxies.request_client(&request));
-    match shared.take(client).await {
+    match budgets.take(client).await {
         Ok(Ok(())) => next.run(request).await,
         Ok(Err(retry_after)) => ApiError::TooManyRequests { retry_after }.into_response(),
         Err(error) => ApiError::from(error).into_response(),
