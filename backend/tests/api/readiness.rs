@@ -7,7 +7,7 @@ use backend::startup::Application;
 use backend::telemetry::TelemetryHandles;
 
 use crate::databases::TestDatabase;
-use crate::helpers::{error_codes, in_process_settings};
+use crate::helpers::{error_codes, in_process_settings, spawn_backend};
 
 #[tokio::test]
 async fn ready_answers_503_from_the_stop_on_while_requests_are_served_until_the_drain_delay_ends() {
@@ -53,4 +53,23 @@ async fn ready_answers_503_from_the_stop_on_while_requests_are_served_until_the_
         .unwrap();
     let refused = get("/api/health/ready").await.unwrap_err();
     assert!(refused.is_connect(), "the listener is closed: {refused}");
+}
+
+#[tokio::test]
+async fn a_draining_instance_logs_its_not_ready_answers_as_no_failure() {
+    let mut backend =
+        spawn_backend(&[("OTEL_SDK_DISABLED", "true"), ("CRUDDUR_DRAIN_DELAY", "1")]).await;
+    // Once it answers, the signal's handler is in place: SIGTERM before it would just kill.
+    let ready = format!("{}/api/health/ready", backend.address);
+    assert_eq!(reqwest::get(&ready).await.unwrap().status(), 200);
+    backend.terminate();
+    backend.log_containing("draining").await;
+    let draining = reqwest::get(&ready).await.unwrap();
+    assert_eq!(error_codes(draining, 503).await, ["shutting_down"]);
+    assert!(backend.wait(Duration::from_secs(10)).await.success());
+    let log = backend.stderr();
+    assert!(
+        !log.contains("ERROR"),
+        "a restart is not an error in the log:\n{log}"
+    );
 }
