@@ -36,8 +36,8 @@ def check(condition, message):
         sys.exit(f"docker-compose: {message}")
 
 development, production = load(sys.argv[1]), load(sys.argv[2])
-check({"frontend", "backend", "xray-daemon", "db"} <= set(development),
-      "the services are frontend, backend, xray-daemon and db")
+check({"frontend", "api", "backend", "xray-daemon", "db"} <= set(development),
+      "the services are frontend, api, backend, xray-daemon and db")
 for name, service in development.items():
     check(service.get("restart") == "unless-stopped", f"{name} restarts unless stopped")
     check(list(service.get("networks", {})) == ["cruddur"], f"{name} is on the one network")
@@ -49,8 +49,18 @@ check(seconds(backend["stop_grace_period"]) > 5 + 1.5 + 3,
       "stop_grace_period outlasts the backend's shutdown deadline and flush")
 check(backend["environment"]["CRUDDUR_LOCAL_TRACES"] == "on",
       "the development stack has the local trace view on")
-check(all(str(port).startswith("127.0.0.1:") for port in backend["ports"]),
-      "the backend is published on loopback only")
+# `--scale backend=N`: no replica may claim a host port or a fixed name.
+check("ports" not in backend and "container_name" not in backend,
+      "the backend has no host port nor container name, so it scales")
+api = development["api"]
+check(all(str(port).startswith("127.0.0.1:") for port in api["ports"]),
+      "the API's proxy is published on loopback only")
+check(any(":4567:4567" in str(port) for port in api["ports"]), "the API is on :4567")
+check(api["depends_on"].get("backend", {}).get("condition") == "service_healthy",
+      "the API's proxy waits for a healthy backend")
+check(any(str(volume).endswith("deploy/api-proxy.conf:/etc/nginx/conf.d/default.conf:ro")
+          for volume in api["volumes"]),
+      "the API's proxy runs deploy/api-proxy.conf")
 check(all(str(port).startswith("127.0.0.1:") for port in development["xray-daemon"]["ports"]),
       "the X-Ray daemon's ports (its TCP proxy signs with your keys) are on loopback only")
 check({"2000:2000/udp", "2000:2000/tcp"} <= {str(p).split(":", 1)[1] for p in development["xray-daemon"]["ports"]},
@@ -75,6 +85,14 @@ check(backend["environment"]["CRUDDUR_TRUSTED_PROXIES"], "production names its t
 check("CRUDDUR_XRAY_EXPORTER" in backend["environment"], "production can choose X-Ray's exporter")
 PY
 echo "compose files: valid, and they keep their promises"
+
+echo "== the API's proxy (nginx -t)"
+# Debian's nginx parses deploy/api-proxy.conf as the image includes it, inside http {}.
+mkdir "$tmp/nginx"
+printf 'pid %s/nginx.pid;\nerror_log stderr;\nevents {}\nhttp { include %s/deploy/api-proxy.conf; }\n' \
+  "$tmp/nginx" "$PWD" >"$tmp/nginx/nginx.conf"
+/usr/sbin/nginx -t -q -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf"
+echo "the API's proxy: valid"
 
 echo "== Dockerfiles (hadolint)"
 hadolint --failure-threshold warning backend/Dockerfile frontend/Dockerfile

@@ -2,7 +2,7 @@
 # Sets up and runs every check and test: formatting, lints, the wasm32 builds (shared/ and the
 # frontend's release bundle), the frontend's unit tests in headless Chromium, and the
 # workspace's tests (unit, API over HTTP, telemetry against a real OTLP receiver and a UDP X-Ray
-# daemon, the app in Chromium).
+# daemon, the app in Chromium), and a rolling restart of two instances behind nginx under load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
@@ -28,3 +28,5 @@ echo "== the frontend's unit tests, in headless Chromium"
 (cd frontend && CHROMEDRIVER="$(command -v chromedriver)" cargo test --target wasm32-unknown-unknown --locked)
 echo "== cargo test"
 cargo test --workspace --locked
+echo "== a rolling restart of 2 instances behind nginx under load loses nothing (bench/scale.sh)"
+SCALE_PROFILE=dev bash bench/scale.sh 2 30 20 40

@@ -44,6 +44,9 @@ pub struct Settings {
     /// SIGTERM. The relay's drain and the exporters' flush follow within their own bounds, so
     /// the whole exit fits in Docker's default 10 s grace period.
     pub shutdown_timeout: Duration,
+    /// `CRUDDUR_DRAIN_DELAY` in seconds (0): how long the server serves on after SIGTERM while
+    /// answering not ready, before it stops accepting (`readiness`).
+    pub drain_delay: Duration,
     /// `CRUDDUR_DEV_ENDPOINTS` (off), a switch: on, serve the development tools' endpoints under `/api/dev/`
     /// (`routes::dev`). Off by default: they call out on a caller's behalf.
     pub dev_endpoints: bool,
@@ -118,6 +121,7 @@ impl Settings {
             shutdown_timeout: Duration::from_secs(
                 env.positive("CRUDDUR_SHUTDOWN_TIMEOUT", DEFAULT_SHUTDOWN_TIMEOUT_SECONDS)? as u64,
             ),
+            drain_delay: drain_delay_from(env.var("CRUDDUR_DRAIN_DELAY"))?,
             dev_endpoints,
             database: DatabaseSettings {
                 location: database_location_from(
@@ -169,6 +173,22 @@ fn seed_data_enabled(value: Option<String>) -> Result<bool, ConfigurationError> 
 }
 
 const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS: usize = 5;
+
+/// `CRUDDUR_DRAIN_DELAY`: whole seconds, none by default (no load balancer to wait for).
+fn drain_delay_from(value: Option<String>) -> Result<Duration, ConfigurationError> {
+    match value {
+        None => Ok(Duration::ZERO),
+        Some(value) => value
+            .trim()
+            .parse::<u64>()
+            .map(Duration::from_secs)
+            .map_err(|_| ConfigurationError::Invalid {
+                name: "CRUDDUR_DRAIN_DELAY",
+                expected: "a whole number of seconds",
+                value,
+            }),
+    }
+}
 
 fn dev_endpoints_enabled(value: Option<String>) -> Result<bool, ConfigurationError> {
     switch("CRUDDUR_DEV_ENDPOINTS", value, false)
@@ -427,6 +447,22 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(error.contains("CRUDDUR_WRITE_BUDGET"), "{error}");
+        }
+    }
+
+    #[test]
+    fn the_drain_delay_is_none_unless_set_in_whole_seconds() {
+        let delay = |variables: &[(&str, &str)]| settings(variables).map(|s| s.drain_delay);
+        assert_eq!(delay(&[]).unwrap(), Duration::ZERO);
+        assert_eq!(
+            delay(&[("CRUDDUR_DRAIN_DELAY", "15")]).unwrap(),
+            Duration::from_secs(15)
+        );
+        for bad in ["-1", "1.5", "soon"] {
+            let error = delay(&[("CRUDDUR_DRAIN_DELAY", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("CRUDDUR_DRAIN_DELAY"), "{error}");
         }
     }
 

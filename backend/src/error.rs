@@ -67,7 +67,10 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, errors) = self.status_and_codes();
-        if status.is_server_error() {
+        // Not ready while draining is what a restart says, not a failure.
+        if status.is_server_error()
+            && !matches!(self, ApiError::Unavailable(ErrorCode::ShuttingDown))
+        {
             tracing::error!(error = %self, "request failed");
         }
         let mut response = (status, Json(ErrorBody { errors })).into_response();

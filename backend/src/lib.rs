@@ -7,6 +7,7 @@ pub mod health_check;
 pub mod loopback_host;
 pub mod losses;
 pub mod maintenance;
+pub mod readiness;
 pub mod redact;
 pub mod relay;
 pub mod repository;

@@ -39,7 +39,7 @@ impl Maintenance {
                     _ = stopped.changed() => return,
                     () = tokio::time::sleep(period) => {}
                 }
-                write_budget.forget_idle_clients();
+                write_budget.forget_idle_clients().await;
                 read_budget.forget_idle_clients();
                 let now = OffsetDateTime::now_utc();
                 match delete_expired(repository.as_ref(), now, DELETE_BATCH, &stopped).await {

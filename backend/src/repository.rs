@@ -4,6 +4,7 @@
 mod cursor;
 mod seed;
 mod sql;
+mod write_budgets;
 
 use async_trait::async_trait;
 use shared::{Activity, Message, MessageGroup, Page, Reply};
@@ -12,6 +13,7 @@ use uuid::Uuid;
 
 pub use cursor::{Cursor, PageRequest};
 pub use sql::SqlRepository;
+pub use write_budgets::SharedWriteBudgets;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RepositoryError {

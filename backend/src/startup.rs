@@ -24,6 +24,7 @@ use crate::configuration::{DEFAULT_FRONTEND_URL, Settings};
 use crate::database::{Database, DatabaseError};
 use crate::error::ApiError;
 use crate::maintenance::{self, Maintenance};
+use crate::readiness::{self, Readiness};
 use crate::relay::{self, Relay, RelayConfig, RelayToXray};
 use crate::repository::{Repository, RepositoryError, SqlRepository};
 use crate::routes::{self, activities, dev, health, messages};
@@ -93,6 +94,7 @@ pub fn app(state: AppState, frontend_origin: HeaderValue, dev_endpoints: bool) -
     traced
         .route("/api/health", get(health::health))
         .route("/api/health/relay", get(health::relay_counts))
+        .route("/api/health/ready", get(readiness::ready))
         .merge(relay::router())
         .merge(trace_view::router())
         .with_state(state)
@@ -131,9 +133,11 @@ fn cors(frontend_origin: HeaderValue) -> CorsLayer {
 
 pub struct Application {
     listener: TcpListener,
+    readiness: Readiness,
     router: Router,
     relay: Relay,
     shutdown_timeout: Duration,
+    drain_delay: Duration,
     repository: Arc<dyn Repository>,
     maintenance: Maintenance,
 }
@@ -202,7 +206,13 @@ impl Application {
             xray: telemetry.xray,
             trusted_proxies: settings.trusted_proxies.clone(),
         };
-        let repository = SqlRepository::new(Database::open(&settings.database.location).await?);
+        let database = Database::open(&settings.database.location).await?;
+        let write_budget = WriteBudget::for_database(
+            &database,
+            settings.write_budget,
+            settings.trusted_proxies.clone(),
+        );
+        let repository = SqlRepository::new(database);
         let folded = repository
             .fold_old_messages()
             .await
@@ -218,8 +228,6 @@ impl Application {
             );
         }
         let repository: Arc<dyn Repository> = Arc::new(repository);
-        let write_budget =
-            WriteBudget::new(settings.write_budget, settings.trusted_proxies.clone());
         let read_budget = ReadBudget::new(
             settings.read_budget,
             settings.search_budget,
@@ -240,6 +248,7 @@ impl Application {
             read_budget,
         )?;
         let listener = TcpListener::bind((settings.bind, settings.port)).await?;
+        let readiness = state.readiness.clone();
         let router = app(
             state,
             settings.frontend_origin.clone(),
@@ -247,9 +256,11 @@ impl Application {
         );
         Ok(Application {
             listener,
+            readiness,
             router,
             relay,
             shutdown_timeout: settings.shutdown_timeout,
+            drain_delay: settings.drain_delay,
             repository,
             maintenance,
         })
@@ -262,10 +273,12 @@ impl Application {
             .unwrap_or_default()
     }
 
-    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
-    /// for at most the shutdown timeout (a slow client can't hold the exit), closes the
-    /// database, and sends the relay's queue on. Each step has its own deadline. The exporters
-    /// flush after this returns, when `main` drops telemetry.
+    /// Serves until `shutdown` resolves, then answers not ready (`/api/health/ready`) while it
+    /// serves on for the drain delay, so a load balancer stops sending before the listener
+    /// closes; then stops accepting, lets in-flight requests finish for at most the shutdown
+    /// timeout (a slow client can't hold the exit), closes the database, and sends the relay's
+    /// queue on. Each step has its own deadline. The exporters flush after this returns, when
+    /// `main` drops telemetry.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -278,8 +291,10 @@ impl Application {
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
         let (stopping, stopped) = tokio::sync::oneshot::channel();
+        let (readiness, drain_delay) = (self.readiness, self.drain_delay);
         let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
             shutdown.await;
+            readiness.drain(drain_delay).await;
             let _ = stopping.send(());
         });
         let deadline = async {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::clients::read_budget::ReadBudget;
 use crate::clients::write_budget::WriteBudget;
+use crate::readiness::Readiness;
 use crate::relay::Relay;
 use crate::repository::Repository;
 use crate::telemetry::outbound::TracedClient;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub write_budget: WriteBudget,
     /// How fast each client may read, and search.
     pub read_budget: ReadBudget,
+    /// Whether a load balancer should send this instance requests.
+    pub readiness: Readiness,
 }
 
 impl AppState {
@@ -48,6 +51,7 @@ impl AppState {
             trace_view,
             write_budget,
             read_budget,
+            readiness: Readiness::default(),
         })
     }
 }

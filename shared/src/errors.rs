@@ -35,6 +35,8 @@ pub enum ErrorCode {
     TooManyRequests,
     RelayBusy,
     DatabaseUnavailable,
+    /// Only `/api/health/ready`'s: the server is draining before it stops.
+    ShuttingDown,
     InternalError,
 }
 
@@ -75,6 +77,7 @@ impl ErrorCode {
             ErrorCode::DatabaseUnavailable => {
                 "The database cannot be reached just now: try again shortly."
             }
+            ErrorCode::ShuttingDown => "This server is restarting: try again.",
             ErrorCode::InternalError => "Something went wrong on our side. Try again.",
         }
     }

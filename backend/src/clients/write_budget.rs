@@ -1,6 +1,8 @@
 //! The budget of writes each client has on the API's POST routes: there is no sign-in yet, so
 //! anyone who reaches the API can post, and this bounds how fast one client fills the database.
 //! The client is found as the relay finds it (`client_address`, trusted proxies included).
+//! On PostgreSQL the budget is kept in the database, one for each client across every instance
+//! on it (`SharedWriteBudgets`); on SQLite, which one process serves, it stays in memory.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,33 +10,66 @@ use std::time::Duration;
 use axum::extract::{Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
-use crate::clients::address::TrustedProxies;
+use crate::clients::address::{TrustedProxies, rate_limit_key};
 use crate::clients::budget::{ClientBudget, spend_one};
+use crate::database::{Database, DatabaseSystem};
+use crate::error::ApiError;
+use crate::repository::SharedWriteBudgets;
+
+const PERIOD: Duration = Duration::from_secs(60);
 
 #[derive(Clone)]
 pub struct WriteBudget {
-    budget: Arc<ClientBudget>,
+    store: Store,
     trusted_proxies: TrustedProxies,
 }
 
+/// Where the clients' budgets are kept.
+#[derive(Clone)]
+enum Store {
+    /// This process's memory: one instance (SQLite).
+    Memory(Arc<ClientBudget>),
+    /// The database, which every instance on it shares (PostgreSQL).
+    Database(SharedWriteBudgets),
+}
+
 impl WriteBudget {
-    /// `per_minute` writes a minute for each client, as many at once.
+    /// `per_minute` writes a minute for each client, as many at once, kept in memory.
     pub fn new(per_minute: u32, trusted_proxies: TrustedProxies) -> Self {
         WriteBudget {
-            budget: Arc::new(ClientBudget::new(
-                "writes",
-                per_minute,
-                Duration::from_secs(60),
-                per_minute,
-            )),
+            store: Store::Memory(Arc::new(ClientBudget::new(
+                "writes", per_minute, PERIOD, per_minute,
+            ))),
             trusted_proxies,
         }
     }
 
-    pub fn forget_idle_clients(&self) {
-        self.budget.forget_idle_clients();
+    /// The budget for `database`: in it on PostgreSQL, in memory on SQLite.
+    pub fn for_database(
+        database: &Database,
+        per_minute: u32,
+        trusted_proxies: TrustedProxies,
+    ) -> Self {
+        match database.info.system {
+            DatabaseSystem::Sqlite => WriteBudget::new(per_minute, trusted_proxies),
+            DatabaseSystem::Postgres => WriteBudget {
+                store: Store::Database(SharedWriteBudgets::new(database, per_minute, PERIOD)),
+                trusted_proxies,
+            },
+        }
+    }
+
+    pub async fn forget_idle_clients(&self) {
+        match &self.store {
+            Store::Memory(budget) => budget.forget_idle_clients(),
+            Store::Database(budgets) => {
+                if let Err(error) = budgets.forget_idle_clients().await {
+                    tracing::warn!(%error, "cannot forget the idle clients' write budgets yet");
+                }
+            }
+        }
     }
 }
 
@@ -48,5 +83,16 @@ pub async fn limit_writes(
     if request.method() != Method::POST {
         return next.run(request).await;
     }
-    spend_one(&writes.budget, &writes.trusted_proxies, request, next).await
+    let budgets = match &writes.store {
+        Store::Memory(budget) => {
+            return spend_one(budget, &writes.trusted_proxies, request, next).await;
+        }
+        Store::Database(budgets) => budgets,
+    };
+    let client = rate_limit_key(writes.trusted_proxies.request_client(&request));
+    match budgets.take(client).await {
+        Ok(Ok(())) => next.run(request).await,
+        Ok(Err(retry_after)) => ApiError::TooManyRequests { retry_after }.into_response(),
+        Err(error) => ApiError::from(error).into_response(),
+    }
 }

@@ -20,16 +20,16 @@ use uuid::Uuid;
 
 use super::cursor::{Cursor, PageRequest, from_micros, micros};
 use super::{Repository, RepositoryError, RepositoryResult};
-use crate::database::{Database, DatabaseInfo, SEARCH_CONNECTIONS, WAIT};
+use crate::database::{Database, DatabaseInfo, DatabaseSystem, SEARCH_CONNECTIONS, WAIT};
 
 /// Replies shown with each crud of a feed; the crud's page has its latest page of them.
 const FEED_REPLIES: i64 = 3;
 
 /// One query: its text and what its span is named after.
-struct Statement {
-    operation: &'static str,
-    collection: &'static str,
-    sql: &'static str,
+pub(super) struct Statement {
+    pub(super) operation: &'static str,
+    pub(super) collection: &'static str,
+    pub(super) sql: &'static str,
 }
 
 /// The activities of a list, with their authors and reply counts. `$1` is now, `$2` and `$3`
@@ -156,6 +156,10 @@ const HEALTH_PROBE: &str = "UPDATE users SET display_name = display_name \
 /// A batch at a time, so no delete holds the database for long.
 const DELETE_EXPIRED: &str = "DELETE FROM activities WHERE uuid IN \
      (SELECT uuid FROM activities WHERE expires_at <= $1 LIMIT $2)";
+/// On PostgreSQL every instance sweeps: each skips the rows another's batch holds, so they
+/// share the work and none waits on another (SQLite, one process, has no such clause).
+const DELETE_EXPIRED_POSTGRES: &str = "DELETE FROM activities WHERE uuid IN \
+     (SELECT uuid FROM activities WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)";
 
 #[derive(sqlx::FromRow)]
 struct ActivityRow {
@@ -383,7 +387,47 @@ pub(super) fn classify(error: sqlx::Error) -> RepositoryError {
 
 /// What every query's span says about the database. The strings are reference-counted, so
 /// each span shares them rather than copying them.
-fn span_attributes(info: &DatabaseInfo) -> Vec<KeyValue> {
+/// Runs `query` (`sql`, as `statement` names it) as a CLIENT span with `database`'s attributes.
+pub(super) async fn traced_query<T>(
+    database: &[KeyValue],
+    statement: &Statement,
+    sql: &'static str,
+    query: impl Future<Output = Result<T, sqlx::Error>>,
+) -> RepositoryResult<T> {
+    let span = tracing::info_span!(
+        "database query",
+        otel.name = format_args!("{} {}", statement.operation, statement.collection),
+        otel.kind = "client",
+    );
+    if !span.is_disabled() {
+        // One look-up of the span for all its attributes, where each `set_attribute` would
+        // find it again; this starts its OpenTelemetry span, which closing it would anyway.
+        // The statement's strings are static and the database's shared: none is copied.
+        span.context().span().set_attributes(
+            [
+                KeyValue::new(semconv::DB_OPERATION_NAME, statement.operation),
+                KeyValue::new(semconv::DB_COLLECTION_NAME, statement.collection),
+                KeyValue::new(semconv::DB_QUERY_TEXT, sql),
+            ]
+            .into_iter()
+            .chain(database.iter().cloned()),
+        );
+    }
+    let result = async {
+        let result = query.await;
+        if let Err(error) = &result {
+            let span = Span::current();
+            span.set_attribute(semconv::ERROR_TYPE, error_type(error));
+            span.set_status(Status::error(error.to_string()));
+        }
+        result
+    }
+    .instrument(span)
+    .await;
+    result.map_err(classify)
+}
+
+pub(super) fn span_attributes(info: &DatabaseInfo) -> Vec<KeyValue> {
     let shared = |text: &str| StringValue::from(Arc::<str>::from(text));
     let mut attributes = vec![
         KeyValue::new(semconv::DB_SYSTEM_NAME, info.system.name()),
@@ -425,6 +469,8 @@ pub struct SqlRepository {
     span_attributes: Vec<KeyValue>,
     /// A permit for each search that may hold a connection at once (`SEARCH_CONNECTIONS`).
     searches: Semaphore,
+    /// `DELETE_EXPIRED` as this database runs it.
+    delete_expired: &'static str,
 }
 
 impl SqlRepository {
@@ -434,6 +480,10 @@ impl SqlRepository {
             health_probe: tokio::sync::Semaphore::new(1),
             span_attributes: span_attributes(&database.info),
             searches: Semaphore::new(SEARCH_CONNECTIONS),
+            delete_expired: match database.info.system {
+                DatabaseSystem::Sqlite => DELETE_EXPIRED,
+                DatabaseSystem::Postgres => DELETE_EXPIRED_POSTGRES,
+            },
         }
     }
 
@@ -481,37 +531,7 @@ impl SqlRepository {
         sql: &'static str,
         query: impl Future<Output = Result<T, sqlx::Error>>,
     ) -> RepositoryResult<T> {
-        let span = tracing::info_span!(
-            "database query",
-            otel.name = format_args!("{} {}", statement.operation, statement.collection),
-            otel.kind = "client",
-        );
-        if !span.is_disabled() {
-            // One look-up of the span for all its attributes, where each `set_attribute` would
-            // find it again; this starts its OpenTelemetry span, which closing it would anyway.
-            // The statement's strings are static and the database's shared: none is copied.
-            span.context().span().set_attributes(
-                [
-                    KeyValue::new(semconv::DB_OPERATION_NAME, statement.operation),
-                    KeyValue::new(semconv::DB_COLLECTION_NAME, statement.collection),
-                    KeyValue::new(semconv::DB_QUERY_TEXT, sql),
-                ]
-                .into_iter()
-                .chain(self.span_attributes.iter().cloned()),
-            );
-        }
-        let result = async {
-            let result = query.await;
-            if let Err(error) = &result {
-                let span = Span::current();
-                span.set_attribute(semconv::ERROR_TYPE, error_type(error));
-                span.set_status(Status::error(error.to_string()));
-            }
-            result
-        }
-        .instrument(span)
-        .await;
-        result.map_err(classify)
+        traced_query(&self.span_attributes, statement, sql, query).await
     }
 
     async fn user(&self, handle: &str) -> RepositoryResult<UserRow> {
@@ -824,7 +844,7 @@ impl Repository for SqlRepository {
     /// Untraced: it runs outside any request, and a span of its own every few minutes would
     /// be a trace of its own, with no request to explain it.
     async fn delete_expired(&self, now: OffsetDateTime, at_most: u64) -> RepositoryResult<u64> {
-        sqlx::query(DELETE_EXPIRED)
+        sqlx::query(self.delete_expired)
             .bind(micros(now))
             .bind(i64::try_from(at_most).unwrap_or(i64::MAX))
             .execute(&self.pool)

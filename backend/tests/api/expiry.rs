@@ -89,7 +89,7 @@ async fn expired_cruds_leave_every_list_and_are_deleted_with_their_replies(datab
 }
 
 /// `count` cruds of worf's that expired an hour ago.
-async fn expired_cruds(repository: &SqlRepository, count: usize) {
+pub(crate) async fn expired_cruds(repository: &SqlRepository, count: usize) {
     let now = OffsetDateTime::now_utc();
     for n in 0..count {
         repository

@@ -87,6 +87,34 @@ pub async fn spawn_app_on(database: TestDatabase) -> TestApp {
     }
 }
 
+/// An app's settings on `database`, on a free loopback port with telemetry off, with `extra` on
+/// top.
+pub fn in_process_settings(database: &TestDatabase, extra: &[(&str, &str)]) -> Settings {
+    let (variable, value) = database.env();
+    Settings::from_lookup(|name| {
+        if name == variable {
+            return Some(value.clone());
+        }
+        let value = match name {
+            "PORT" => "0",
+            "CRUDDUR_BIND" => "127.0.0.1",
+            "OTEL_SDK_DISABLED" => "true",
+            name => extra.iter().find(|(key, _)| *key == name)?.1,
+        };
+        Some(value.to_owned())
+    })
+    .expect("the test settings are valid")
+}
+
+/// A 429's `Retry-After`, in whole seconds.
+pub fn retry_after_seconds(refused: &reqwest::Response) -> u64 {
+    refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 /// The app with `settings` in this process, serving until the test ends; its address.
 pub async fn serve_in_process(settings: &Settings) -> String {
     let application = Application::build(settings, TelemetryHandles::default())

@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use backend::configuration::Settings;
 use backend::repository::{PageRequest, Repository};
 use backend::startup::{Application, TelemetryHandles};
 use time::OffsetDateTime;
@@ -10,23 +9,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::databases::TestDatabase;
+use crate::helpers::in_process_settings;
 
 #[tokio::test]
 async fn a_request_cut_off_at_the_shutdown_deadline_cannot_write_afterwards() {
     let database = TestDatabase::sqlite();
-    let (variable, value) = database.env();
-    let settings = Settings::from_lookup(|name| {
-        let value = match name {
-            "PORT" => "0",
-            "CRUDDUR_BIND" => "127.0.0.1",
-            "OTEL_SDK_DISABLED" => "true",
-            "CRUDDUR_SHUTDOWN_TIMEOUT" => "1",
-            name if name == variable => &value,
-            _ => return None,
-        };
-        Some(value.to_owned())
-    })
-    .unwrap();
+    let settings = in_process_settings(&database, &[("CRUDDUR_SHUTDOWN_TIMEOUT", "1")]);
     let application = Application::build(&settings, TelemetryHandles::default())
         .await
         .unwrap();

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{error_codes, spawn_backend};
+use crate::helpers::{error_codes, retry_after_seconds, spawn_backend};
 
 #[tokio::test]
 async fn a_client_past_its_write_budget_gets_429_with_retry_after_and_others_still_post() {
@@ -52,11 +52,7 @@ async fn a_client_past_its_write_budget_gets_429_with_retry_after_and_others_sti
         (reply_path, reply),
     ] {
         let refused = post(path, body, "198.51.100.7").await.unwrap();
-        let retry_after: u64 = refused.headers()["retry-after"]
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let retry_after = retry_after_seconds(&refused);
         assert!((1..=20).contains(&retry_after), "{retry_after}");
         assert_eq!(error_codes(refused, 429).await, ["too_many_requests"]);
     }
