@@ -1,0 +1,35 @@
+-- Search's index: every run of three characters of each crud's folded message (FTS5's trigram
+-- tokenizer, case-sensitive because the text is folded already), so a term of three or more
+-- characters finds its cruds without reading every crud. Rows only (`detail = 'none'`): search
+-- asks which cruds hold each of a term's trigrams, then compares the whole term with those
+-- cruds' messages. Contentless: the text stays in `activities`, and the triggers below keep
+-- the index in step with it in the same transaction as every write. Keyed by the crud's rowid.
+CREATE VIRTUAL TABLE activities_search USING fts5(
+    message_folded,
+    content = '',
+    columnsize = 0,
+    detail = 'none',
+    tokenize = 'trigram case_sensitive 1'
+);
+
+-- The cruds stored before this index.
+INSERT INTO activities_search (rowid, message_folded) SELECT rowid, message_folded FROM activities;
+
+CREATE TRIGGER activities_search_insert AFTER INSERT ON activities BEGIN
+    INSERT INTO activities_search (rowid, message_folded) VALUES (new.rowid, new.message_folded);
+END;
+
+-- A contentless index forgets a row by being told the text it indexed.
+CREATE TRIGGER activities_search_delete AFTER DELETE ON activities BEGIN
+    INSERT INTO activities_search (activities_search, rowid, message_folded)
+    VALUES ('delete', old.rowid, old.message_folded);
+END;
+
+CREATE TRIGGER activities_search_update AFTER UPDATE OF message_folded ON activities BEGIN
+    INSERT INTO activities_search (activities_search, rowid, message_folded)
+    VALUES ('delete', old.rowid, old.message_folded);
+    INSERT INTO activities_search (rowid, message_folded) VALUES (new.rowid, new.message_folded);
+END;
+
+-- The cruds whose messages startup still has to fold, found without reading every crud.
+CREATE INDEX activities_unfolded ON activities (uuid) WHERE message_folded = '';
