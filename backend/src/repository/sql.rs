@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use super::cursor::{Cursor, PageRequest, from_micros, micros};
 use super::{Repository, RepositoryError, RepositoryResult};
-use crate::database::{Database, DatabaseInfo, SEARCH_CONNECTIONS, WAIT};
+use crate::database::{Database, DatabaseInfo, DatabaseSystem, SEARCH_CONNECTIONS, WAIT};
 
 /// Replies shown with each crud of a feed; the crud's page has its latest page of them.
 const FEED_REPLIES: i64 = 3;
@@ -63,9 +63,51 @@ const NOTIFICATIONS: Statement = select(
     ),
 );
 const USER_ACTIVITIES: Statement = select("activities", activities_where!("a.user_handle = $5"));
-const SEARCH: Statement = select(
+/// Search by reading cruds newest first: for a term too short for the trigram index. `$5` is
+/// the term as a LIKE pattern (`contains_pattern`).
+const SEARCH_SCAN: Statement = select(
     "activities",
     activities_where!("a.message_folded LIKE $5 ESCAPE '\\'"),
+);
+/// Search among the newest cruds after the cursor (the `LIMIT` of the inner query), `$5` as in
+/// `SEARCH_SCAN`: a term found in more than a page's worth of them fills its page there, where
+/// the index would name every crud holding it, to be sorted.
+const SEARCH_RECENT: Statement = select(
+    "activities",
+    "SELECT a.uuid, a.user_handle, u.display_name, a.message, a.created_at, a.expires_at, \
+     a.likes_count, (SELECT COUNT(*) FROM replies r WHERE r.activity_uuid = a.uuid) AS replies_count \
+     FROM (SELECT uuid, user_handle, message, message_folded, created_at, expires_at, likes_count \
+     FROM activities WHERE expires_at > $1 AND (created_at < $2 OR (created_at = $2 AND uuid < $3)) \
+     ORDER BY created_at DESC, uuid DESC LIMIT 1000) a \
+     JOIN users u ON u.handle = a.user_handle \
+     WHERE a.message_folded LIKE $5 ESCAPE '\\' ORDER BY a.created_at DESC, a.uuid DESC LIMIT $4",
+);
+/// Search through SQLite's trigram index (`activities_search`, FTS5): `$6` asks it for the cruds
+/// holding the term's trigrams (`trigram_query`), and `$5` keeps those holding the whole term.
+/// The index is read first (`CROSS JOIN` fixes the order), as the time index would read every
+/// crud.
+const SEARCH_INDEXED_SQLITE: Statement = select(
+    "activities",
+    "SELECT a.uuid, a.user_handle, u.display_name, a.message, a.created_at, a.expires_at, \
+     a.likes_count, (SELECT COUNT(*) FROM replies r WHERE r.activity_uuid = a.uuid) AS replies_count \
+     FROM activities_search s CROSS JOIN activities a ON a.rowid = s.rowid \
+     JOIN users u ON u.handle = a.user_handle \
+     WHERE s.activities_search MATCH $6 AND a.message_folded LIKE $5 ESCAPE '\\' \
+     AND a.expires_at > $1 AND (a.created_at < $2 OR (a.created_at = $2 AND a.uuid < $3)) \
+     ORDER BY a.created_at DESC, a.uuid DESC LIMIT $4",
+);
+/// Search through PostgreSQL's trigram index (`activities_search`, pg_trgm's GIN), `$5` as in
+/// `SEARCH_SCAN`. The matches are found apart (`MATERIALIZED`), so the index reads them
+/// whichever plan the rest gets, as the time index would read every crud.
+const SEARCH_INDEXED_POSTGRES: Statement = select(
+    "activities",
+    "WITH found AS MATERIALIZED (SELECT uuid FROM activities WHERE message_folded LIKE $5) \
+     SELECT a.uuid, a.user_handle, u.display_name, a.message, a.created_at, a.expires_at, \
+     a.likes_count, (SELECT COUNT(*) FROM replies r WHERE r.activity_uuid = a.uuid) AS replies_count \
+     FROM activities a JOIN users u ON u.handle = a.user_handle \
+     WHERE a.uuid IN (SELECT uuid FROM found) \
+     AND a.expires_at > $1 AND (a.created_at < $2 OR (a.created_at = $2 AND a.uuid < $3)) \
+     ORDER BY a.created_at DESC, a.uuid DESC LIMIT $4",
 );
 const ACTIVITY: Statement = select(
     "activities",
@@ -347,6 +389,36 @@ fn contains_pattern(term: &str) -> String {
     pattern
 }
 
+/// Trigrams the index holds at most one query's worth of: enough to narrow a search to few
+/// cruds, few enough that a long term costs no more than a short one.
+const QUERY_TRIGRAMS: usize = 16;
+
+/// For SQLite's trigram index: the cruds holding the first `QUERY_TRIGRAMS` different runs of
+/// three characters of the folded `term` (each quoted, so nothing in it is query syntax), or
+/// None for a term under three characters, which no trigram holds. NUL is left out as the
+/// tokenizer leaves it out. The whole term is compared after, so what this adds is only speed.
+fn trigram_query(term: &str) -> Option<String> {
+    let characters: Vec<char> = term.chars().filter(|&c| c != '\0').collect();
+    let mut trigrams: Vec<String> = Vec::new();
+    for window in characters.windows(3) {
+        let trigram: String = window.iter().collect();
+        if !trigrams.contains(&trigram) {
+            trigrams.push(trigram);
+            if trigrams.len() == QUERY_TRIGRAMS {
+                break;
+            }
+        }
+    }
+    if trigrams.is_empty() {
+        return None;
+    }
+    let quoted: Vec<String> = trigrams
+        .iter()
+        .map(|trigram| format!("\"{}\"", trigram.replace('"', "\"\"")))
+        .collect();
+    Some(quoted.join(" AND "))
+}
+
 /// Handles are stored in lower case; a lookup ignores ASCII case.
 fn stored_handle(handle: &str) -> String {
     handle.trim().to_ascii_lowercase()
@@ -425,6 +497,8 @@ pub struct SqlRepository {
     span_attributes: Vec<KeyValue>,
     /// A permit for each search that may hold a connection at once (`SEARCH_CONNECTIONS`).
     searches: Semaphore,
+    /// Which database: search's index is each one's own.
+    system: DatabaseSystem,
 }
 
 impl SqlRepository {
@@ -434,6 +508,7 @@ impl SqlRepository {
             health_probe: tokio::sync::Semaphore::new(1),
             span_attributes: span_attributes(&database.info),
             searches: Semaphore::new(SEARCH_CONNECTIONS),
+            system: database.info.system,
         }
     }
 
@@ -523,24 +598,46 @@ impl SqlRepository {
             .ok_or(RepositoryError::UserNotFound)
     }
 
-    /// A page of the activities `statement` lists, `argument` its `$5`.
+    /// A page of the activities `statement` lists, `arguments` its `$5` onwards.
     async fn activities(
         &self,
         statement: &Statement,
-        argument: Option<String>,
+        arguments: &[&str],
         request: PageRequest,
         now: OffsetDateTime,
     ) -> RepositoryResult<Page<Activity>> {
+        let rows = self
+            .activity_rows(statement, arguments, request, now)
+            .await?;
+        self.activities_page(rows, request).await
+    }
+
+    /// The rows of a page of activities, one past the page when more follow.
+    async fn activity_rows(
+        &self,
+        statement: &Statement,
+        arguments: &[&str],
+        request: PageRequest,
+        now: OffsetDateTime,
+    ) -> RepositoryResult<Vec<ActivityRow>> {
         let (before, before_uuid) = bounds(request);
         let mut query = sqlx::query_as::<_, ActivityRow>(statement.sql)
             .bind(micros(now))
             .bind(before)
             .bind(before_uuid)
             .bind(fetch_limit(request));
-        if let Some(argument) = argument {
-            query = query.bind(argument);
+        for argument in arguments {
+            query = query.bind(argument.to_string());
         }
-        let rows = self.traced(statement, query.fetch_all(&self.pool)).await?;
+        self.traced(statement, query.fetch_all(&self.pool)).await
+    }
+
+    /// The page `activity_rows` fetched, with the latest replies of each activity.
+    async fn activities_page(
+        &self,
+        rows: Vec<ActivityRow>,
+        request: PageRequest,
+    ) -> RepositoryResult<Page<Activity>> {
         let (rows, next) = page(rows, request)?;
         let replies = self.feed_replies(&rows).await?;
         let items = rows
@@ -588,7 +685,7 @@ impl Repository for SqlRepository {
         page: PageRequest,
         now: OffsetDateTime,
     ) -> RepositoryResult<Page<Activity>> {
-        self.activities(&HOME, None, page, now).await
+        self.activities(&HOME, &[], page, now).await
     }
 
     async fn notification_activities(
@@ -598,7 +695,7 @@ impl Repository for SqlRepository {
         now: OffsetDateTime,
     ) -> RepositoryResult<Page<Activity>> {
         let user = self.user(handle).await?;
-        self.activities(&NOTIFICATIONS, Some(user.handle), page, now)
+        self.activities(&NOTIFICATIONS, &[&user.handle], page, now)
             .await
     }
 
@@ -609,7 +706,7 @@ impl Repository for SqlRepository {
         now: OffsetDateTime,
     ) -> RepositoryResult<Page<Activity>> {
         let user = self.user(handle).await?;
-        self.activities(&USER_ACTIVITIES, Some(user.handle), page, now)
+        self.activities(&USER_ACTIVITIES, &[&user.handle], page, now)
             .await
     }
 
@@ -626,8 +723,26 @@ impl Repository for SqlRepository {
                 RepositoryError::Unavailable("every search's share of the pool is in use".into())
             })?
             .map_err(|_| RepositoryError::Unavailable("searches are closed".into()))?;
-        self.activities(&SEARCH, Some(contains_pattern(term)), page, now)
-            .await
+        let pattern = contains_pattern(term);
+        let Some(trigrams) = trigram_query(&folded(term)) else {
+            return self.activities(&SEARCH_SCAN, &[&pattern], page, now).await;
+        };
+        let recent = self
+            .activity_rows(&SEARCH_RECENT, &[&pattern], page, now)
+            .await?;
+        if recent.len() > page.limit() {
+            return self.activities_page(recent, page).await;
+        }
+        match self.system {
+            DatabaseSystem::Sqlite => {
+                self.activities(&SEARCH_INDEXED_SQLITE, &[&pattern, &trigrams], page, now)
+                    .await
+            }
+            DatabaseSystem::Postgres => {
+                self.activities(&SEARCH_INDEXED_POSTGRES, &[&pattern], page, now)
+                    .await
+            }
+        }
     }
 
     async fn activity(&self, uuid: Uuid, now: OffsetDateTime) -> RepositoryResult<Activity> {
@@ -871,6 +986,19 @@ mod tests {
     fn a_search_term_matches_its_wildcards_literally() {
         assert_eq!(contains_pattern("Cloud"), "%cloud%");
         assert_eq!(contains_pattern("100%_a\\b"), "%100\\%\\_a\\\\b%");
+    }
+
+    #[test]
+    fn a_search_term_asks_the_index_for_its_different_trigrams_quoted() {
+        assert_eq!(trigram_query("ab"), None);
+        assert_eq!(trigram_query("a\0b"), None);
+        assert_eq!(
+            trigram_query("1\"%_\"").as_deref(),
+            Some("\"1\"\"%\" AND \"\"\"%_\" AND \"%_\"\"\"")
+        );
+        assert_eq!(trigram_query("aaaa").as_deref(), Some("\"aaa\""));
+        let long = trigram_query(&"abcdefghijklmnopqrstuvwxyz".repeat(10)).unwrap();
+        assert_eq!(long.matches(" AND ").count(), QUERY_TRIGRAMS - 1);
     }
 
     #[test]

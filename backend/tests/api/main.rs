@@ -24,6 +24,7 @@ mod persistence;
 mod read_budget;
 mod relay;
 mod relay_hostile;
+mod search;
 mod shutdown;
 mod sigv4;
 mod static_server;
