@@ -147,9 +147,12 @@ async fn a_postgresql_statement_that_runs_past_the_statement_timeout_is_cancelle
     )
     .await
     .unwrap();
+    let backend::database::Pool::Postgres(pool) = &opened.pool else {
+        unreachable!("a PostgreSQL pool");
+    };
     let started = Instant::now();
     let error = sqlx::query("SELECT 1 FROM (SELECT pg_sleep(30)) AS slept")
-        .execute(&opened.pool)
+        .execute(pool)
         .await
         .expect_err("cancelled");
     assert!(
