@@ -146,6 +146,10 @@ async fn data_written_under_the_first_released_schema_is_all_there_and_found_by_
     }
     let crud = get(address, &format!("/api/activities/{old}")).await;
     assert_eq!(crud["replies"][0]["message"], "An old reply");
+    assert_eq!(
+        crud["replies_count"], 1,
+        "counted for the cruds stored before the count"
+    );
     let conversation = get(address, "/api/messages/@coco").await;
     assert_eq!(conversation["items"][0]["message"], "An old message");
 }

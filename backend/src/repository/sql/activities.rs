@@ -18,7 +18,7 @@ macro_rules! activities_where {
     ($condition:literal) => {
         concat!(
             "SELECT a.uuid, a.user_handle, u.display_name, a.message, a.created_at, a.expires_at, \
-             a.likes_count, (SELECT COUNT(*) FROM replies r WHERE r.activity_uuid = a.uuid) AS replies_count \
+             a.likes_count, a.replies_count \
              FROM activities a JOIN users u ON u.handle = a.user_handle \
              WHERE a.expires_at > $1 AND (a.created_at < $2 OR (a.created_at = $2 AND a.uuid < $3)) AND ",
             $condition,
@@ -40,7 +40,7 @@ pub(super) const USER_ACTIVITIES: Statement =
 const ACTIVITY: Statement = select(
     "activities",
     "SELECT a.uuid, a.user_handle, u.display_name, a.message, a.created_at, a.expires_at, \
-     a.likes_count, (SELECT COUNT(*) FROM replies r WHERE r.activity_uuid = a.uuid) AS replies_count \
+     a.likes_count, a.replies_count \
      FROM activities a JOIN users u ON u.handle = a.user_handle \
      WHERE a.uuid = $1 AND a.expires_at > $2",
 );

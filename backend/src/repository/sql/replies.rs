@@ -26,18 +26,23 @@ const REPLIES: Statement = select(
      ORDER BY r.created_at DESC, r.uuid DESC LIMIT $4",
 );
 /// The latest replies of a page of activities, `FEED_REPLIES` each: `$1` to `$50` are the
-/// activities (unused ones blank), `$51` how many each.
+/// activities (unused ones blank). Each activity's are read on their own, newest first through
+/// `replies_by_activity` and no further than `FEED_REPLIES`, so an activity with many replies
+/// costs no more than one with few.
 static FEED_REPLIES_SQL: LazyLock<String> = LazyLock::new(|| {
-    let activities: Vec<String> = (1..=PAGE_SIZE).map(|n| format!("${n}")).collect();
+    let latest: Vec<String> = (1..=PAGE_SIZE)
+        .map(|n| {
+            format!(
+                "SELECT uuid FROM (SELECT uuid FROM replies WHERE activity_uuid = ${n} \
+                 ORDER BY created_at DESC, uuid DESC LIMIT {FEED_REPLIES}) AS latest_{n}"
+            )
+        })
+        .collect();
     format!(
-        "SELECT uuid, activity_uuid, user_handle, display_name, message, created_at FROM (\
-         SELECT r.uuid, r.activity_uuid, r.user_handle, u.display_name, r.message, r.created_at, \
-         ROW_NUMBER() OVER (PARTITION BY r.activity_uuid ORDER BY r.created_at DESC, r.uuid DESC) AS newest \
+        "SELECT r.uuid, r.activity_uuid, r.user_handle, u.display_name, r.message, r.created_at \
          FROM replies r JOIN users u ON u.handle = r.user_handle \
-         WHERE r.activity_uuid IN ({})) ranked \
-         WHERE newest <= ${} ORDER BY created_at, uuid",
-        activities.join(", "),
-        PAGE_SIZE + 1
+         WHERE r.uuid IN ({}) ORDER BY r.created_at, r.uuid",
+        latest.join(" UNION ALL ")
     )
 });
 /// Inserts nothing when the activity is missing or expired.
@@ -124,7 +129,7 @@ impl SqlRepository {
                         .unwrap_or_default(),
                 );
             }
-            let query = query.bind(FEED_REPLIES).fetch_all(pool);
+            let query = query.fetch_all(pool);
             self.traced_text(&STATEMENT, sql, query).await
         })?;
         rows.into_iter().map(ReplyRow::into_reply).collect()

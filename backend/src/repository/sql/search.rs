@@ -21,8 +21,8 @@ const SEARCH_SCAN: Statement = select(
 const SEARCH_RECENT: Statement = select(
     "activities",
     "SELECT a.uuid, a.user_handle, u.display_name, a.message, a.created_at, a.expires_at, \
-     a.likes_count, (SELECT COUNT(*) FROM replies r WHERE r.activity_uuid = a.uuid) AS replies_count \
-     FROM (SELECT uuid, user_handle, message, message_folded, created_at, expires_at, likes_count \
+     a.likes_count, a.replies_count \
+     FROM (SELECT uuid, user_handle, message, message_folded, created_at, expires_at, likes_count, replies_count \
      FROM activities WHERE expires_at > $1 AND (created_at < $2 OR (created_at = $2 AND uuid < $3)) \
      ORDER BY created_at DESC, uuid DESC LIMIT 1000) a \
      JOIN users u ON u.handle = a.user_handle \
@@ -35,7 +35,7 @@ const SEARCH_RECENT: Statement = select(
 const SEARCH_INDEXED_SQLITE: Statement = select(
     "activities",
     "SELECT a.uuid, a.user_handle, u.display_name, a.message, a.created_at, a.expires_at, \
-     a.likes_count, (SELECT COUNT(*) FROM replies r WHERE r.activity_uuid = a.uuid) AS replies_count \
+     a.likes_count, a.replies_count \
      FROM activities_search s CROSS JOIN activities a ON a.rowid = s.rowid \
      JOIN users u ON u.handle = a.user_handle \
      WHERE s.activities_search MATCH $6 AND a.message_folded LIKE $5 ESCAPE '\\' \
@@ -49,7 +49,7 @@ const SEARCH_INDEXED_POSTGRES: Statement = select(
     "activities",
     "WITH found AS MATERIALIZED (SELECT uuid FROM activities WHERE message_folded LIKE $5) \
      SELECT a.uuid, a.user_handle, u.display_name, a.message, a.created_at, a.expires_at, \
-     a.likes_count, (SELECT COUNT(*) FROM replies r WHERE r.activity_uuid = a.uuid) AS replies_count \
+     a.likes_count, a.replies_count \
      FROM activities a JOIN users u ON u.handle = a.user_handle \
      WHERE a.uuid IN (SELECT uuid FROM found) \
      AND a.expires_at > $1 AND (a.created_at < $2 OR (a.created_at = $2 AND a.uuid < $3)) \

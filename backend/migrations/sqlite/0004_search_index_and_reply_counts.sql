@@ -33,3 +33,17 @@ END;
 
 -- The cruds whose messages startup still has to fold, found without reading every crud.
 CREATE INDEX activities_unfolded ON activities (uuid) WHERE message_folded = '';
+
+-- Each crud's number of replies, kept by the triggers below in the transaction of every reply
+-- written or deleted: a page reads it rather than counting the replies of each of its cruds,
+-- which costs as many steps as the crud has replies.
+ALTER TABLE activities ADD COLUMN replies_count INTEGER NOT NULL DEFAULT 0;
+UPDATE activities SET replies_count = (SELECT COUNT(*) FROM replies r WHERE r.activity_uuid = activities.uuid);
+
+CREATE TRIGGER replies_count_insert AFTER INSERT ON replies BEGIN
+    UPDATE activities SET replies_count = replies_count + 1 WHERE uuid = new.activity_uuid;
+END;
+
+CREATE TRIGGER replies_count_delete AFTER DELETE ON replies BEGIN
+    UPDATE activities SET replies_count = replies_count - 1 WHERE uuid = old.activity_uuid;
+END;
