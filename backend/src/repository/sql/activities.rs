@@ -20,7 +20,7 @@ macro_rules! activities_where {
             "SELECT a.uuid, a.user_handle, u.display_name, a.message, a.created_at, a.expires_at, \
              a.likes_count, a.replies_count \
              FROM activities a JOIN users u ON u.handle = a.user_handle \
-             WHERE a.expires_at > $1 AND (a.created_at < $2 OR (a.created_at = $2 AND a.uuid < $3)) AND ",
+             WHERE a.expires_at > $1 AND a.created_at <= $2 AND (a.created_at < $2 OR a.uuid < $3) AND ",
             $condition,
             " ORDER BY a.created_at DESC, a.uuid DESC LIMIT $4"
         )

@@ -18,7 +18,7 @@ const MESSAGE_GROUPS: Statement = select(
      FROM conversations c JOIN users u \
      ON u.handle = CASE WHEN c.first_handle = $1 THEN c.second_handle ELSE c.first_handle END \
      WHERE (c.first_handle = $1 OR c.second_handle = $1) \
-     AND (c.last_message_at < $2 OR (c.last_message_at = $2 AND c.uuid < $3)) \
+     AND c.last_message_at <= $2 AND (c.last_message_at < $2 OR c.uuid < $3) \
      ORDER BY c.last_message_at DESC, c.uuid DESC LIMIT $4",
 );
 const MESSAGES: Statement = select(
@@ -27,7 +27,7 @@ const MESSAGES: Statement = select(
      FROM messages m JOIN users u ON u.handle = m.sender_handle \
      WHERE m.conversation_uuid = \
      (SELECT c.uuid FROM conversations c WHERE c.first_handle = $1 AND c.second_handle = $2) \
-     AND (m.created_at < $3 OR (m.created_at = $3 AND m.uuid < $4)) \
+     AND m.created_at <= $3 AND (m.created_at < $3 OR m.uuid < $4) \
      ORDER BY m.created_at DESC, m.uuid DESC LIMIT $5",
 );
 /// The pair's conversation, created by its first message; its latest time moves forward only.

@@ -21,7 +21,7 @@ const REPLIES: Statement = select(
     "replies",
     "SELECT r.uuid, r.activity_uuid, r.user_handle, u.display_name, r.message, r.created_at \
      FROM replies r JOIN users u ON u.handle = r.user_handle \
-     WHERE r.activity_uuid = $1 AND (r.created_at < $2 OR (r.created_at = $2 AND r.uuid < $3)) \
+     WHERE r.activity_uuid = $1 AND r.created_at <= $2 AND (r.created_at < $2 OR r.uuid < $3) \
      AND EXISTS (SELECT 1 FROM activities a WHERE a.uuid = $1 AND a.expires_at > $5) \
      ORDER BY r.created_at DESC, r.uuid DESC LIMIT $4",
 );

@@ -23,7 +23,7 @@ const SEARCH_RECENT: Statement = select(
     "SELECT a.uuid, a.user_handle, u.display_name, a.message, a.created_at, a.expires_at, \
      a.likes_count, a.replies_count \
      FROM (SELECT uuid, user_handle, message, message_folded, created_at, expires_at, likes_count, replies_count \
-     FROM activities WHERE expires_at > $1 AND (created_at < $2 OR (created_at = $2 AND uuid < $3)) \
+     FROM activities WHERE expires_at > $1 AND created_at <= $2 AND (created_at < $2 OR uuid < $3) \
      ORDER BY created_at DESC, uuid DESC LIMIT 1000) a \
      JOIN users u ON u.handle = a.user_handle \
      WHERE a.message_folded LIKE $5 ESCAPE '\\' ORDER BY a.created_at DESC, a.uuid DESC LIMIT $4",
@@ -39,7 +39,7 @@ const SEARCH_INDEXED_SQLITE: Statement = select(
      FROM activities_search s CROSS JOIN activities a ON a.rowid = s.rowid \
      JOIN users u ON u.handle = a.user_handle \
      WHERE s.activities_search MATCH $6 AND a.message_folded LIKE $5 ESCAPE '\\' \
-     AND a.expires_at > $1 AND (a.created_at < $2 OR (a.created_at = $2 AND a.uuid < $3)) \
+     AND a.expires_at > $1 AND a.created_at <= $2 AND (a.created_at < $2 OR a.uuid < $3) \
      ORDER BY a.created_at DESC, a.uuid DESC LIMIT $4",
 );
 /// Search through PostgreSQL's trigram index (`activities_search`, pg_trgm's GIN), `$5` as in
@@ -52,7 +52,7 @@ const SEARCH_INDEXED_POSTGRES: Statement = select(
      a.likes_count, a.replies_count \
      FROM activities a JOIN users u ON u.handle = a.user_handle \
      WHERE a.uuid IN (SELECT uuid FROM found) \
-     AND a.expires_at > $1 AND (a.created_at < $2 OR (a.created_at = $2 AND a.uuid < $3)) \
+     AND a.expires_at > $1 AND a.created_at <= $2 AND (a.created_at < $2 OR a.uuid < $3) \
      ORDER BY a.created_at DESC, a.uuid DESC LIMIT $4",
 );
 /// Trigrams the index holds at most one query's worth of: enough to narrow a search to few
