@@ -91,13 +91,13 @@ impl SqlRepository {
                 .execute(&mut *transaction)
                 .await
                 .map_err(classify)?;
-            let stored: i64 = sqlx::query_scalar(
-                "SELECT (SELECT COUNT(*) FROM activities) + (SELECT COUNT(*) FROM conversations)",
+            let stored: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM activities) OR EXISTS (SELECT 1 FROM conversations)",
             )
             .fetch_one(&mut *transaction)
             .await
             .map_err(classify)?;
-            if stored > 0 {
+            if stored {
                 return Ok(false);
             }
             for (uuid, handle, message, age, lifetime, likes) in ACTIVITIES {

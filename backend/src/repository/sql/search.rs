@@ -10,10 +10,12 @@ use super::{SqlRepository, Statement, classify, select};
 use crate::database::{Pool, WAIT, on_pool};
 
 /// Search by reading cruds newest first: for a term too short for the trigram index. `$5` is
-/// the term as a LIKE pattern (`contains_pattern`).
+/// the term as a LIKE pattern (`contains_pattern`). It compares an expression of the message,
+/// so that PostgreSQL never reads pg_trgm's index for it: for a term under three characters
+/// that index names every crud.
 const SEARCH_SCAN: Statement = select(
     "activities",
-    activities_where!("a.message_folded LIKE $5 ESCAPE '\\'"),
+    activities_where!("(a.message_folded || '') LIKE $5 ESCAPE '\\'"),
 );
 /// Search among the newest cruds after the cursor (the `LIMIT` of the inner query), `$5` as in
 /// `SEARCH_SCAN`: a term found in more than a page's worth of them fills its page there, where
