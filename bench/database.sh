@@ -90,8 +90,9 @@ SELECT '00000000-0000-4000-8000-' || $(hex i),
        'bench crud number ' || i || CASE WHEN i % ($cruds / 3) = 0 THEN ' of the quasar' ELSE '' END,
        $now - i * $second, $now + $month
 FROM $(series "$cruds" i);
-INSERT INTO notifications (activity_uuid, user_handle)
-SELECT '00000000-0000-4000-8000-' || $(hex i), 'andrewbrown' FROM $(series "$cruds" i) WHERE i % 20 = 10;
+INSERT INTO notifications (activity_uuid, user_handle, created_at)
+SELECT '00000000-0000-4000-8000-' || $(hex i), 'andrewbrown', $now - i * $second
+FROM $(series "$cruds" i) WHERE i % 20 = 10;
 INSERT INTO replies (uuid, activity_uuid, user_handle, message, created_at)
 SELECT '00000000-0000-4000-9000-' || $(hex r), '00000000-0000-4000-8000-' || $(hex $popular),
        'user' || (r % 10000 + 1), 'Bench reply ' || r, $now - $popular * $second + r * 1000

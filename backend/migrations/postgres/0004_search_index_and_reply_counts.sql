@@ -29,3 +29,20 @@ $$;
 
 CREATE TRIGGER replies_count AFTER INSERT OR DELETE ON replies
     FOR EACH ROW EXECUTE FUNCTION count_replies();
+
+-- A notification's crud's time, so a user's notifications are read newest first through their
+-- own index, however few of all cruds they are. Set from the crud as each notification is
+-- written (a crud's time never changes), and for the notifications stored before.
+ALTER TABLE notifications ADD COLUMN created_at BIGINT NOT NULL DEFAULT 0;
+UPDATE notifications n SET created_at = a.created_at FROM activities a WHERE a.uuid = n.activity_uuid;
+CREATE INDEX notifications_by_time ON notifications (user_handle, created_at, activity_uuid);
+
+CREATE FUNCTION notification_created_at() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.created_at := (SELECT a.created_at FROM activities a WHERE a.uuid = NEW.activity_uuid);
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER notifications_created_at BEFORE INSERT ON notifications
+    FOR EACH ROW EXECUTE FUNCTION notification_created_at();

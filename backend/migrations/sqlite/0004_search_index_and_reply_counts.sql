@@ -47,3 +47,17 @@ END;
 CREATE TRIGGER replies_count_delete AFTER DELETE ON replies BEGIN
     UPDATE activities SET replies_count = replies_count - 1 WHERE uuid = old.activity_uuid;
 END;
+
+-- A notification's crud's time, so a user's notifications are read newest first through their
+-- own index, however few of all cruds they are. Set from the crud as each notification is
+-- written (a crud's time never changes), and for the notifications stored before.
+ALTER TABLE notifications ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;
+UPDATE notifications
+SET created_at = (SELECT a.created_at FROM activities a WHERE a.uuid = notifications.activity_uuid);
+CREATE INDEX notifications_by_time ON notifications (user_handle, created_at, activity_uuid);
+
+CREATE TRIGGER notifications_created_at AFTER INSERT ON notifications BEGIN
+    UPDATE notifications
+    SET created_at = (SELECT a.created_at FROM activities a WHERE a.uuid = new.activity_uuid)
+    WHERE user_handle = new.user_handle AND activity_uuid = new.activity_uuid;
+END;

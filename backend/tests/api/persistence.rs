@@ -118,6 +118,7 @@ async fn data_written_under_the_first_released_schema_is_all_there_and_found_by_
              VALUES ('{old}', 'worf', 'Written BEFORE the index', 'written before the index', \
              {now} - 2, {now} + {week}), \
              ('{unfolded}', 'garek', 'Never FOLDED', '', {now} - 1, {now} + {week}); \
+             INSERT INTO notifications (activity_uuid, user_handle) VALUES ('{old}', 'andrewbrown'); \
              INSERT INTO replies (uuid, activity_uuid, user_handle, message, created_at) \
              VALUES ('33333333-3333-4333-8333-333333333333', '{old}', 'coco', 'An old reply', {now}); \
              INSERT INTO conversations (uuid, first_handle, second_handle, last_message_at) \
@@ -149,6 +150,11 @@ async fn data_written_under_the_first_released_schema_is_all_there_and_found_by_
     assert_eq!(
         crud["replies_count"], 1,
         "counted for the cruds stored before the count"
+    );
+    let notifications = get(address, "/api/activities/notifications").await;
+    assert_eq!(
+        notifications["items"][0]["message"], "Written BEFORE the index",
+        "{notifications}"
     );
     let conversation = get(address, "/api/messages/@coco").await;
     assert_eq!(conversation["items"][0]["message"], "An old message");

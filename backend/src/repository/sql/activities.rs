@@ -29,11 +29,18 @@ macro_rules! activities_where {
 pub(super) use activities_where;
 
 pub(super) const HOME: Statement = select("activities", activities_where!("1 = 1"));
+/// A user's notifications, read newest first through `notifications_by_time`: the notification
+/// holds its crud's time, so the page is found among the user's notifications alone, however
+/// few of all cruds they are. `$1` to `$4` as in `activities_where!`, `$5` the user.
 pub(super) const NOTIFICATIONS: Statement = select(
     "activities",
-    activities_where!(
-        "a.uuid IN (SELECT n.activity_uuid FROM notifications n WHERE n.user_handle = $5)"
-    ),
+    "SELECT a.uuid, a.user_handle, u.display_name, a.message, a.created_at, a.expires_at, \
+     a.likes_count, a.replies_count \
+     FROM notifications n JOIN activities a ON a.uuid = n.activity_uuid \
+     JOIN users u ON u.handle = a.user_handle \
+     WHERE n.user_handle = $5 AND a.expires_at > $1 \
+     AND n.created_at <= $2 AND (n.created_at < $2 OR n.activity_uuid < $3) \
+     ORDER BY n.created_at DESC, n.activity_uuid DESC LIMIT $4",
 );
 pub(super) const USER_ACTIVITIES: Statement =
     select("activities", activities_where!("a.user_handle = $5"));
