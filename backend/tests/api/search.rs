@@ -38,55 +38,67 @@ async fn found(app: &TestApp, term: &str) -> Vec<String> {
         .collect()
 }
 
-async fn search_finds_a_term_inside_words_and_across_them_in_any_case(database: TestDatabase) {
+/// Posts `messages`, then searches for each term, expecting the messages it gives, newest first.
+async fn posted_and_searched(database: TestDatabase, messages: &[&str], cases: &[(&str, &[&str])]) {
     let app = spawn_app_on(database).await;
-    post(&app, "Cloudberries grow on Qo'noS").await;
-    post(&app, "A SHORT crud").await;
-    for (term, expected) in [
-        ("BERR", &["Cloudberries grow on Qo'noS"][..]),
-        ("es grow o", &["Cloudberries grow on Qo'noS"]),
-        ("qo'nos", &["Cloudberries grow on Qo'noS"]),
-        ("t c", &["A SHORT crud"]),
-        ("rt", &["A SHORT crud"]),
-        ("Q", &["Cloudberries grow on Qo'noS"]),
-        ("crud", &["A SHORT crud"]),
-        ("short crud!", &[]),
-    ] {
-        assert_eq!(found(&app, term).await, expected, "{term}");
+    for message in messages {
+        post(&app, message).await;
     }
+    for (term, expected) in cases {
+        assert_eq!(found(&app, term).await, *expected, "{term}");
+    }
+}
+
+async fn search_finds_a_term_inside_words_and_across_them_in_any_case(database: TestDatabase) {
+    let cloudberries = "Cloudberries grow on Qo'noS";
+    posted_and_searched(
+        database,
+        &[cloudberries, "A SHORT crud"],
+        &[
+            ("BERR", &[cloudberries]),
+            ("es grow o", &[cloudberries]),
+            ("qo'nos", &[cloudberries]),
+            ("t c", &["A SHORT crud"]),
+            ("rt", &["A SHORT crud"]),
+            ("Q", &[cloudberries]),
+            ("crud", &["A SHORT crud"]),
+            ("short crud!", &[]),
+        ],
+    )
+    .await;
 }
 
 async fn search_takes_percent_underscore_backslash_and_quotes_in_a_term_literally(
     database: TestDatabase,
 ) {
-    let app = spawn_app_on(database).await;
-    for message in [
-        "100% sure",
-        "1000 sure",
-        "snake_case",
-        "snakeXcase",
-        r"back\slash",
-        r#"say "hi" now"#,
-        "say hi now",
-    ] {
-        post(&app, message).await;
-    }
-    for (term, expected) in [
-        ("%", &["100% sure"][..]),
-        ("0%", &["100% sure"]),
-        ("00% s", &["100% sure"]),
-        ("_", &["snake_case"]),
-        ("e_c", &["snake_case"]),
-        ("%_", &[]),
-        (r"\", &[r"back\slash"]),
-        (r"k\s", &[r"back\slash"]),
-        ("\"", &[r#"say "hi" now"#]),
-        (r#""hi""#, &[r#"say "hi" now"#]),
-        ("hi AND now", &[]),
-        ("*", &[]),
-    ] {
-        assert_eq!(found(&app, term).await, expected, "{term}");
-    }
+    let quoted = r#"say "hi" now"#;
+    posted_and_searched(
+        database,
+        &[
+            "100% sure",
+            "1000 sure",
+            "snake_case",
+            "snakeXcase",
+            r"back\slash",
+            quoted,
+            "say hi now",
+        ],
+        &[
+            ("%", &["100% sure"]),
+            ("0%", &["100% sure"]),
+            ("00% s", &["100% sure"]),
+            ("_", &["snake_case"]),
+            ("e_c", &["snake_case"]),
+            ("%_", &[]),
+            (r"\", &[r"back\slash"]),
+            (r"k\s", &[r"back\slash"]),
+            ("\"", &[quoted]),
+            (r#""hi""#, &[quoted]),
+            ("hi AND now", &[]),
+            ("*", &[]),
+        ],
+    )
+    .await;
 }
 
 async fn search_finds_a_crud_behind_a_thousand_newer_ones_and_pages_through_a_frequent_term(
