@@ -51,13 +51,17 @@ pub(super) fn classify(error: sqlx::Error) -> RepositoryError {
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(database) => database.code().is_some_and(|code| {
-            // SQLite: BUSY and LOCKED, with their extended codes (in the low byte), and
-            // CANTOPEN; PostgreSQL: connection exceptions, insufficient resources, operator
-            // intervention (such as a shutdown).
+            // SQLite, with its extended codes (in the low byte): BUSY, LOCKED, READONLY, IOERR,
+            // CORRUPT, CANTOPEN, FULL, NOTADB. PostgreSQL: connection exceptions, a read-only
+            // transaction (a standby), insufficient resources (a full disk among them),
+            // operator intervention (such as a shutdown), corrupt data or index.
             let sqlite = code
                 .parse::<i32>()
-                .is_ok_and(|code| matches!(code & 0xff, 5 | 6 | 14));
-            sqlite || code.starts_with("08") || code.starts_with("53") || code.starts_with("57")
+                .is_ok_and(|code| matches!(code & 0xff, 5 | 6 | 8 | 10 | 11 | 13 | 14 | 26));
+            sqlite
+                || ["08", "53", "57", "25006", "XX001", "XX002"]
+                    .iter()
+                    .any(|prefix| code.starts_with(prefix))
         }),
         _ => false,
     };
