@@ -2,6 +2,8 @@
 //! a new crud, and the sweep of expired ones.
 
 use shared::{Activity, Page};
+use sqlx::query::QueryAs;
+use sqlx::{Encode, FromRow, Type};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -89,6 +91,30 @@ impl ActivityRow {
     }
 }
 
+/// `statement`'s list query with its bindings, for either database: `argument` is its `$5`.
+pub(super) fn list_query<'q, DB: sqlx::Database>(
+    statement: &Statement,
+    argument: Option<String>,
+    request: PageRequest,
+    now: OffsetDateTime,
+) -> QueryAs<'q, DB, ActivityRow, DB::Arguments>
+where
+    ActivityRow: for<'r> FromRow<'r, DB::Row>,
+    i64: Encode<'q, DB> + Type<DB>,
+    String: Encode<'q, DB> + Type<DB>,
+{
+    let (before, before_uuid) = bounds(request);
+    let query = sqlx::query_as::<DB, ActivityRow>(statement.sql)
+        .bind(micros(now))
+        .bind(before)
+        .bind(before_uuid)
+        .bind(fetch_limit(request));
+    match argument {
+        Some(argument) => query.bind(argument),
+        None => query,
+    }
+}
+
 impl SqlRepository {
     /// A page of the activities `statement` lists, `argument` its `$5`.
     pub(super) async fn activities(
@@ -98,18 +124,19 @@ impl SqlRepository {
         request: PageRequest,
         now: OffsetDateTime,
     ) -> RepositoryResult<Page<Activity>> {
-        let (before, before_uuid) = bounds(request);
         let rows = on_pool!(&self.pool, pool => {
-            let mut query = sqlx::query_as::<_, ActivityRow>(statement.sql)
-                .bind(micros(now))
-                .bind(before)
-                .bind(before_uuid)
-                .bind(fetch_limit(request));
-            if let Some(argument) = argument {
-                query = query.bind(argument);
-            }
-            self.traced(statement, query.fetch_all(pool)).await
+            let query = list_query(statement, argument, request, now).fetch_all(pool);
+            self.traced(statement, query).await
         })?;
+        self.with_replies(rows, request).await
+    }
+
+    /// The page that `rows` (fetched one past it) make, each crud with its latest replies.
+    pub(super) async fn with_replies(
+        &self,
+        rows: Vec<ActivityRow>,
+        request: PageRequest,
+    ) -> RepositoryResult<Page<Activity>> {
         let (rows, next) = page(rows, request)?;
         let replies = self.feed_replies(&rows).await?;
         let items = rows

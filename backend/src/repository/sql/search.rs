@@ -5,9 +5,9 @@ use time::OffsetDateTime;
 
 use super::super::cursor::PageRequest;
 use super::super::{RepositoryError, RepositoryResult};
-use super::activities::activities_where;
+use super::activities::{activities_where, list_query};
 use super::{SqlRepository, Statement, classify, select};
-use crate::database::{WAIT, on_pool};
+use crate::database::{Pool, SQLITE_STATEMENT_LIMIT, WAIT, bound_statements, on_pool};
 
 const SEARCH: Statement = select(
     "activities",
@@ -47,8 +47,24 @@ impl SqlRepository {
                 RepositoryError::Unavailable("every search's share of the pool is in use".into())
             })?
             .map_err(|_| RepositoryError::Unavailable("searches are closed".into()))?;
-        self.activities(&SEARCH, Some(contains_pattern(term)), page, now)
-            .await
+        let pattern = Some(contains_pattern(term));
+        let rows = match &self.pool {
+            // A scan is bounded by SQLite's progress handler, as by `statement_timeout` on
+            // PostgreSQL, on a connection taken for it.
+            Pool::Sqlite(pool) => {
+                let mut connection = pool.acquire().await.map_err(classify)?;
+                let _bounded = bound_statements(&mut connection, SQLITE_STATEMENT_LIMIT)
+                    .await
+                    .map_err(classify)?;
+                let query = list_query(&SEARCH, pattern, page, now).fetch_all(&mut *connection);
+                self.traced(&SEARCH, query).await?
+            }
+            Pool::Postgres(pool) => {
+                let query = list_query(&SEARCH, pattern, page, now).fetch_all(pool);
+                self.traced(&SEARCH, query).await?
+            }
+        };
+        self.with_replies(rows, page).await
     }
 
     /// Folds the messages of cruds stored before search compared folded text (the column's
