@@ -100,8 +100,9 @@ impl<'a> Tmpfs<'a> {
 }
 
 impl Drop for Tmpfs<'_> {
+    /// Lazily: detached at once, freed when the last file open on it closes.
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.0).status();
+        let _ = Command::new("umount").arg("--lazy").arg(self.0).status();
     }
 }
 
@@ -114,7 +115,7 @@ async fn cruds_posted_to_a_full_disk_answer_503_with_one_log_line_and_posting_re
         return;
     };
     let data = mount_point.path().join("data");
-    let backend = spawn_backend(&[
+    let mut backend = spawn_backend(&[
         ("OTEL_SDK_DISABLED", "true"),
         ("CRUDDUR_DATA_DIR", data.to_str().unwrap()),
         ("CRUDDUR_WRITE_BUDGET", "100000"),
@@ -145,4 +146,7 @@ async fn cruds_posted_to_a_full_disk_answer_503_with_one_log_line_and_posting_re
 
     std::fs::remove_file(&filler).unwrap();
     assert_eq!(post_crud(&backend).await.status(), 200);
+    // Gone before the tmpfs is unmounted, which its open files would keep busy.
+    backend.terminate();
+    backend.wait(std::time::Duration::from_secs(15)).await;
 }

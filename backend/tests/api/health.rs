@@ -130,9 +130,9 @@ pub(crate) async fn corrupt_users_table(file: &Path) {
         .await
         .unwrap();
     connection.close().await.unwrap();
-    let mut bytes = std::fs::read(&file).unwrap();
+    let mut bytes = std::fs::read(file).unwrap();
     let start = usize::try_from((root - 1) * page_size).unwrap();
     let end = start + usize::try_from(page_size).unwrap();
     bytes[start..end].fill(0x5a);
-    std::fs::write(&file, bytes).unwrap();
+    std::fs::write(file, bytes).unwrap();
 }
