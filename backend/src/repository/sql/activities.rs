@@ -138,15 +138,14 @@ impl SqlRepository {
         request: PageRequest,
     ) -> RepositoryResult<Page<Activity>> {
         let (rows, next) = page(rows, request)?;
-        let replies = self.feed_replies(&rows).await?;
+        let mut replies = self.feed_replies(&rows).await?;
         let items = rows
             .into_iter()
             .map(|row| {
                 let uuid = parse_uuid(&row.uuid)?;
+                // Moved to their crud, in their order, rather than copied.
                 let mine = replies
-                    .iter()
-                    .filter(|reply| reply.reply_to_activity_uuid == uuid)
-                    .cloned()
+                    .extract_if(.., |reply| reply.reply_to_activity_uuid == uuid)
                     .collect();
                 row.into_activity(mine)
             })
