@@ -4,7 +4,8 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -29,6 +30,11 @@ const STATEMENT_CACHE: usize = 64;
 /// The longest a PostgreSQL statement may run (`statement_timeout`) before it is cancelled
 /// and its request answers 503: far beyond any indexed query, short of the wait above.
 const SET_STATEMENT_TIMEOUT: &str = "SET statement_timeout = 2000";
+/// The most a SQLite statement that may scan runs before SQLite interrupts it and its request
+/// answers 503, as PostgreSQL's `statement_timeout` does.
+pub(crate) const SQLITE_STATEMENT_LIMIT: Duration = Duration::from_secs(2);
+/// VM instructions between two looks at the clock: a few microseconds of work.
+const PROGRESS_OPS: i32 = 10_000;
 
 /// A typed pool for each database: sqlx's `any` driver would rebuild SQLite's options from a
 /// URL, which cannot carry the busy timeout, `synchronous` or the statement cache's size.
@@ -252,6 +258,35 @@ fn sqlite_options(path: &Path) -> Result<SqliteConnectOptions, DatabaseError> {
         .disable_statement_logging())
 }
 
+/// Bounds what runs on `connection` while the returned guard lives: past `limit`, SQLite's
+/// progress handler interrupts the statement (`SQLITE_INTERRUPT`). Dropping the guard disarms
+/// the handler, so a request cancelled mid-statement leaves no deadline behind on a pooled
+/// connection. sqlx has no statement timeout for SQLite; its progress handler is the hook.
+pub(crate) async fn bound_statements(
+    connection: &mut SqliteConnection,
+    limit: Duration,
+) -> Result<Bounded, sqlx::Error> {
+    let armed = Arc::new(AtomicBool::new(true));
+    let deadline = Instant::now() + limit;
+    let handler_armed = armed.clone();
+    connection
+        .lock_handle()
+        .await?
+        .set_progress_handler(PROGRESS_OPS, move || {
+            !handler_armed.load(Ordering::Relaxed) || Instant::now() < deadline
+        });
+    Ok(Bounded(armed))
+}
+
+/// Holds a connection's statements to their deadline until dropped (`bound_statements`).
+pub(crate) struct Bounded(Arc<AtomicBool>);
+
+impl Drop for Bounded {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,5 +324,45 @@ mod tests {
             assert_eq!(journal_mode, "wal");
             assert_eq!(settings, (1, 5000, 1));
         }
+    }
+
+    #[tokio::test]
+    async fn a_sqlite_statement_past_its_limit_is_interrupted_and_the_connection_then_runs_freely()
+    {
+        let directory = tempfile::tempdir().unwrap();
+        let location = DatabaseLocation::Sqlite(directory.path().join("cruddur.db"));
+        let Database { pool, .. } = Database::open(&location).await.unwrap();
+        let Pool::Sqlite(pool) = pool else {
+            panic!("a file opens as SQLite")
+        };
+        let mut connection = pool.acquire().await.unwrap();
+        // Counts to a billion: minutes of work unless something stops it.
+        let endless = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n \
+                       WHERE x < 1000000000) SELECT COUNT(*) FROM n";
+        let bounded = bound_statements(&mut connection, Duration::from_millis(100))
+            .await
+            .unwrap();
+        let error = tokio::time::timeout(
+            Duration::from_secs(10),
+            sqlx::query_scalar::<_, i64>(endless).fetch_one(&mut *connection),
+        )
+        .await
+        .expect("interrupted long before it ends")
+        .expect_err("interrupted");
+        let code = error
+            .as_database_error()
+            .and_then(|error| error.code())
+            .map(|code| code.into_owned());
+        assert_eq!(code.as_deref(), Some("9"), "SQLITE_INTERRUPT: {error}");
+        drop(bounded);
+        std::thread::sleep(Duration::from_millis(150));
+        let counted: i64 = sqlx::query_scalar(
+            "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 300000) \
+             SELECT COUNT(*) FROM n",
+        )
+        .fetch_one(&mut *connection)
+        .await
+        .unwrap();
+        assert_eq!(counted, 300_000);
     }
 }

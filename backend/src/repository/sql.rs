@@ -51,13 +51,17 @@ pub(super) fn classify(error: sqlx::Error) -> RepositoryError {
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(database) => database.code().is_some_and(|code| {
-            // SQLite: BUSY and LOCKED, with their extended codes (in the low byte), and
-            // CANTOPEN; PostgreSQL: connection exceptions, insufficient resources, operator
-            // intervention (such as a shutdown).
+            // SQLite, with its extended codes (in the low byte): BUSY, LOCKED, READONLY,
+            // INTERRUPT (a statement past its limit), IOERR, CORRUPT, CANTOPEN, FULL, NOTADB. PostgreSQL: connection exceptions, a read-only
+            // transaction (a standby), insufficient resources (a full disk among them),
+            // operator intervention (such as a shutdown), corrupt data or index.
             let sqlite = code
                 .parse::<i32>()
-                .is_ok_and(|code| matches!(code & 0xff, 5 | 6 | 14));
-            sqlite || code.starts_with("08") || code.starts_with("53") || code.starts_with("57")
+                .is_ok_and(|code| matches!(code & 0xff, 5 | 6 | 8 | 9 | 10 | 11 | 13 | 14 | 26));
+            sqlite
+                || ["08", "53", "57", "25006", "XX001", "XX002"]
+                    .iter()
+                    .any(|prefix| code.starts_with(prefix))
         }),
         _ => false,
     };
@@ -202,5 +206,57 @@ impl Repository for SqlRepository {
 
     async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::configuration::DatabaseLocation;
+
+    /// How many times SQLite compiled `statement` again (`sqlite3Reprepare`) and how many times
+    /// it ran, over every connection of the pool, from the bundled build's `sqlite_stmt` table.
+    async fn recompiled_and_runs(pool: &sqlx::SqlitePool, statement: &str) -> (i64, i64) {
+        let mut connections = Vec::new();
+        for _ in 0..pool.size() {
+            connections.push(pool.acquire().await.unwrap());
+        }
+        let mut totals = (0, 0);
+        for connection in &mut connections {
+            let (reprepared, runs): (i64, i64) = sqlx::query_as(
+                "SELECT COALESCE(SUM(reprep), 0), COALESCE(SUM(run), 0) FROM sqlite_stmt \
+                 WHERE sql = $1",
+            )
+            .bind(statement)
+            .fetch_one(&mut **connection)
+            .await
+            .unwrap();
+            totals = (totals.0 + reprepared, totals.1 + runs);
+        }
+        totals
+    }
+
+    #[tokio::test]
+    async fn a_feed_statement_is_compiled_once_whatever_page_it_reads() {
+        let directory = tempfile::tempdir().unwrap();
+        let location = DatabaseLocation::Sqlite(directory.path().join("cruddur.db"));
+        let repository = SqlRepository::new(Database::open(&location).await.unwrap());
+        let now = OffsetDateTime::now_utc();
+        repository.seed_if_empty(now).await.unwrap();
+        for limit in [1, 2, 5, 50, 5, 2, 1, 50] {
+            let first = PageRequest::new(None, Some(limit));
+            let page = repository.home_activities(first, now).await.unwrap();
+            let next = page.next.map(|next| next.parse().unwrap());
+            let second = PageRequest::new(next, Some(limit));
+            repository.home_activities(second, now).await.unwrap();
+        }
+        let Pool::Sqlite(pool) = &repository.pool else {
+            panic!("a file opens as SQLite")
+        };
+        let (recompiled, runs) = recompiled_and_runs(pool, HOME.sql).await;
+        // A run counts once its statement is reset, which each connection's last may not be
+        // yet: fewer than the 16 executions show.
+        assert!(runs > 0, "the statement ran");
+        assert_eq!(recompiled, 0, "compiled again over {runs} runs");
     }
 }

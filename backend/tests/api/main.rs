@@ -7,6 +7,7 @@ mod browser;
 mod browser_telemetry;
 mod browser_trace_list;
 mod browser_vitals;
+mod database_faults;
 mod database_spans;
 mod databases;
 mod expiry;

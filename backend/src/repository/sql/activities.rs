@@ -2,6 +2,8 @@
 //! a new crud, and the sweep of expired ones.
 
 use shared::{Activity, Page};
+use sqlx::query::QueryAs;
+use sqlx::{Encode, FromRow, Type};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -96,6 +98,30 @@ impl ActivityRow {
     }
 }
 
+/// `statement`'s list query with its bindings, for either database: `arguments` are its `$5`
+/// onwards.
+pub(super) fn list_query<'q, DB: sqlx::Database>(
+    statement: &Statement,
+    arguments: &[&str],
+    request: PageRequest,
+    now: OffsetDateTime,
+) -> QueryAs<'q, DB, ActivityRow, DB::Arguments>
+where
+    ActivityRow: for<'r> FromRow<'r, DB::Row>,
+    i64: Encode<'q, DB> + Type<DB>,
+    String: Encode<'q, DB> + Type<DB>,
+{
+    let (before, before_uuid) = bounds(request);
+    let query = sqlx::query_as::<DB, ActivityRow>(statement.sql)
+        .bind(micros(now))
+        .bind(before)
+        .bind(before_uuid)
+        .bind(fetch_limit(request));
+    arguments
+        .iter()
+        .fold(query, |query, argument| query.bind(argument.to_string()))
+}
+
 impl SqlRepository {
     /// A page of the activities `statement` lists, `arguments` its `$5` onwards.
     pub(super) async fn activities(
@@ -105,50 +131,28 @@ impl SqlRepository {
         request: PageRequest,
         now: OffsetDateTime,
     ) -> RepositoryResult<Page<Activity>> {
-        let rows = self
-            .activity_rows(statement, arguments, request, now)
-            .await?;
-        self.activities_page(rows, request).await
+        let rows = on_pool!(&self.pool, pool => {
+            let query = list_query(statement, arguments, request, now).fetch_all(pool);
+            self.traced(statement, query).await
+        })?;
+        self.with_replies(rows, request).await
     }
 
-    /// The rows of a page of activities, one past the page when more follow.
-    pub(super) async fn activity_rows(
-        &self,
-        statement: &Statement,
-        arguments: &[&str],
-        request: PageRequest,
-        now: OffsetDateTime,
-    ) -> RepositoryResult<Vec<ActivityRow>> {
-        let (before, before_uuid) = bounds(request);
-        on_pool!(&self.pool, pool => {
-            let mut query = sqlx::query_as::<_, ActivityRow>(statement.sql)
-                .bind(micros(now))
-                .bind(before)
-                .bind(before_uuid)
-                .bind(fetch_limit(request));
-            for argument in arguments {
-                query = query.bind(argument.to_string());
-            }
-            self.traced(statement, query.fetch_all(pool)).await
-        })
-    }
-
-    /// The page `activity_rows` fetched, with the latest replies of each activity.
-    pub(super) async fn activities_page(
+    /// The page that `rows` (fetched one past it) make, each crud with its latest replies.
+    pub(super) async fn with_replies(
         &self,
         rows: Vec<ActivityRow>,
         request: PageRequest,
     ) -> RepositoryResult<Page<Activity>> {
         let (rows, next) = page(rows, request)?;
-        let replies = self.feed_replies(&rows).await?;
+        let mut replies = self.feed_replies(&rows).await?;
         let items = rows
             .into_iter()
             .map(|row| {
                 let uuid = parse_uuid(&row.uuid)?;
+                // Moved to their crud, in their order, rather than copied.
                 let mine = replies
-                    .iter()
-                    .filter(|reply| reply.reply_to_activity_uuid == uuid)
-                    .cloned()
+                    .extract_if(.., |reply| reply.reply_to_activity_uuid == uuid)
                     .collect();
                 row.into_activity(mine)
             })

@@ -25,12 +25,20 @@ const REPLIES: Statement = select(
      AND EXISTS (SELECT 1 FROM activities a WHERE a.uuid = $1 AND a.expires_at > $5) \
      ORDER BY r.created_at DESC, r.uuid DESC LIMIT $4",
 );
-/// The latest replies of a page of activities, `FEED_REPLIES` each: `$1` to `$50` are the
-/// activities (unused ones blank). Each activity's are read on their own, newest first through
+/// How many cruds the feed's replies statement comes for: a page's cruds are bound to the
+/// smallest that holds them, the rest blank, so a short page binds and looks up a few values
+/// rather than a page's worth, and each length is one statement, compiled once.
+const FEED_LENGTHS: [usize; 7] = [1, 2, 4, 8, 16, 32, PAGE_SIZE];
+const _: () = assert!(PAGE_SIZE > 32, "FEED_LENGTHS ends with the page size");
+/// The latest replies of up to `FEED_LENGTHS[i]` activities, `FEED_REPLIES` each: `$1` to
+/// `$n` are the activities. Each activity's are read on their own, newest first through
 /// `replies_by_activity` and no further than `FEED_REPLIES`, so an activity with many replies
 /// costs no more than one with few.
-static FEED_REPLIES_SQL: LazyLock<String> = LazyLock::new(|| {
-    let latest: Vec<String> = (1..=PAGE_SIZE)
+static FEED_REPLIES_SQL: LazyLock<[String; FEED_LENGTHS.len()]> =
+    LazyLock::new(|| FEED_LENGTHS.map(feed_replies_sql));
+
+fn feed_replies_sql(length: usize) -> String {
+    let latest: Vec<String> = (1..=length)
         .map(|n| {
             format!(
                 "SELECT uuid FROM (SELECT uuid FROM replies WHERE activity_uuid = ${n} \
@@ -44,7 +52,7 @@ static FEED_REPLIES_SQL: LazyLock<String> = LazyLock::new(|| {
          WHERE r.uuid IN ({}) ORDER BY r.created_at, r.uuid",
         latest.join(" UNION ALL ")
     )
-});
+}
 /// Inserts nothing when the activity is missing or expired.
 const INSERT_REPLY: Statement = Statement {
     operation: "INSERT",
@@ -116,12 +124,16 @@ impl SqlRepository {
         if activities.iter().all(|row| row.replies_count == 0) {
             return Ok(Vec::new());
         }
-        // Named like every statement; its text is built once, for the page size.
+        // Named like every statement; its texts are built once.
         const STATEMENT: Statement = select("replies", "");
-        let sql: &'static str = FEED_REPLIES_SQL.as_str();
+        let fits = FEED_LENGTHS
+            .iter()
+            .position(|&length| length >= activities.len())
+            .unwrap_or(FEED_LENGTHS.len() - 1);
+        let sql: &'static str = FEED_REPLIES_SQL[fits].as_str();
         let rows = on_pool!(&self.pool, pool => {
             let mut query = sqlx::query_as::<_, ReplyRow>(AssertSqlSafe(sql));
-            for n in 0..PAGE_SIZE {
+            for n in 0..FEED_LENGTHS[fits] {
                 query = query.bind(
                     activities
                         .get(n)

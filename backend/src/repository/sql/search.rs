@@ -5,9 +5,9 @@ use time::OffsetDateTime;
 
 use super::super::cursor::PageRequest;
 use super::super::{RepositoryError, RepositoryResult};
-use super::activities::activities_where;
+use super::activities::{activities_where, list_query};
 use super::{SqlRepository, Statement, classify, select};
-use crate::database::{Pool, WAIT, on_pool};
+use crate::database::{Pool, SQLITE_STATEMENT_LIMIT, WAIT, bound_statements, on_pool};
 
 /// Search by reading cruds newest first: for a term too short for the trigram index. `$5` is
 /// the term as a LIKE pattern (`contains_pattern`). It compares an expression of the message,
@@ -121,25 +121,50 @@ impl SqlRepository {
             })?
             .map_err(|_| RepositoryError::Unavailable("searches are closed".into()))?;
         let pattern = contains_pattern(term);
-        let Some(trigrams) = trigram_query(&folded(term)) else {
-            return self.activities(&SEARCH_SCAN, &[&pattern], page, now).await;
+        let trigrams = trigram_query(&folded(term));
+        // The statements in the order they are tried: for a term no trigram holds, one reading
+        // cruds newest first; else the newest thousand, then, when they hold less than a page,
+        // the index.
+        let (first, then): (&Statement, Option<(&Statement, Vec<&str>)>) =
+            match (&trigrams, &self.pool) {
+                (None, _) => (&SEARCH_SCAN, None),
+                (Some(trigrams), Pool::Sqlite(_)) => (
+                    &SEARCH_RECENT,
+                    Some((&SEARCH_INDEXED_SQLITE, vec![&pattern, trigrams])),
+                ),
+                (Some(_), Pool::Postgres(_)) => (
+                    &SEARCH_RECENT,
+                    Some((&SEARCH_INDEXED_POSTGRES, vec![&pattern])),
+                ),
+            };
+        // The same steps on either database's executor.
+        macro_rules! search_rows {
+            ($executor:expr) => {{
+                let query = list_query(first, &[&pattern], page, now).fetch_all($executor);
+                let rows = self.traced(first, query).await?;
+                match &then {
+                    Some((statement, arguments)) if rows.len() <= page.limit() => {
+                        let query =
+                            list_query(statement, arguments, page, now).fetch_all($executor);
+                        self.traced(statement, query).await?
+                    }
+                    _ => rows,
+                }
+            }};
+        }
+        let rows = match &self.pool {
+            // The statements are bounded by SQLite's progress handler, as by
+            // `statement_timeout` on PostgreSQL, on a connection taken for them.
+            Pool::Sqlite(pool) => {
+                let mut connection = pool.acquire().await.map_err(classify)?;
+                let _bounded = bound_statements(&mut connection, SQLITE_STATEMENT_LIMIT)
+                    .await
+                    .map_err(classify)?;
+                search_rows!(&mut *connection)
+            }
+            Pool::Postgres(pool) => search_rows!(pool),
         };
-        let recent = self
-            .activity_rows(&SEARCH_RECENT, &[&pattern], page, now)
-            .await?;
-        if recent.len() > page.limit() {
-            return self.activities_page(recent, page).await;
-        }
-        match self.pool {
-            Pool::Sqlite(_) => {
-                self.activities(&SEARCH_INDEXED_SQLITE, &[&pattern, &trigrams], page, now)
-                    .await
-            }
-            Pool::Postgres(_) => {
-                self.activities(&SEARCH_INDEXED_POSTGRES, &[&pattern], page, now)
-                    .await
-            }
-        }
+        self.with_replies(rows, page).await
     }
 
     /// Folds the messages of cruds stored before search compared folded text (the column's
