@@ -25,8 +25,9 @@ pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 cargo build --release -q -p backend --bin backend
 target=${CARGO_TARGET_DIR:-target}
 
-port=47567
-pg_port=47432
+# Ports of their own, so that benches run at once on one machine never meet.
+port=$((20000 + RANDOM % 10000))
+pg_port=$((30000 + RANDOM % 10000))
 work=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/cruddur-bench.XXXXXX")
 backend=
 cleanup() {
