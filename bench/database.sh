@@ -1,27 +1,37 @@
 #!/usr/bin/env bash
-# Requests/s of POST /api/activities and GET /api/activities/home with 100,000 cruds stored, on
-# SQLite and on PostgreSQL, telemetry on (OTLP export to a local sink, X-Ray with its default
-# sampling to a local UDP sink), the write budget raised out of the way. PostgreSQL is a
-# throwaway cluster in a temporary directory (Debian's, as scripts/setup.sh installs it).
-# Usage: bash bench/database.sh [seconds per run, default 10] [connections, default 32]
+# Whether pages stay flat as the database grows: p50 and p99 latency of each page at a small and
+# a large number of cruds, on SQLite and on PostgreSQL, telemetry off, the release backend.
+#
+# Each database is seeded in bulk by SQL (not through the API): the cruds, 10,000 users, one
+# crud with 100,000 replies, 10 conversations of 10,000 messages each; only the number of cruds
+# changes between the two sizes. Then `wrk --latency` at the given connections measures each page
+# for the given seconds after a 1 s warm-up. PostgreSQL is a throwaway cluster in a temporary
+# directory (Debian's, as scripts/setup.sh installs it). Everything is deleted at the end.
+#
+# Usage: bash bench/database.sh [seconds per page, default 10] [connections, default 32]
+#   BENCH_CRUDS="1000 1000000" the sizes (default); BENCH_DATABASES="sqlite postgres" which
+#   databases (default both); BENCH_DIR=dir where the databases go (default a new temporary
+#   directory; they take about 3 GB at a million cruds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-10}
 connections=${2:-32}
-cruds=100000
+sizes=${BENCH_CRUDS:-1000 1000000}
+databases=${BENCH_DATABASES:-sqlite postgres}
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 command -v sqlite3 >/dev/null || { apt-get update -qq && apt-get install -y -qq sqlite3; }
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-cargo build --release -q -p backend --bin backend --example telemetry_sink
+cargo build --release -q -p backend --bin backend
+target=${CARGO_TARGET_DIR:-target}
 
-port=47567
-sink_port=47318
-pg_port=47432
-work=$(mktemp -d)
-pids=()
+# Ports of their own, so that benches run at once on one machine never meet.
+port=$((20000 + RANDOM % 10000))
+pg_port=$((30000 + RANDOM % 10000))
+work=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/cruddur-bench.XXXXXX")
+backend=
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  [ -n "$backend" ] && kill "$backend" 2>/dev/null || true
   [ -f "$work/pg/postmaster.pid" ] && as_postgres "$pg_bin/pg_ctl" -D "$work/pg" -m fast stop >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -32,77 +42,145 @@ as_postgres() {
   if [ "$(id -u)" -eq 0 ]; then setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"; else "$@"; fi
 }
 
-./target/release/examples/telemetry_sink "$sink_port" 2>/dev/null &
-pids+=($!)
-
-cat >"$work/post.lua" <<'EOF'
-wrk.method = "POST"
-wrk.headers["content-type"] = "application/json"
-wrk.body = '{"message": "a crud from the bench", "ttl": "7-days"}'
-EOF
-
 # Starts the backend on the database its arguments name, until /api/health answers.
 start_backend() {
-  env "$@" PORT=$port RUST_LOG=warn CRUDDUR_WRITE_BUDGET=1000000000 CRUDDUR_READ_BUDGET=1000000000 CRUDDUR_SEARCH_BUDGET=1000000000 \
-    OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" \
-    AWS_XRAY_DAEMON_ADDRESS="127.0.0.1:$sink_port" CRUDDUR_LOCAL_TRACES=off \
-    ./target/release/backend 2>>"$work/backend.log" &
+  env "$@" PORT=$port RUST_LOG=warn CRUDDUR_SEED_DATA=off \
+    CRUDDUR_WRITE_BUDGET=1000000000 CRUDDUR_READ_BUDGET=1000000000 CRUDDUR_SEARCH_BUDGET=1000000000 \
+    OTEL_SDK_DISABLED=true AWS_XRAY_SDK_ENABLED=false CRUDDUR_LOCAL_TRACES=off \
+    "$target/release/backend" 2>>"$work/backend.log" &
   backend=$!
   until curl -sf "http://127.0.0.1:$port/api/health" >/dev/null; do sleep 0.1; done
 }
 
 stop_backend() {
   kill -TERM "$backend" && wait "$backend" || true
+  backend=
 }
 
-rps() {
-  wrk -t1 -c"$connections" -d"${duration}s" "$@" | awk '/Requests\/sec/ {print $2}'
+now=$(($(date +%s) * 1000000))
+second=1000000
+month=$((30 * 86400 * second))
+popular=7 # the crud with 100,000 replies: the seventh newest, on the home page
+# The deepest page of the popular crud's replies: those older than its 51st oldest.
+deepest="$((now - popular * second + 51 * 1000))_00000000-0000-4000-9000-$(printf '%012x' 51)"
+
+# The seed, in the SQL of database $1 (sqlite or postgres), with $2 cruds. Crud i (1 the newest)
+# is i seconds old, by worf every 20th (a user's feed), a notification for andrewbrown every
+# 20th, every 10th has 2 replies; "crud" is in every message, "quasar" in three.
+seed_sql() {
+  local dialect=$1 cruds=$2
+  # series N NAME: the numbers 1 to N, as a table named NAME_series of one column, NAME.
+  if [ "$dialect" = sqlite ]; then
+    hex() { echo "printf('%012x', $1)"; }
+    series() { echo "(WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < $1) SELECT n AS $2 FROM s) AS $2_series"; }
+    echo "PRAGMA synchronous = OFF;"
+  else
+    hex() { echo "lpad(to_hex($1), 12, '0')"; }
+    series() { echo "generate_series(1::bigint, $1) AS $2_series($2)"; }
+    # Triggers off while seeding (the reply counts are set once, below): 100,000 updates of
+    # one crud's count in one transaction leave a chain of 100,000 versions of its row.
+    echo "SET session_replication_role = replica;"
+  fi
+  cat <<EOF
+INSERT INTO users (handle, display_name)
+SELECT 'user' || u, 'User ' || u FROM $(series 10000 u);
+INSERT INTO activities (uuid, user_handle, message, message_folded, created_at, expires_at)
+SELECT '00000000-0000-4000-8000-' || $(hex i),
+       CASE WHEN i % 20 = 0 THEN 'worf' ELSE 'user' || (i % 10000 + 1) END,
+       'Bench crud number ' || i || CASE WHEN i % ($cruds / 3) = 0 THEN ' of the quasar' ELSE '' END,
+       'bench crud number ' || i || CASE WHEN i % ($cruds / 3) = 0 THEN ' of the quasar' ELSE '' END,
+       $now - i * $second, $now + $month
+FROM $(series "$cruds" i);
+INSERT INTO notifications (activity_uuid, user_handle, created_at)
+SELECT '00000000-0000-4000-8000-' || $(hex i), 'andrewbrown', $now - i * $second
+FROM $(series "$cruds" i) WHERE i % 20 = 10;
+INSERT INTO replies (uuid, activity_uuid, user_handle, message, created_at)
+SELECT '00000000-0000-4000-9000-' || $(hex r), '00000000-0000-4000-8000-' || $(hex $popular),
+       'user' || (r % 10000 + 1), 'Bench reply ' || r, $now - $popular * $second + r * 1000
+FROM $(series 100000 r);
+INSERT INTO replies (uuid, activity_uuid, user_handle, message, created_at)
+SELECT '00000000-0000-4000-a000-' || $(hex "i * 2 + k"), '00000000-0000-4000-8000-' || $(hex i),
+       'user' || (i % 10000 + 1), 'A reply', $now - i * $second + k
+FROM $(series "$cruds" i) CROSS JOIN $(series 2 k)
+WHERE i % 10 = 0;
+INSERT INTO conversations (uuid, first_handle, second_handle, last_message_at)
+SELECT '00000000-0000-4000-b000-' || $(hex c), 'andrewbrown', 'user' || c, $now FROM $(series 10 c);
+INSERT INTO messages (uuid, conversation_uuid, sender_handle, message, created_at)
+SELECT '00000000-0000-4000-c000-' || $(hex "c * 100000 + m"), '00000000-0000-4000-b000-' || $(hex c),
+       CASE WHEN m % 2 = 0 THEN 'andrewbrown' ELSE 'user' || c END, 'Bench message ' || m,
+       $now - m * 1000
+FROM $(series 10 c) CROSS JOIN $(series 10000 m);
+EOF
+  if [ "$dialect" = postgres ]; then
+    cat <<EOF
+UPDATE activities a SET replies_count = counted.replies
+FROM (SELECT activity_uuid, COUNT(*) AS replies FROM replies GROUP BY activity_uuid) counted
+WHERE a.uuid = counted.activity_uuid;
+VACUUM ANALYZE;
+EOF
+  fi
+  return 0
 }
 
+# The p50 and p99 of one page, and its errors when any.
 measure() {
-  local label=$1
-  wrk -t1 -c"$connections" -d2s "http://127.0.0.1:$port/api/activities/home" >/dev/null
-  local home post
-  home=$(rps "http://127.0.0.1:$port/api/activities/home")
-  post=$(rps -s "$work/post.lua" "http://127.0.0.1:$port/api/activities")
-  printf '%-12s GET /api/activities/home %9s req/s   POST /api/activities %9s req/s\n' \
-    "$label" "$home" "$post"
+  local label=$1 path=$2 out p50 p99 errors
+  wrk -t1 -c"$connections" -d1s "http://127.0.0.1:$port$path" >/dev/null
+  out=$(wrk -t1 -c"$connections" -d"${duration}s" --latency "http://127.0.0.1:$port$path")
+  p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+  errors=$(awk '/Non-2xx/ {print $5 " non-2xx"} /Socket errors/ {print $0}' <<<"$out")
+  printf '| %s | %s | %s | %s | %s | %s %s\n' "$database" "$size" "$label" "$p50" "$p99" \
+    "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" "${errors:+| $errors}"
 }
 
-now_micros=$(($(date +%s) * 1000000))
+pages() {
+  measure "home feed" "/api/activities/home"
+  measure "a user's feed (@worf)" "/api/activities/@worf"
+  measure "notifications" "/api/activities/notifications"
+  measure "the crud with 100,000 replies" "/api/activities/00000000-0000-4000-8000-$(printf '%012x' $popular)"
+  measure "its deepest page of replies" "/api/activities/00000000-0000-4000-8000-$(printf '%012x' $popular)/replies?before=$deepest"
+  measure "conversations" "/api/message_groups"
+  measure "a conversation of 10,000 messages" "/api/messages/@user1"
+  measure "search, a rare word (quasar)" "/api/activities/search?term=quasar"
+  measure "search, a common word (crud)" "/api/activities/search?term=crud"
+}
 
-echo "$cruds cruds stored, wrk ${connections} connections, ${duration}s per run, $(nproc) cores, telemetry on"
-
-# SQLite: the backend creates the file and its schema, then the cruds go in at once.
-start_backend CRUDDUR_DATA_DIR="$work/sqlite"
-stop_backend
-sqlite3 "$work/sqlite/cruddur.db" <<EOF
-WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $cruds)
-INSERT INTO activities (uuid, user_handle, message, created_at, expires_at)
-SELECT printf('00000000-0000-4000-8000-%012x', i), 'worf', 'bench crud ' || i,
-       $now_micros - i * 1000000, $now_micros + 604800000000
-FROM n;
-EOF
-start_backend CRUDDUR_DATA_DIR="$work/sqlite"
-measure "SQLite"
-stop_backend
-
-# PostgreSQL: a throwaway cluster, durable as a real one (fsync on).
-mkdir -p "$work/pg"
-[ "$(id -u)" -eq 0 ] && chown postgres: "$work" "$work/pg"
-as_postgres "$pg_bin/initdb" -D "$work/pg" -U postgres -A trust -E UTF8 >/dev/null
-as_postgres "$pg_bin/pg_ctl" -D "$work/pg" -l "$work/pg/log" -w \
-  -o "-p $pg_port -k $work/pg -h 127.0.0.1 -c max_connections=100" start >/dev/null
-url="postgres://postgres@127.0.0.1:$pg_port/postgres"
-start_backend DATABASE_URL="$url"
-stop_backend
-"$pg_bin/psql" -q -v ON_ERROR_STOP=1 "$url" <<EOF
-INSERT INTO activities (uuid, user_handle, message, created_at, expires_at)
-SELECT format('00000000-0000-4000-8000-%s', lpad(to_hex(i), 12, '0')), 'worf', 'bench crud ' || i,
-       $now_micros - i * 1000000, $now_micros + 604800000000
-FROM generate_series(1::bigint, $cruds) AS i;
-ANALYZE;
-EOF
-start_backend DATABASE_URL="$url"
-measure "PostgreSQL"
-stop_backend
+echo "wrk ${connections} connections, ${duration}s per page, $(nproc) cores, telemetry off"
+echo "| database | cruds | page | p50 | p99 | req/s |"
+echo "| --- | --- | --- | --- | --- | --- |"
+for size in $sizes; do
+  for database in $databases; do
+    if [ "$database" = sqlite ]; then
+      # The backend creates the file and its schema, then the seed goes in at once.
+      data="$work/sqlite-$size"
+      start_backend CRUDDUR_DATA_DIR="$data"
+      stop_backend
+      started=$(date +%s)
+      seed_sql sqlite "$size" | sqlite3 "$data/cruddur.db"
+      echo "SQLite seeded with $size cruds in $(($(date +%s) - started)) s, $(du -sh "$data" | cut -f1)" >&2
+      start_backend CRUDDUR_DATA_DIR="$data"
+      pages
+      stop_backend
+      rm -rf "$data"
+    else
+      # A throwaway cluster, durable as a real one (fsync on).
+      mkdir -p "$work/pg"
+      [ "$(id -u)" -eq 0 ] && chown postgres: "$work" "$work/pg"
+      as_postgres "$pg_bin/initdb" -D "$work/pg" -U postgres -A trust -E UTF8 >/dev/null
+      as_postgres "$pg_bin/pg_ctl" -D "$work/pg" -l "$work/pg/log" -w \
+        -o "-p $pg_port -k $work/pg -h 127.0.0.1 -c max_connections=100" start >/dev/null
+      url="postgres://postgres@127.0.0.1:$pg_port/postgres"
+      start_backend DATABASE_URL="$url"
+      stop_backend
+      started=$(date +%s)
+      seed_sql postgres "$size" | "$pg_bin/psql" -q -v ON_ERROR_STOP=1 "$url"
+      echo "PostgreSQL seeded with $size cruds in $(($(date +%s) - started)) s, $(du -sh "$work/pg" | cut -f1)" >&2
+      start_backend DATABASE_URL="$url"
+      pages
+      stop_backend
+      as_postgres "$pg_bin/pg_ctl" -D "$work/pg" -m fast stop >/dev/null
+      rm -rf "$work/pg"
+    fi
+  done
+done

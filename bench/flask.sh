@@ -15,6 +15,11 @@
 # round's requests/s; and the ratios: the Flask stack instrumented / uninstrumented, Cruddur
 # full / off, Cruddur full / Flask instrumented. It stops if the instrumented Flask app
 # exported nothing, or logged a failed export or a dropped span.
+# BENCH_PAGE=full measures a full home page (bench/full-page.sh): Cruddur fills its SQLite file
+# through its API first, and the Flask app reads that file with the same two statements
+# through Python's sqlite3 (CRUDDUR_BENCH_DATABASE in bench/flask/app.py), served by gunicorn
+# with 2 workers (one a core) rather than the development server; CPU time is then the sum of
+# its processes'.
 # Usage: bash bench/flask.sh [seconds per run, default 10] [rounds, default 3]
 # The app's Python packages (bench/flask/requirements.txt) go into a venv kept at
 # ~/.cache/cruddur-bench/flask-venv, installed again only when the requirements change.
@@ -74,7 +79,7 @@ start() {
   if [ "$row" -le 2 ]; then
     # shellcheck disable=SC2086 # the settings are words on purpose
     (cd bench/flask && exec env "${common[@]}" "${flask_env[@]}" ${settings[row - 1]} \
-      "$venv/bin/python3" -m flask --app app run --port "$port") >"$work/flask.log" 2>&1 &
+      "${flask_server[@]}") >"$work/flask.log" 2>&1 &
     server=$!
     until curl -sf -o /dev/null "$home"; do alive; done
   else
@@ -93,8 +98,15 @@ stop() {
   sink=
 }
 
-# cpu_ticks: the server's user + system time so far, in clock ticks (100 a second).
-cpu_ticks() { sed 's/.*) //' "/proc/$server/stat" | awk '{print $12 + $13}'; }
+# cpu_ticks: the server's user + system time so far, with its worker processes', in clock
+# ticks (100 a second).
+cpu_ticks() {
+  local pid ticks=0
+  for pid in "$server" $(pgrep -P "$server" || true); do
+    ticks=$((ticks + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')))
+  done
+  echo "$ticks"
+}
 # requests WRK_OUTPUT: how many requests wrk made.
 requests() { awk '/requests in/ {print $1}' "$1"; }
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR + 1) / 2)]}'; }
@@ -129,7 +141,18 @@ round() {
   fi
 }
 
-echo "GET /api/activities/home, $(nproc) cores, $(git rev-parse --short HEAD)$(git diff --quiet || echo +changes)," \
+if [ "${BENCH_PAGE:-}" = full ]; then
+  # shellcheck source=bench/full-page.sh
+  . bench/full-page.sh
+  start 4
+  fill_full_page "http://127.0.0.1:$port"
+  stop
+  flask_env+=(CRUDDUR_BENCH_DATABASE="$work/data/cruddur.db")
+  flask_server=("$venv/bin/gunicorn" --workers 2 --bind "127.0.0.1:$port" app:app)
+else
+  flask_server=("$venv/bin/python3" -m flask --app app run --port "$port")
+fi
+echo "GET /api/activities/home (${BENCH_PAGE:-seed} page), $(nproc) cores, $(git rev-parse --short HEAD)$(git diff --quiet || echo +changes)," \
   "$("$venv/bin/python3" --version), Flask $("$venv/bin/python3" -c 'import importlib.metadata as m; print(m.version("flask"))')"
 echo "${rounds} alternating rounds, wrk -t1 -c16 ${seconds}s after a 2 s warm-up"
 for ((round = 1; round <= rounds; round++)); do

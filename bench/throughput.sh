@@ -14,6 +14,8 @@
 #        [fixed rate, default 2000] [requests counted under callgrind, default 2000]
 # BENCH_ROWS="1 4" limits the settings to those rows; BENCH_SKIP=callgrind or =timed skips a part;
 # BENCH_PROFILE_DIR keeps each callgrind dump (named after its row) for callgrind_annotate.
+# BENCH_PAGE=full measures a full home page (bench/full-page.sh) instead of the seeds' page of 4;
+# BENCH_BINARY=path measures that backend binary (e.g. the previous commit's) instead of this one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
@@ -31,6 +33,7 @@ home="http://127.0.0.1:$port/api/activities/home"
 activities="http://127.0.0.1:$port/api/activities"
 activity='{"message":"a crud to measure","ttl":"7-days"}'
 load=./target/release/examples/request_load
+binary=${BENCH_BINARY:-./target/release/backend}
 ./target/release/examples/telemetry_sink "$sink_port" >/dev/null 2>&1 &
 sink=$!
 backend=
@@ -69,12 +72,22 @@ start_backend() {
   local row=$1; shift
   # shellcheck disable=SC2086 # the settings are words on purpose
   env ${settings[row - 1]} $database PORT=$port RUST_LOG=warn AWS_XRAY_DAEMON_ADDRESS="127.0.0.1:$sink_port" \
-    "$@" ./target/release/backend >/dev/null 2>&1 &
+    "$@" "$binary" >/dev/null 2>&1 &
   backend=$!
   until curl -sf "http://127.0.0.1:$port/api/health" >/dev/null; do sleep 0.2; done
 }
 stop_backend() { kill -TERM "$backend" && wait "$backend" || true; backend=; }
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR + 1) / 2)]}'; }
+
+# The database is made once, with the page it will serve.
+start_backend 1
+if [ "${BENCH_PAGE:-}" = full ]; then
+  # shellcheck source=bench/full-page.sh
+  . bench/full-page.sh
+  fill_full_page "http://127.0.0.1:$port"
+fi
+page_bytes=$(curl -sf -o /dev/null -w '%{size_download}' "$home")
+stop_backend
 
 results=$work/results
 mkdir "$results"
@@ -113,7 +126,7 @@ instructions() {
   rm -rf "$out"
 }
 
-echo "GET /api/activities/home, $(nproc) cores, $(git rev-parse --short HEAD)$(git diff --quiet || echo +changes)"
+echo "GET /api/activities/home ($page_bytes bytes), ${BENCH_BINARY:-$(git rev-parse --short HEAD)$(git diff --quiet || echo +changes)}, $(nproc) cores"
 if [ "${BENCH_SKIP:-}" != timed ]; then
   echo "timed: ${rounds} alternating rounds, wrk 16 connections ${seconds}s; ${rate} req/s for 5s"
   for ((round = 1; round <= rounds; round++)); do

@@ -4,11 +4,14 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
-use sqlx::{AnyConnection, AnyPool, ConnectOptions, Connection, Executor};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{
+    ConnectOptions, Connection, Executor, PgConnection, PgPool, SqliteConnection, SqlitePool,
+};
 
 use crate::configuration::DatabaseLocation;
 use crate::redact;
@@ -21,11 +24,46 @@ const MAX_CONNECTIONS: u32 = 10;
 /// Searches under way at once: a search may scan every crud, so searches get a share of the
 /// pool and never all of it, and the other reads and the writes always find a connection.
 pub(crate) const SEARCH_CONNECTIONS: usize = 3;
+/// Statements each connection keeps compiled: more than the repository has, so none is ever
+/// evicted and compiled again.
+const STATEMENT_CACHE: usize = 64;
 /// The longest a PostgreSQL statement may run (`statement_timeout`) before it is cancelled
 /// and its request answers 503: far beyond any indexed query, short of the wait above.
-/// sqlx's `any` driver hides SQLite's connection, and with it the progress handler that would
-/// bound a SQLite statement; there, `SEARCH_CONNECTIONS` bounds what the scans can hold.
 const SET_STATEMENT_TIMEOUT: &str = "SET statement_timeout = 2000";
+/// The most a SQLite statement that may scan runs before SQLite interrupts it and its request
+/// answers 503, as PostgreSQL's `statement_timeout` does.
+pub(crate) const SQLITE_STATEMENT_LIMIT: Duration = Duration::from_secs(2);
+/// VM instructions between two looks at the clock: a few microseconds of work.
+const PROGRESS_OPS: i32 = 10_000;
+
+/// A typed pool for each database: sqlx's `any` driver would rebuild SQLite's options from a
+/// URL, which cannot carry the busy timeout, `synchronous` or the statement cache's size.
+#[derive(Debug, Clone)]
+pub enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Pool {
+    pub async fn close(&self) {
+        match self {
+            Pool::Sqlite(pool) => pool.close().await,
+            Pool::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// Evaluates `$body` with `$pool` bound to the typed pool that `$database` (a `&Pool`) holds:
+/// one text of each query and its bindings, compiled for each database.
+macro_rules! on_pool {
+    ($database:expr, $pool:ident => $body:expr) => {
+        match $database {
+            $crate::database::Pool::Sqlite($pool) => $body,
+            $crate::database::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DatabaseError {
@@ -83,7 +121,7 @@ impl DatabaseInfo {
 }
 
 pub struct Database {
-    pub pool: AnyPool,
+    pub pool: Pool,
     pub info: Arc<DatabaseInfo>,
 }
 
@@ -91,102 +129,112 @@ impl Database {
     /// Opens the database at `location` (creating a SQLite file and its directory) and runs
     /// the migrations it has not had.
     pub async fn open(location: &DatabaseLocation) -> Result<Database, DatabaseError> {
-        sqlx::any::install_default_drivers();
-        let (system, url, namespace, server) = match location {
-            DatabaseLocation::Sqlite(path) => {
-                let options = prepare_sqlite(path).await?;
-                let namespace = path
-                    .file_name()
-                    .map(|name| name.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                (
-                    DatabaseSystem::Sqlite,
-                    options.to_url_lossy(),
-                    namespace,
-                    None,
-                )
-            }
-            DatabaseLocation::Postgres(url) => {
-                let parsed = url::Url::parse(url).map_err(|error| DatabaseError::Connect {
-                    database: format!("{location:?}"),
-                    source: sqlx::Error::Configuration(error.into()),
-                })?;
-                let namespace = parsed.path().trim_start_matches('/').to_owned();
-                let server = parsed
-                    .host_str()
-                    .map(|host| (host.to_owned(), parsed.port().unwrap_or(5432)));
-                (DatabaseSystem::Postgres, parsed, namespace, server)
-            }
-        };
         let database = format!("{location:?}");
         let connect_error = |source| DatabaseError::Connect {
             database: database.clone(),
             source,
         };
-        // No statement log of sqlx's own: each query is a span already, and its logger asks
-        // `tracing::enabled!`, which with this subscriber's per-layer filters leaves the next
-        // span on that thread unrecorded (tracing-subscriber 0.3's filter state is not reset).
-        let options = url
-            .as_str()
-            .parse::<AnyConnectOptions>()
-            .map_err(connect_error)?
-            .disable_statement_logging();
-        // On a connection of their own: the pool's are held to the statement timeout, and a
-        // migration may take longer.
-        let mut migrating = AnyConnection::connect_with(&options)
-            .await
-            .map_err(connect_error)?;
-        let migrations = match system {
-            DatabaseSystem::Sqlite => sqlx::migrate!("./migrations/sqlite"),
-            DatabaseSystem::Postgres => sqlx::migrate!("./migrations/postgres"),
+        let migrate_error = |source| DatabaseError::Migrate {
+            database: database.clone(),
+            source,
         };
-        migrations
-            .run(&mut migrating)
-            .await
-            .map_err(|source| DatabaseError::Migrate {
-                database: database.clone(),
-                source,
-            })?;
-        let _ = migrating.close().await;
-        let pool = AnyPoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
-            .acquire_timeout(WAIT)
-            .after_connect(move |connection, _| {
-                Box::pin(async move {
-                    if system == DatabaseSystem::Postgres {
-                        connection.execute(SET_STATEMENT_TIMEOUT).await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
-            .await
-            .map_err(connect_error)?;
-        let version_query = match system {
-            DatabaseSystem::Sqlite => "SELECT sqlite_version()",
-            DatabaseSystem::Postgres => "SHOW server_version",
+        let (pool, info) = match location {
+            DatabaseLocation::Sqlite(path) => {
+                let options = sqlite_options(path)?;
+                // On a connection of their own, as on PostgreSQL.
+                let mut migrating = SqliteConnection::connect_with(&options)
+                    .await
+                    .map_err(connect_error)?;
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(&mut migrating)
+                    .await
+                    .map_err(migrate_error)?;
+                let _ = migrating.close().await;
+                let url = redact::url(&options.to_url_lossy());
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(MAX_CONNECTIONS)
+                    .acquire_timeout(WAIT)
+                    .connect_with(options)
+                    .await
+                    .map_err(connect_error)?;
+                let namespace = path
+                    .file_name()
+                    .map(|name| name.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let info = DatabaseInfo {
+                    system: DatabaseSystem::Sqlite,
+                    namespace,
+                    server: None,
+                    version: String::new(),
+                    url,
+                };
+                (Pool::Sqlite(pool), info)
+            }
+            DatabaseLocation::Postgres(url) => {
+                let parsed = url::Url::parse(url)
+                    .map_err(|error| connect_error(sqlx::Error::Configuration(error.into())))?;
+                // No statement log of sqlx's own, as on SQLite.
+                let options = url
+                    .parse::<PgConnectOptions>()
+                    .map_err(connect_error)?
+                    .disable_statement_logging();
+                // On a connection of their own: the pool's are held to the statement timeout,
+                // and a migration may take longer.
+                let mut migrating = PgConnection::connect_with(&options)
+                    .await
+                    .map_err(connect_error)?;
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&mut migrating)
+                    .await
+                    .map_err(migrate_error)?;
+                let _ = migrating.close().await;
+                let pool = PgPoolOptions::new()
+                    .max_connections(MAX_CONNECTIONS)
+                    .acquire_timeout(WAIT)
+                    .after_connect(|connection, _| {
+                        Box::pin(async move {
+                            connection.execute(SET_STATEMENT_TIMEOUT).await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await
+                    .map_err(connect_error)?;
+                let info = DatabaseInfo {
+                    system: DatabaseSystem::Postgres,
+                    namespace: parsed.path().trim_start_matches('/').to_owned(),
+                    server: parsed
+                        .host_str()
+                        .map(|host| (host.to_owned(), parsed.port().unwrap_or(5432))),
+                    version: String::new(),
+                    url: redact::url(&parsed),
+                };
+                (Pool::Postgres(pool), info)
+            }
         };
-        let version = sqlx::query_scalar::<_, String>(version_query)
-            .fetch_one(&pool)
-            .await
-            .map_err(connect_error)?;
+        let version = on_pool!(&pool, pool => {
+            let version_query = match info.system {
+                DatabaseSystem::Sqlite => "SELECT sqlite_version()",
+                DatabaseSystem::Postgres => "SHOW server_version",
+            };
+            sqlx::query_scalar::<_, String>(version_query)
+                .fetch_one(pool)
+                .await
+        })
+        .map_err(connect_error)?;
         tracing::info!(database = %database, %version, "the database is ready");
         Ok(Database {
             pool,
-            info: Arc::new(DatabaseInfo {
-                system,
-                namespace,
-                server,
-                version,
-                url: redact::url(&url),
-            }),
+            info: Arc::new(DatabaseInfo { version, ..info }),
         })
     }
 }
 
-/// Creates the SQLite file and its directory if missing, in WAL mode (readers never wait for
-/// the writer; the mode stays with the file), and returns how the pool opens it.
-async fn prepare_sqlite(path: &Path) -> Result<SqliteConnectOptions, DatabaseError> {
+/// How every SQLite connection runs: in WAL mode (readers never wait for the writer),
+/// `synchronous = NORMAL` (WAL keeps the database consistent through a power cut; only the
+/// last transactions may go), foreign keys enforced, waiting `WAIT` for a lock, and a statement
+/// cache that holds every statement. Creates the file's directory if missing.
+fn sqlite_options(path: &Path) -> Result<SqliteConnectOptions, DatabaseError> {
     if let Some(directory) = path
         .parent()
         .filter(|parent| !parent.as_os_str().is_empty())
@@ -196,18 +244,125 @@ async fn prepare_sqlite(path: &Path) -> Result<SqliteConnectOptions, DatabaseErr
             source,
         })?;
     }
-    let options = SqliteConnectOptions::new()
+    // No statement log of sqlx's own: each query is a span already, and its logger asks
+    // `tracing::enabled!`, which with this subscriber's per-layer filters leaves the next
+    // span on that thread unrecorded (tracing-subscriber 0.3's filter state is not reset).
+    Ok(SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
-        .busy_timeout(WAIT);
-    let connection = options
-        .connect()
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(WAIT)
+        .foreign_keys(true)
+        .statement_cache_capacity(STATEMENT_CACHE)
+        .disable_statement_logging())
+}
+
+/// Bounds what runs on `connection` while the returned guard lives: past `limit`, SQLite's
+/// progress handler interrupts the statement (`SQLITE_INTERRUPT`). Dropping the guard disarms
+/// the handler, so a request cancelled mid-statement leaves no deadline behind on a pooled
+/// connection. sqlx has no statement timeout for SQLite; its progress handler is the hook.
+pub(crate) async fn bound_statements(
+    connection: &mut SqliteConnection,
+    limit: Duration,
+) -> Result<Bounded, sqlx::Error> {
+    let armed = Arc::new(AtomicBool::new(true));
+    let deadline = Instant::now() + limit;
+    let handler_armed = armed.clone();
+    connection
+        .lock_handle()
+        .await?
+        .set_progress_handler(PROGRESS_OPS, move || {
+            !handler_armed.load(Ordering::Relaxed) || Instant::now() < deadline
+        });
+    Ok(Bounded(armed))
+}
+
+/// Holds a connection's statements to their deadline until dropped (`bound_statements`).
+pub(crate) struct Bounded(Arc<AtomicBool>);
+
+impl Drop for Bounded {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_pooled_sqlite_connection_runs_with_the_settings_configuration_sets() {
+        let directory = tempfile::tempdir().unwrap();
+        let location = DatabaseLocation::Sqlite(directory.path().join("cruddur.db"));
+        let Database { pool, .. } = Database::open(&location).await.unwrap();
+        let Pool::Sqlite(pool) = pool else {
+            panic!("a file opens as SQLite")
+        };
+        // Held together, so each is a connection of its own.
+        let mut connections = Vec::new();
+        for _ in 0..3 {
+            connections.push(pool.acquire().await.unwrap());
+        }
+        for connection in &mut connections {
+            let journal_mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+                .fetch_one(&mut **connection)
+                .await
+                .unwrap();
+            let mut number = async |pragma: &'static str| -> i64 {
+                sqlx::query_scalar(pragma)
+                    .fetch_one(&mut **connection)
+                    .await
+                    .unwrap()
+            };
+            // NORMAL is 1; the busy timeout is in milliseconds.
+            let settings = (
+                number("PRAGMA synchronous").await,
+                number("PRAGMA busy_timeout").await,
+                number("PRAGMA foreign_keys").await,
+            );
+            assert_eq!(journal_mode, "wal");
+            assert_eq!(settings, (1, 5000, 1));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sqlite_statement_past_its_limit_is_interrupted_and_the_connection_then_runs_freely()
+    {
+        let directory = tempfile::tempdir().unwrap();
+        let location = DatabaseLocation::Sqlite(directory.path().join("cruddur.db"));
+        let Database { pool, .. } = Database::open(&location).await.unwrap();
+        let Pool::Sqlite(pool) = pool else {
+            panic!("a file opens as SQLite")
+        };
+        let mut connection = pool.acquire().await.unwrap();
+        // Counts to a billion: minutes of work unless something stops it.
+        let endless = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n \
+                       WHERE x < 1000000000) SELECT COUNT(*) FROM n";
+        let bounded = bound_statements(&mut connection, Duration::from_millis(100))
+            .await
+            .unwrap();
+        let error = tokio::time::timeout(
+            Duration::from_secs(10),
+            sqlx::query_scalar::<_, i64>(endless).fetch_one(&mut *connection),
+        )
         .await
-        .map_err(|source| DatabaseError::Connect {
-            database: path.display().to_string(),
-            source,
-        })?;
-    let _ = connection.close().await;
-    Ok(options)
+        .expect("interrupted long before it ends")
+        .expect_err("interrupted");
+        let code = error
+            .as_database_error()
+            .and_then(|error| error.code())
+            .map(|code| code.into_owned());
+        assert_eq!(code.as_deref(), Some("9"), "SQLITE_INTERRUPT: {error}");
+        drop(bounded);
+        std::thread::sleep(Duration::from_millis(150));
+        let counted: i64 = sqlx::query_scalar(
+            "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 300000) \
+             SELECT COUNT(*) FROM n",
+        )
+        .fetch_one(&mut *connection)
+        .await
+        .unwrap();
+        assert_eq!(counted, 300_000);
+    }
 }

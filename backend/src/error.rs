@@ -31,6 +31,10 @@ pub enum ApiError {
     TooManyRequests { retry_after: Duration },
     #[error("busy: {0:?}")]
     Unavailable(ErrorCode),
+    /// Unreachable, locked, full, read-only or corrupt: the one log line of the request's
+    /// failure says which.
+    #[error("the database is unavailable: {0}")]
+    DatabaseUnavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -56,6 +60,10 @@ impl ApiError {
                 vec![ErrorCode::TooManyRequests],
             ),
             ApiError::Unavailable(code) => (StatusCode::SERVICE_UNAVAILABLE, vec![*code]),
+            ApiError::DatabaseUnavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                vec![ErrorCode::DatabaseUnavailable],
+            ),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 vec![ErrorCode::InternalError],
@@ -108,10 +116,7 @@ impl From<RepositoryError> for ApiError {
         match error {
             RepositoryError::UserNotFound => ApiError::NotFound(ErrorCode::UserNotFound),
             RepositoryError::ActivityNotFound => ApiError::NotFound(ErrorCode::ActivityNotFound),
-            RepositoryError::Unavailable(_) => {
-                tracing::warn!(%error, "the database is unavailable");
-                ApiError::Unavailable(ErrorCode::DatabaseUnavailable)
-            }
+            RepositoryError::Unavailable(detail) => ApiError::DatabaseUnavailable(detail),
             RepositoryError::Failed(detail) => ApiError::Internal(detail),
         }
     }

@@ -8,13 +8,18 @@ the OTEL_* variables, the custom span `home-activities-mock-data` with `app.now`
 naming from AWS_XRAY_URL (the daemon from AWS_XRAY_DAEMON_ADDRESS).
 
 CRUDDUR_BENCH_TELEMETRY=off runs the same app with none of it, so that the instrumentation's
-own cost can be measured. Served as the bootcamp serves it:
+own cost can be measured. CRUDDUR_BENCH_DATABASE=path reads the feed from Cruddur's SQLite file
+with Cruddur's two statements (its page and the page's latest replies) through Python's
+sqlite3, one connection per server thread, instead of the mock data. Served as the bootcamp
+serves it:
     python3 -m flask --app app run --port 4567
 """
 
 import os
 import signal
+import sqlite3
 import sys
+import threading
 from datetime import datetime, timedelta, timezone
 
 from flask import Flask
@@ -127,6 +132,81 @@ def home_activities(now):
             "replies": [],
         },
     ]
+
+
+DATABASE = os.getenv("CRUDDUR_BENCH_DATABASE")
+PAGE_SIZE = 50
+FEED_REPLIES = 3
+# backend/src/repository/sql/activities.rs (HOME) and replies.rs (FEED_REPLIES_SQL), word for
+# word: sqlite3 reads `$N` as the parameter named N.
+HOME_SQL = (
+    "SELECT a.uuid, a.user_handle, u.display_name, a.message, a.created_at, a.expires_at, "
+    "a.likes_count, (SELECT COUNT(*) FROM replies r WHERE r.activity_uuid = a.uuid) AS replies_count "
+    "FROM activities a JOIN users u ON u.handle = a.user_handle "
+    "WHERE a.expires_at > $1 AND (a.created_at < $2 OR (a.created_at = $2 AND a.uuid < $3)) AND "
+    "1 = 1 ORDER BY a.created_at DESC, a.uuid DESC LIMIT $4"
+)
+FEED_REPLIES_SQL = (
+    "SELECT uuid, activity_uuid, user_handle, display_name, message, created_at FROM ("
+    "SELECT r.uuid, r.activity_uuid, r.user_handle, u.display_name, r.message, r.created_at, "
+    "ROW_NUMBER() OVER (PARTITION BY r.activity_uuid ORDER BY r.created_at DESC, r.uuid DESC) AS newest "
+    "FROM replies r JOIN users u ON u.handle = r.user_handle "
+    "WHERE r.activity_uuid IN ("
+    + ", ".join(f"${n}" for n in range(1, PAGE_SIZE + 1))
+    + f")) ranked WHERE newest <= ${PAGE_SIZE + 1} ORDER BY created_at, uuid"
+)
+connections = threading.local()
+
+
+def iso(micros):
+    return datetime.fromtimestamp(micros / 1_000_000, timezone.utc).isoformat()
+
+
+def database_home_activities(now):
+    """The first page of the home feed with each crud's latest replies, as Cruddur answers it."""
+    if not hasattr(connections, "db"):
+        connections.db = sqlite3.connect(DATABASE)
+    db = connections.db
+    now_micros = int(now.timestamp() * 1_000_000)
+    rows = db.execute(HOME_SQL, {"1": now_micros, "2": 2**63 - 1, "3": "", "4": PAGE_SIZE + 1}).fetchall()
+    rows = rows[:PAGE_SIZE]
+    replies = {}
+    if any(row[7] for row in rows):
+        bound = {str(n + 1): rows[n][0] if n < len(rows) else "" for n in range(PAGE_SIZE)}
+        bound[str(PAGE_SIZE + 1)] = FEED_REPLIES
+        for uuid, activity, handle, name, message, created in db.execute(FEED_REPLIES_SQL, bound):
+            replies.setdefault(activity, []).append(
+                {
+                    "uuid": uuid,
+                    "reply_to_activity_uuid": activity,
+                    "display_name": name,
+                    "handle": handle,
+                    "message": message,
+                    "created_at": iso(created),
+                    "likes_count": 0,
+                    "replies_count": 0,
+                    "reposts_count": 0,
+                }
+            )
+    return [
+        {
+            "uuid": uuid,
+            "display_name": name,
+            "handle": handle,
+            "message": message,
+            "created_at": iso(created),
+            "expires_at": iso(expires),
+            "likes_count": likes,
+            "replies_count": count,
+            "reposts_count": 0,
+            "replies": replies.get(uuid, []),
+        }
+        for uuid, handle, name, message, created, expires, likes, count in rows
+    ]
+
+
+if DATABASE:
+    home_activities = database_home_activities  # noqa: F811
 
 
 def traced_home_activities():

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::clients::address::{TrustedProxies, rate_limit_key};
 use crate::clients::budget::{ClientBudget, spend_one};
-use crate::database::{Database, DatabaseSystem};
+use crate::database::Database;
 use crate::error::ApiError;
 use crate::repository::SharedWriteBudgets;
 
@@ -52,12 +52,12 @@ impl WriteBudget {
         per_minute: u32,
         trusted_proxies: TrustedProxies,
     ) -> Self {
-        match database.info.system {
-            DatabaseSystem::Sqlite => WriteBudget::new(per_minute, trusted_proxies),
-            DatabaseSystem::Postgres => WriteBudget {
-                store: Store::Database(SharedWriteBudgets::new(database, per_minute, PERIOD)),
+        match SharedWriteBudgets::on(database, per_minute, PERIOD) {
+            Some(shared) => WriteBudget {
+                store: Store::Database(shared),
                 trusted_proxies,
             },
+            None => WriteBudget::new(per_minute, trusted_proxies),
         }
     }
 

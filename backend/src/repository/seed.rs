@@ -9,6 +9,7 @@ use uuid::{Uuid, uuid};
 use super::RepositoryResult;
 use super::cursor::micros;
 use super::sql::{SqlRepository, classify, folded};
+use crate::database::on_pool;
 
 const CLOUD_IS_FUN: Uuid = uuid!("68f126b0-1ceb-4a33-88be-d90fa7109eee");
 const UNICORN: Uuid = uuid!("a1b3d2c4-5e6f-4a7b-8c9d-0e1f2a3b4c5d");
@@ -81,91 +82,93 @@ impl SqlRepository {
     /// Inserts the seed data when the database holds no activity and no conversation; says
     /// whether it did. Untraced, like everything at startup: no request asked for it.
     pub async fn seed_if_empty(&self, now: OffsetDateTime) -> RepositoryResult<bool> {
-        let mut transaction = self.pool.begin().await.map_err(classify)?;
-        // A write first, so SQLite takes its write lock now: two processes starting on one
-        // file seed it once.
-        sqlx::query("UPDATE users SET display_name = display_name WHERE handle = $1")
-            .bind(ACTING_USER_HANDLE)
-            .execute(&mut *transaction)
-            .await
-            .map_err(classify)?;
-        let stored: i64 = sqlx::query_scalar(
-            "SELECT (SELECT COUNT(*) FROM activities) + (SELECT COUNT(*) FROM conversations)",
-        )
-        .fetch_one(&mut *transaction)
-        .await
-        .map_err(classify)?;
-        if stored > 0 {
-            return Ok(false);
-        }
-        for (uuid, handle, message, age, lifetime, likes) in ACTIVITIES {
-            sqlx::query(
-                "INSERT INTO activities (uuid, user_handle, message, created_at, expires_at, likes_count, \
-                 message_folded) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        on_pool!(&self.pool, pool => {
+            let mut transaction = pool.begin().await.map_err(classify)?;
+            // A write first, so SQLite takes its write lock now: two processes starting on one
+            // file seed it once.
+            sqlx::query("UPDATE users SET display_name = display_name WHERE handle = $1")
+                .bind(ACTING_USER_HANDLE)
+                .execute(&mut *transaction)
+                .await
+                .map_err(classify)?;
+            let stored: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM activities) OR EXISTS (SELECT 1 FROM conversations)",
             )
-            .bind(uuid.to_string())
-            .bind(handle)
-            .bind(message)
-            .bind(micros(now - age))
-            .bind(micros(now + lifetime))
-            .bind(likes)
-            .bind(folded(message))
-            .execute(&mut *transaction)
+            .fetch_one(&mut *transaction)
             .await
             .map_err(classify)?;
-        }
-        sqlx::query("INSERT INTO notifications (activity_uuid, user_handle) VALUES ($1, $2)")
-            .bind(UNICORN.to_string())
-            .bind(ACTING_USER_HANDLE)
-            .execute(&mut *transaction)
-            .await
-            .map_err(classify)?;
-        sqlx::query(
-            "INSERT INTO replies (uuid, activity_uuid, user_handle, message, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind("26e12864-1c26-5c3a-9658-97a10f8fea67")
-        .bind(CLOUD_IS_FUN.to_string())
-        .bind("worf")
-        .bind("This post has no honor!")
-        .bind(micros(now - Duration::days(2) + Duration::hours(1)))
-        .execute(&mut *transaction)
-        .await
-        .map_err(classify)?;
-        for (conversation, other) in [(WORF_CONVERSATION, "worf"), (GAREK_CONVERSATION, "garek")] {
-            let latest = MESSAGES
-                .iter()
-                .filter(|message| message.1 == conversation)
-                .map(|message| micros(now - message.4))
-                .max()
-                .unwrap_or_default();
+            if stored {
+                return Ok(false);
+            }
+            for (uuid, handle, message, age, lifetime, likes) in ACTIVITIES {
+                sqlx::query(
+                    "INSERT INTO activities (uuid, user_handle, message, created_at, expires_at, likes_count, \
+                     message_folded) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(uuid.to_string())
+                .bind(handle)
+                .bind(message)
+                .bind(micros(now - age))
+                .bind(micros(now + lifetime))
+                .bind(likes)
+                .bind(folded(message))
+                .execute(&mut *transaction)
+                .await
+                .map_err(classify)?;
+            }
+            sqlx::query("INSERT INTO notifications (activity_uuid, user_handle) VALUES ($1, $2)")
+                .bind(UNICORN.to_string())
+                .bind(ACTING_USER_HANDLE)
+                .execute(&mut *transaction)
+                .await
+                .map_err(classify)?;
             sqlx::query(
-                "INSERT INTO conversations (uuid, first_handle, second_handle, last_message_at) \
-                 VALUES ($1, $2, $3, $4)",
-            )
-            .bind(conversation.to_string())
-            .bind(ACTING_USER_HANDLE.min(other))
-            .bind(ACTING_USER_HANDLE.max(other))
-            .bind(latest)
-            .execute(&mut *transaction)
-            .await
-            .map_err(classify)?;
-        }
-        for (uuid, conversation, sender, message, age) in MESSAGES {
-            sqlx::query(
-                "INSERT INTO messages (uuid, conversation_uuid, sender_handle, message, created_at) \
+                "INSERT INTO replies (uuid, activity_uuid, user_handle, message, created_at) \
                  VALUES ($1, $2, $3, $4, $5)",
             )
-            .bind(uuid.to_string())
-            .bind(conversation.to_string())
-            .bind(sender)
-            .bind(message)
-            .bind(micros(now - age))
+            .bind("26e12864-1c26-5c3a-9658-97a10f8fea67")
+            .bind(CLOUD_IS_FUN.to_string())
+            .bind("worf")
+            .bind("This post has no honor!")
+            .bind(micros(now - Duration::days(2) + Duration::hours(1)))
             .execute(&mut *transaction)
             .await
             .map_err(classify)?;
-        }
-        transaction.commit().await.map_err(classify)?;
+            for (conversation, other) in [(WORF_CONVERSATION, "worf"), (GAREK_CONVERSATION, "garek")] {
+                let latest = MESSAGES
+                    .iter()
+                    .filter(|message| message.1 == conversation)
+                    .map(|message| micros(now - message.4))
+                    .max()
+                    .unwrap_or_default();
+                sqlx::query(
+                    "INSERT INTO conversations (uuid, first_handle, second_handle, last_message_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(conversation.to_string())
+                .bind(ACTING_USER_HANDLE.min(other))
+                .bind(ACTING_USER_HANDLE.max(other))
+                .bind(latest)
+                .execute(&mut *transaction)
+                .await
+                .map_err(classify)?;
+            }
+            for (uuid, conversation, sender, message, age) in MESSAGES {
+                sqlx::query(
+                    "INSERT INTO messages (uuid, conversation_uuid, sender_handle, message, created_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(uuid.to_string())
+                .bind(conversation.to_string())
+                .bind(sender)
+                .bind(message)
+                .bind(micros(now - age))
+                .execute(&mut *transaction)
+                .await
+                .map_err(classify)?;
+            }
+            transaction.commit().await.map_err(classify)?;
+        });
         Ok(true)
     }
 }

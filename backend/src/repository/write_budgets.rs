@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
-use sqlx::AnyPool;
+use sqlx::PgPool;
 
 use super::RepositoryResult;
 use super::sql::{Statement, classify, span_attributes, traced_query};
-use crate::database::Database;
+use crate::database::{Database, Pool};
 
 /// Refills the bucket for the time since it was last spent (never backwards: a statement that
 /// waited for the row's lock may have started before the one it waited for), and takes one
@@ -38,7 +38,7 @@ const FORGET_IDLE: &str =
 /// `per_period` writes every `period` for each client, as many at once, on the database.
 #[derive(Clone)]
 pub struct SharedWriteBudgets {
-    pool: AnyPool,
+    pool: PgPool,
     /// The database's attributes on each statement's span.
     span_attributes: Arc<[KeyValue]>,
     per_period: u32,
@@ -46,13 +46,18 @@ pub struct SharedWriteBudgets {
 }
 
 impl SharedWriteBudgets {
-    pub fn new(database: &Database, per_period: u32, period: Duration) -> Self {
-        SharedWriteBudgets {
-            pool: database.pool.clone(),
+    /// The budgets on `database` when it is PostgreSQL; None on SQLite, whose one process
+    /// keeps them in memory.
+    pub fn on(database: &Database, per_period: u32, period: Duration) -> Option<Self> {
+        let Pool::Postgres(pool) = &database.pool else {
+            return None;
+        };
+        Some(SharedWriteBudgets {
+            pool: pool.clone(),
             span_attributes: span_attributes(&database.info).into(),
             per_period: per_period.max(1),
             period,
-        }
+        })
     }
 
     /// Takes one write from `client`'s bucket (`client` already its rate-limit key), or says

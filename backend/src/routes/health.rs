@@ -23,10 +23,7 @@ const PROBE_DEADLINE: Duration = Duration::from_millis(1500);
 pub async fn health(
     State(repository): State<Arc<dyn Repository>>,
 ) -> Result<Json<Value>, ApiError> {
-    let unhealthy = |detail: String| {
-        tracing::warn!(%detail, "unhealthy: the database fails its check");
-        ApiError::Unavailable(ErrorCode::DatabaseUnavailable)
-    };
+    let unhealthy = ApiError::DatabaseUnavailable;
     match tokio::time::timeout(PROBE_DEADLINE, repository.check_health()).await {
         Ok(Ok(())) => Ok(Json(json!({ "status": "ok" }))),
         Ok(Err(error)) => Err(unhealthy(error.to_string())),

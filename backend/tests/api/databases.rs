@@ -81,9 +81,45 @@ impl TestDatabase {
             panic!("a SQLite test database")
         };
         let file = directory.path().join("cruddur.db");
-        sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", file.display()))
             .await
             .expect("the SQLite file opens")
+    }
+
+    /// Runs `sql` (statements separated by `;`) on a connection of its own, beside the app's.
+    pub async fn execute(&self, sql: String) {
+        let sql = sqlx::AssertSqlSafe(sql);
+        match self {
+            TestDatabase::Sqlite(_) => {
+                let mut connection = self.sqlite_connection().await;
+                sqlx::raw_sql(sql).execute(&mut connection).await.unwrap();
+            }
+            TestDatabase::Postgres { url } => {
+                let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::raw_sql(sql).execute(&mut connection).await.unwrap();
+            }
+        }
+    }
+
+    /// Creates the schema as its migrations up to `version` leave it, as a Cruddur of that
+    /// time would have.
+    pub async fn migrate_to(&self, version: i64) {
+        match self {
+            TestDatabase::Sqlite(_) => {
+                let mut connection = self.sqlite_connection().await;
+                sqlx::migrate!("./migrations/sqlite")
+                    .run_to(version, &mut connection)
+                    .await
+                    .unwrap();
+            }
+            TestDatabase::Postgres { url } => {
+                let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::migrate!("./migrations/postgres")
+                    .run_to(version, &mut connection)
+                    .await
+                    .unwrap();
+            }
+        }
     }
 
     /// The variable that points the backend at this database.

@@ -36,10 +36,10 @@ fn running_as_root() -> bool {
 
 /// Makes `file` unwritable even for root (who ignores permissions), and undoes it on drop so
 /// the temporary directory can go.
-struct Unwritable<'a>(&'a Path);
+pub(crate) struct Unwritable<'a>(&'a Path);
 
 impl<'a> Unwritable<'a> {
-    fn make(file: &'a Path) -> Self {
+    pub(crate) fn make(file: &'a Path) -> Self {
         if running_as_root() {
             let done = Command::new("chattr").arg("+i").arg(file).status().unwrap();
             assert!(done.success(), "chattr +i {}", file.display());
@@ -61,7 +61,7 @@ impl Drop for Unwritable<'_> {
 }
 
 /// A SQLite file in `data`, made and seeded by a backend that has exited since.
-async fn stored_database(data: &Path) -> PathBuf {
+pub(crate) async fn stored_database(data: &Path) -> PathBuf {
     let mut first = spawn_backend(&[
         ("OTEL_SDK_DISABLED", "true"),
         ("CRUDDUR_DATA_DIR", data.to_str().unwrap()),
@@ -74,7 +74,7 @@ async fn stored_database(data: &Path) -> PathBuf {
 }
 
 /// A backend on the database in `data`, which asks nothing of it at startup but reads.
-async fn backend_on(data: &Path) -> BackendProcess {
+pub(crate) async fn backend_on(data: &Path) -> BackendProcess {
     spawn_backend(&[
         ("OTEL_SDK_DISABLED", "true"),
         ("CRUDDUR_DATA_DIR", data.to_str().unwrap()),
@@ -112,8 +112,13 @@ async fn a_read_only_sqlite_file_makes_the_server_unhealthy() {
 async fn a_corrupt_sqlite_file_makes_the_server_unhealthy() {
     let data = tempfile::tempdir().unwrap();
     let file = stored_database(data.path()).await;
-    // The users table's first page overwritten, as a failing disk or a torn copy leaves it;
-    // the schema is intact, so the server starts.
+    corrupt_users_table(&file).await;
+    assert_unhealthy(&backend_on(data.path()).await).await;
+}
+
+/// Overwrites the users table's first page, as a failing disk or a torn copy leaves it; the
+/// schema is intact, so a server starts on the file.
+pub(crate) async fn corrupt_users_table(file: &Path) {
     let url = format!("sqlite://{}", file.display());
     let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
     let root: i64 = sqlx::query_scalar("SELECT rootpage FROM sqlite_schema WHERE name = 'users'")
@@ -125,11 +130,9 @@ async fn a_corrupt_sqlite_file_makes_the_server_unhealthy() {
         .await
         .unwrap();
     connection.close().await.unwrap();
-    let mut bytes = std::fs::read(&file).unwrap();
+    let mut bytes = std::fs::read(file).unwrap();
     let start = usize::try_from((root - 1) * page_size).unwrap();
     let end = start + usize::try_from(page_size).unwrap();
     bytes[start..end].fill(0x5a);
-    std::fs::write(&file, bytes).unwrap();
-
-    assert_unhealthy(&backend_on(data.path()).await).await;
+    std::fs::write(file, bytes).unwrap();
 }

@@ -71,7 +71,8 @@ async fn a_shared_write_budget_refills_and_forgets_the_clients_idle_for_a_period
     };
     let settings = in_process_settings(&database, &[]);
     let opened = Database::open(&settings.database.location).await.unwrap();
-    let budgets = SharedWriteBudgets::new(&opened, 2, Duration::from_secs(1));
+    let budgets =
+        SharedWriteBudgets::on(&opened, 2, Duration::from_secs(1)).expect("a PostgreSQL database");
     let client: IpAddr = "203.0.113.9".parse().unwrap();
     assert_eq!(budgets.take(client).await, Ok(Ok(())));
     assert_eq!(budgets.take(client).await, Ok(Ok(())));

@@ -3,8 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use sqlx::Connection;
-
 use crate::databases::{TestDatabase, on_both_databases};
 use crate::helpers::{error_codes, spawn_backend};
 
@@ -78,21 +76,7 @@ async fn seed_maximal_cruds(database: &TestDatabase, count: usize) {
          SELECT '00000000-0000-4000-8000-00000000' || (1000 + i), 'andrewbrown', '{message}', '{message}', \
          {now} - i, {now} + {day} FROM n"
     );
-    let sql = sqlx::AssertSqlSafe(sql);
-    match database {
-        TestDatabase::Sqlite(directory) => {
-            let path = directory.path().join("cruddur.db");
-            let mut connection =
-                sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-                    .await
-                    .unwrap();
-            sqlx::raw_sql(sql).execute(&mut connection).await.unwrap();
-        }
-        TestDatabase::Postgres { url } => {
-            let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
-            sqlx::raw_sql(sql).execute(&mut connection).await.unwrap();
-        }
-    }
+    database.execute(sql).await;
 }
 
 async fn the_home_feed_answers_within_200_ms_while_twenty_worst_case_searches_run(
@@ -163,9 +147,12 @@ async fn a_postgresql_statement_that_runs_past_the_statement_timeout_is_cancelle
     )
     .await
     .unwrap();
+    let backend::database::Pool::Postgres(pool) = &opened.pool else {
+        unreachable!("a PostgreSQL pool");
+    };
     let started = Instant::now();
     let error = sqlx::query("SELECT 1 FROM (SELECT pg_sleep(30)) AS slept")
-        .execute(&opened.pool)
+        .execute(pool)
         .await
         .expect_err("cancelled");
     assert!(
