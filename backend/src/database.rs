@@ -2,6 +2,8 @@
 //! startup, brought to the latest schema by the migrations embedded in the binary (one set per
 //! database), and described for the spans of its queries.
 
+pub mod settings;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,8 +15,8 @@ use sqlx::{
     ConnectOptions, Connection, Executor, PgConnection, PgPool, SqliteConnection, SqlitePool,
 };
 
-use crate::configuration::DatabaseLocation;
 use crate::redact;
+use settings::DatabaseLocation;
 
 /// How long a request waits for a connection, and SQLite for a lock, before it answers 503.
 pub(crate) const WAIT: Duration = Duration::from_secs(5);

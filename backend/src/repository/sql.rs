@@ -213,7 +213,7 @@ impl Repository for SqlRepository {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::configuration::DatabaseLocation;
+    use crate::database::settings::DatabaseLocation;
 
     /// How many times SQLite compiled `statement` again (`sqlite3Reprepare`) and how many times
     /// it ran, over every connection of the pool, from the bundled build's `sqlite_stmt` table.

@@ -143,7 +143,7 @@ async fn a_postgresql_statement_that_runs_past_the_statement_timeout_is_cancelle
         unreachable!("a PostgreSQL database");
     };
     let opened = backend::database::Database::open(
-        &backend::configuration::DatabaseLocation::Postgres(url.clone()),
+        &backend::database::settings::DatabaseLocation::Postgres(url.clone()),
     )
     .await
     .unwrap();
