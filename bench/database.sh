@@ -34,6 +34,8 @@ target=${CARGO_TARGET_DIR:-target}
 port=$((20000 + RANDOM % 10000))
 pg_port=$((30000 + RANDOM % 10000))
 work=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/cruddur-bench.XXXXXX")
+# A copy of its own: a build in the same target directory meanwhile changes nothing here.
+cp "$target/release/backend" "$work/backend"
 backends=()
 cleanup() {
   for pid in "${backends[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -55,7 +57,7 @@ start_backend() {
   env "$@" PORT="$on" RUST_LOG=warn CRUDDUR_SEED_DATA=off \
     CRUDDUR_WRITE_BUDGET=1000000000 CRUDDUR_READ_BUDGET=1000000000 CRUDDUR_SEARCH_BUDGET=1000000000 \
     OTEL_SDK_DISABLED=true AWS_XRAY_SDK_ENABLED=false CRUDDUR_LOCAL_TRACES=off \
-    "$target/release/backend" 2>>"$work/backend.log" &
+    "$work/backend" 2>>"$work/backend.log" &
   backends+=($!)
   until curl -sf "http://127.0.0.1:$on/api/health" >/dev/null; do sleep 0.1; done
 }
