@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by bench/throughput.sh and bench/flask.sh when BENCH_PAGE=full: fills a backend's
 # database through its API so that the home page is a full one, as a user sees it: 50 cruds
 # (of 60 posted after the seeds) with 51 replies (the latest 3 of 17 cruds, 80 replies in all),
