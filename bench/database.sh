@@ -4,18 +4,23 @@
 #
 # Each database is seeded in bulk by SQL (not through the API): the cruds, 10,000 users, one
 # crud with 100,000 replies, 10 conversations of 10,000 messages each; only the number of cruds
-# changes between the two sizes. Then `wrk --latency` at the given connections measures each page
-# for the given seconds after a 1 s warm-up. PostgreSQL is a throwaway cluster in a temporary
-# directory (Debian's, as scripts/setup.sh installs it). Everything is deleted at the end.
+# changes between the sizes. Both sizes are served at once, one backend each, and `wrk --latency`
+# at the given connections measures each page at each size in turn, round after round (the
+# machine's load changes from one minute to the next), for the given seconds after a 1 s warm-up;
+# the table has each size's median p50 and p99 over the rounds, and the ratio of the largest
+# size's p99 to the smallest's. PostgreSQL is a throwaway cluster in a temporary directory
+# (Debian's, as scripts/setup.sh installs it), one database per size. Everything is deleted at
+# the end.
 #
-# Usage: bash bench/database.sh [seconds per page, default 10] [connections, default 32]
+# Usage: bash bench/database.sh [seconds per page, default 5] [rounds, default 3] [connections, default 32]
 #   BENCH_CRUDS="1000 1000000" the sizes (default); BENCH_DATABASES="sqlite postgres" which
 #   databases (default both); BENCH_DIR=dir where the databases go (default a new temporary
 #   directory; they take about 3 GB at a million cruds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-duration=${1:-10}
-connections=${2:-32}
+duration=${1:-5}
+rounds=${2:-3}
+connections=${3:-32}
 sizes=${BENCH_CRUDS:-1000 1000000}
 databases=${BENCH_DATABASES:-sqlite postgres}
 
@@ -29,9 +34,11 @@ target=${CARGO_TARGET_DIR:-target}
 port=$((20000 + RANDOM % 10000))
 pg_port=$((30000 + RANDOM % 10000))
 work=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/cruddur-bench.XXXXXX")
-backend=
+# A copy of its own: a build in the same target directory meanwhile changes nothing here.
+cp "$target/release/backend" "$work/backend"
+backends=()
 cleanup() {
-  [ -n "$backend" ] && kill "$backend" 2>/dev/null || true
+  for pid in "${backends[@]}"; do kill "$pid" 2>/dev/null || true; done
   [ -f "$work/pg/postmaster.pid" ] && as_postgres "$pg_bin/pg_ctl" -D "$work/pg" -m fast stop >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -42,19 +49,22 @@ as_postgres() {
   if [ "$(id -u)" -eq 0 ]; then setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"; else "$@"; fi
 }
 
-# Starts the backend on the database its arguments name, until /api/health answers.
+# Starts a backend on port $1 and the database the other arguments name, until /api/health
+# answers.
 start_backend() {
-  env "$@" PORT=$port RUST_LOG=warn CRUDDUR_SEED_DATA=off \
+  local on=$1
+  shift
+  env "$@" PORT="$on" RUST_LOG=warn CRUDDUR_SEED_DATA=off \
     CRUDDUR_WRITE_BUDGET=1000000000 CRUDDUR_READ_BUDGET=1000000000 CRUDDUR_SEARCH_BUDGET=1000000000 \
     OTEL_SDK_DISABLED=true AWS_XRAY_SDK_ENABLED=false CRUDDUR_LOCAL_TRACES=off \
-    "$target/release/backend" 2>>"$work/backend.log" &
-  backend=$!
-  until curl -sf "http://127.0.0.1:$port/api/health" >/dev/null; do sleep 0.1; done
+    "$work/backend" 2>>"$work/backend.log" &
+  backends+=($!)
+  until curl -sf "http://127.0.0.1:$on/api/health" >/dev/null; do sleep 0.1; done
 }
 
-stop_backend() {
-  kill -TERM "$backend" && wait "$backend" || true
-  backend=
+stop_backends() {
+  for pid in "${backends[@]}"; do kill -TERM "$pid" && wait "$pid" || true; done
+  backends=()
 }
 
 now=$(($(date +%s) * 1000000))
@@ -122,65 +132,109 @@ EOF
   return 0
 }
 
-# The p50 and p99 of one page, and its errors when any.
-measure() {
-  local label=$1 path=$2 out p50 p99 errors
-  wrk -t1 -c"$connections" -d1s "http://127.0.0.1:$port$path" >/dev/null
-  out=$(wrk -t1 -c"$connections" -d"${duration}s" --latency "http://127.0.0.1:$port$path")
-  p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
-  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-  errors=$(awk '/Non-2xx/ {print $5 " non-2xx"} /Socket errors/ {print $0}' <<<"$out")
-  printf '| %s | %s | %s | %s | %s | %s %s\n' "$database" "$size" "$label" "$p50" "$p99" \
-    "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" "${errors:+| $errors}"
+# "p50 p99 errors" of the page at $2 on port $1, in milliseconds.
+latency() {
+  wrk -t1 -c"$connections" -d1s "http://127.0.0.1:$1$2" >/dev/null
+  wrk -t1 -c"$connections" -d"${duration}s" --latency "http://127.0.0.1:$1$2" | awk '
+    function ms(value) {
+      if (value ~ /us$/) return value / 1000
+      if (value ~ /ms$/) return value + 0
+      return value * 1000
+    }
+    $1 == "50%" { p50 = ms($2) }
+    $1 == "99%" { p99 = ms($2) }
+    /Non-2xx/ { errors += $5 }
+    /Socket errors/ { split($0, parts, "timeout "); errors += parts[2] }
+    END { printf "%.2f %.2f %d\n", p50, p99, errors }'
 }
 
+median() { sort -n | awk '{ values[NR] = $1 } END { print values[int((NR + 1) / 2)] }'; }
+
+# Each page at each size in turn, round after round; one row per page and size.
 pages() {
-  measure "home feed" "/api/activities/home"
-  measure "a user's feed (@worf)" "/api/activities/@worf"
-  measure "notifications" "/api/activities/notifications"
-  measure "the crud with 100,000 replies" "/api/activities/00000000-0000-4000-8000-$(printf '%012x' $popular)"
-  measure "its deepest page of replies" "/api/activities/00000000-0000-4000-8000-$(printf '%012x' $popular)/replies?before=$deepest"
-  measure "conversations" "/api/message_groups"
-  measure "a conversation of 10,000 messages" "/api/messages/@user1"
-  measure "search, a rare word (quasar)" "/api/activities/search?term=quasar"
-  measure "search, a common word (crud)" "/api/activities/search?term=crud"
+  local label path size round i first_p99
+  local -a ports=("$@")
+  while IFS='|' read -r label path; do
+    declare -A p50s=() p99s=() errors=()
+    for round in $(seq "$rounds"); do
+      i=0
+      for size in $sizes; do
+        read -r p50 p99 failed < <(latency "${ports[$i]}" "$path")
+        p50s[$size]+="$p50 "
+        p99s[$size]+="$p99 "
+        errors[$size]=$((${errors[$size]:-0} + failed))
+        i=$((i + 1))
+      done
+    done
+    first_p99=
+    for size in $sizes; do
+      p50=$(tr ' ' '\n' <<<"${p50s[$size]}" | grep . | median)
+      p99=$(tr ' ' '\n' <<<"${p99s[$size]}" | grep . | median)
+      first_p99=${first_p99:-$p99}
+      printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$database" "$label" "$size" "$p50" "$p99" \
+        "$(awk -v a="$p99" -v b="$first_p99" 'BEGIN { printf "%.2f", a / b }')" "${p99s[$size]% }" "${errors[$size]}"
+    done
+  done <<EOF
+home feed|/api/activities/home
+a user's feed (@worf)|/api/activities/@worf
+notifications|/api/activities/notifications
+the crud with 100,000 replies|/api/activities/00000000-0000-4000-8000-$(printf '%012x' $popular)
+its deepest page of replies|/api/activities/00000000-0000-4000-8000-$(printf '%012x' $popular)/replies?before=$deepest
+conversations|/api/message_groups
+a conversation of 10,000 messages|/api/messages/@user1
+search, a rare word (quasar)|/api/activities/search?term=quasar
+search, a common word (crud)|/api/activities/search?term=crud
+EOF
 }
 
-echo "wrk ${connections} connections, ${duration}s per page, $(nproc) cores, telemetry off"
-echo "| database | cruds | page | p50 | p99 | req/s |"
-echo "| --- | --- | --- | --- | --- | --- |"
-for size in $sizes; do
-  for database in $databases; do
+echo "wrk ${connections} connections, ${duration}s per page and size, ${rounds} rounds, $(nproc) cores, telemetry off"
+echo "| database | page | cruds | p50 ms | p99 ms | p99 / smallest's | each round's p99 ms | errors |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+for database in $databases; do
+  ports=()
+  seeded=()
+  i=0
+  if [ "$database" = postgres ]; then
+    # A throwaway cluster, durable as a real one (fsync on).
+    mkdir -p "$work/pg"
+    [ "$(id -u)" -eq 0 ] && chown postgres: "$work" "$work/pg"
+    as_postgres "$pg_bin/initdb" -D "$work/pg" -U postgres -A trust -E UTF8 >/dev/null
+    as_postgres "$pg_bin/pg_ctl" -D "$work/pg" -l "$work/pg/log" -w \
+      -o "-p $pg_port -k $work/pg -h 127.0.0.1 -c max_connections=100" start >/dev/null
+  fi
+  for size in $sizes; do
+    # The backend creates the schema, then the seed goes in at once.
+    on=$((port + i))
+    started=$(date +%s)
     if [ "$database" = sqlite ]; then
-      # The backend creates the file and its schema, then the seed goes in at once.
       data="$work/sqlite-$size"
-      start_backend CRUDDUR_DATA_DIR="$data"
-      stop_backend
-      started=$(date +%s)
+      start_backend "$on" CRUDDUR_DATA_DIR="$data"
+      stop_backends
       seed_sql sqlite "$size" | sqlite3 "$data/cruddur.db"
-      echo "SQLite seeded with $size cruds in $(($(date +%s) - started)) s, $(du -sh "$data" | cut -f1)" >&2
-      start_backend CRUDDUR_DATA_DIR="$data"
-      pages
-      stop_backend
-      rm -rf "$data"
+      where=(CRUDDUR_DATA_DIR="$data")
     else
-      # A throwaway cluster, durable as a real one (fsync on).
-      mkdir -p "$work/pg"
-      [ "$(id -u)" -eq 0 ] && chown postgres: "$work" "$work/pg"
-      as_postgres "$pg_bin/initdb" -D "$work/pg" -U postgres -A trust -E UTF8 >/dev/null
-      as_postgres "$pg_bin/pg_ctl" -D "$work/pg" -l "$work/pg/log" -w \
-        -o "-p $pg_port -k $work/pg -h 127.0.0.1 -c max_connections=100" start >/dev/null
-      url="postgres://postgres@127.0.0.1:$pg_port/postgres"
-      start_backend DATABASE_URL="$url"
-      stop_backend
-      started=$(date +%s)
+      url="postgres://postgres@127.0.0.1:$pg_port/cruddur_$size"
+      "$pg_bin/psql" -q "postgres://postgres@127.0.0.1:$pg_port/postgres" -c "CREATE DATABASE cruddur_$size"
+      start_backend "$on" DATABASE_URL="$url"
+      stop_backends
       seed_sql postgres "$size" | "$pg_bin/psql" -q -v ON_ERROR_STOP=1 "$url"
-      echo "PostgreSQL seeded with $size cruds in $(($(date +%s) - started)) s, $(du -sh "$work/pg" | cut -f1)" >&2
-      start_backend DATABASE_URL="$url"
-      pages
-      stop_backend
-      as_postgres "$pg_bin/pg_ctl" -D "$work/pg" -m fast stop >/dev/null
-      rm -rf "$work/pg"
+      where=(DATABASE_URL="$url")
     fi
+    echo "$database seeded with $size cruds in $(($(date +%s) - started)) s" >&2
+    seeded+=("${where[*]}")
+    ports+=("$on")
+    i=$((i + 1))
   done
+  du -sh "$work" >&2
+  i=0
+  for size in $sizes; do
+    start_backend "${ports[$i]}" "${seeded[$i]}"
+    i=$((i + 1))
+  done
+  pages "${ports[@]}"
+  stop_backends
+  if [ "$database" = postgres ]; then
+    as_postgres "$pg_bin/pg_ctl" -D "$work/pg" -m fast stop >/dev/null
+  fi
+  rm -rf "$work/pg" "$work"/sqlite-*
 done

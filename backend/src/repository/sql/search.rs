@@ -57,7 +57,7 @@ const SEARCH_INDEXED_POSTGRES: Statement = select(
      AND a.expires_at > $1 AND a.created_at <= $2 AND (a.created_at < $2 OR a.uuid < $3) \
      ORDER BY a.created_at DESC, a.uuid DESC LIMIT $4",
 );
-/// Trigrams the index holds at most one query's worth of: enough to narrow a search to few
+/// The most trigrams one search asks SQLite's index for: enough to narrow a search to few
 /// cruds, few enough that a long term costs no more than a short one.
 const QUERY_TRIGRAMS: usize = 16;
 
