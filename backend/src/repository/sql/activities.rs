@@ -223,21 +223,18 @@ impl SqlRepository {
         now: OffsetDateTime,
         at_most: u64,
     ) -> RepositoryResult<u64> {
-        let at_most = i64::try_from(at_most).unwrap_or(i64::MAX);
-        match &self.pool {
-            Pool::Sqlite(pool) => sqlx::query(DELETE_EXPIRED)
+        let statement = match &self.pool {
+            Pool::Sqlite(_) => DELETE_EXPIRED,
+            Pool::Postgres(_) => DELETE_EXPIRED_POSTGRES,
+        };
+        on_pool!(&self.pool, pool => {
+            sqlx::query(statement)
                 .bind(micros(now))
-                .bind(at_most)
+                .bind(i64::try_from(at_most).unwrap_or(i64::MAX))
                 .execute(pool)
                 .await
-                .map(|done| done.rows_affected()),
-            Pool::Postgres(pool) => sqlx::query(DELETE_EXPIRED_POSTGRES)
-                .bind(micros(now))
-                .bind(at_most)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected()),
-        }
+                .map(|done| done.rows_affected())
+        })
         .map_err(classify)
     }
 }
