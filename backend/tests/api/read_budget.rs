@@ -63,10 +63,10 @@ on_both_databases!(the_home_feed_answers_within_200_ms_while_twenty_worst_case_s
 /// Cruds as long as a crud can be, all alike.
 const CRUDS: usize = 5_000;
 
-/// `count` cruds of `ACTIVITY_MAX_CHARS` letters `a`, written straight into the database
-/// (lower case already, so the folded message search reads is the message itself).
+/// `count` cruds of `ACTIVITY_MAX_CHARS` exclamation marks, written straight into the database
+/// (folded already, so the folded message search reads is the message itself).
 async fn seed_maximal_cruds(database: &TestDatabase, count: usize) {
-    let message = "a".repeat(shared::activities::ACTIVITY_MAX_CHARS);
+    let message = "!".repeat(shared::activities::ACTIVITY_MAX_CHARS);
     let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1_000_000;
     let day: i64 = 86_400 * 1_000_000;
     // The uuids' last 12 hex digits are 8 zeros and 1001 onwards.
@@ -90,12 +90,18 @@ async fn the_home_feed_answers_within_200_ms_while_twenty_worst_case_searches_ru
     assert_eq!(client.get(&home).send().await.unwrap().status(), 200);
 
     // Found in no crud, and half as long as one: every search compares it at every place of
-    // every crud where it could start, the longest work a term can ask for.
+    // every crud where it could start, the longest work a term can ask for. With no letter or
+    // digit, PostgreSQL's trigram index cannot take it, so it reads every crud; SQLite reads
+    // the newest thousand before its index says there are no more.
     let term = format!(
-        "{}b",
-        "a".repeat(shared::activities::ACTIVITY_MAX_CHARS / 2 - 1)
+        "{}?",
+        "!".repeat(shared::activities::ACTIVITY_MAX_CHARS / 2 - 1)
     );
-    let search = format!("{}/api/activities/search?term={term}", backend.address);
+    let search = format!(
+        "{}/api/activities/search?term={}",
+        backend.address,
+        term.replace('?', "%3F")
+    );
     let searches: Vec<_> = (0..20)
         .map(|_| {
             let request = client.get(&search).send();
