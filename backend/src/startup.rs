@@ -24,7 +24,7 @@ use crate::configuration::{DEFAULT_FRONTEND_URL, Settings};
 use crate::database::{Database, DatabaseError};
 use crate::error::ApiError;
 use crate::maintenance::{self, Maintenance};
-use crate::readiness::{self, Readiness};
+use crate::readiness::Readiness;
 use crate::relay::{self, Relay, RelayConfig, RelayToXray};
 use crate::repository::{Repository, RepositoryError, SqlRepository};
 use crate::routes::{self, activities, dev, health, messages};
@@ -94,7 +94,7 @@ pub fn app(state: AppState, frontend_origin: HeaderValue, dev_endpoints: bool) -
     traced
         .route("/api/health", get(health::health))
         .route("/api/health/relay", get(health::relay_counts))
-        .route("/api/health/ready", get(readiness::ready))
+        .route("/api/health/ready", get(health::ready))
         .merge(relay::router())
         .merge(trace_view::router())
         .with_state(state)

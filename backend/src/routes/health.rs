@@ -1,5 +1,6 @@
-//! `/api/health` for compose health checks and load balancers, and `/api/health/relay` for
-//! the people running the server. Neither makes spans.
+//! `/api/health` for compose health checks (liveness: a container that fails it is restarted),
+//! `/api/health/ready` for load balancers (whether to send this instance requests), and
+//! `/api/health/relay` for the people running the server. None makes spans.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use serde_json::{Value, json};
 use shared::ErrorCode;
 
 use crate::error::ApiError;
+use crate::readiness::Readiness;
 use crate::relay::Relay;
 use crate::repository::Repository;
 
@@ -29,6 +31,18 @@ pub async fn health(
         Ok(Err(error)) => Err(unhealthy(error.to_string())),
         Err(_) => Err(unhealthy(format!("no answer within {PROBE_DEADLINE:?}"))),
     }
+}
+
+/// 503 `shutting_down` once draining began; otherwise what the health check answers (the
+/// database takes a write), so an instance that cannot serve receives nothing either.
+pub async fn ready(
+    State(readiness): State<Readiness>,
+    repository: State<Arc<dyn Repository>>,
+) -> Result<Json<Value>, ApiError> {
+    if readiness.is_draining() {
+        return Err(ApiError::Unavailable(ErrorCode::ShuttingDown));
+    }
+    health(repository).await
 }
 
 /// What the trace relay accepted, refused and lost, so nothing is dropped unseen. Only for a
