@@ -4,6 +4,7 @@ pub mod database;
 pub mod environment;
 pub mod error;
 pub mod health_check;
+pub mod kept_page;
 pub mod loopback_host;
 pub mod losses;
 pub mod maintenance;

@@ -40,6 +40,9 @@ pub trait Repository: Send + Sync + 'static {
         page: PageRequest,
         now: OffsetDateTime,
     ) -> RepositoryResult<Page<Activity>>;
+    /// A number that moves, committed with the write, whenever what a feed shows may have
+    /// changed: a page read after it is current while it stays the same.
+    async fn feed_version(&self) -> RepositoryResult<i64>;
     /// Activities that concern `handle`.
     async fn notification_activities(
         &self,

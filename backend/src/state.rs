@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::clients::read_budget::ReadBudget;
 use crate::clients::write_budget::WriteBudget;
+use crate::kept_page::KeptPage;
 use crate::readiness::Readiness;
 use crate::relay::Relay;
 use crate::repository::Repository;
@@ -17,6 +18,8 @@ use axum::extract::FromRef;
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub repository: Arc<dyn Repository>,
+    /// The home page between the writes that change it.
+    pub kept_home_page: Arc<KeptPage>,
     /// For the dev endpoints' calls to this machine, each joining the request's trace.
     pub http_client: TracedClient,
     /// What the request spans need: X-Ray's per-request decision and who the client is.
@@ -45,6 +48,7 @@ impl AppState {
     ) -> reqwest::Result<Self> {
         Ok(AppState {
             repository,
+            kept_home_page: Arc::default(),
             http_client: TracedClient::direct()?,
             request_tracing,
             relay,

@@ -104,6 +104,10 @@ impl Repository for SqlRepository {
         self.activities(&HOME, &[], page, now).await
     }
 
+    async fn feed_version(&self) -> RepositoryResult<i64> {
+        self.feed_version().await
+    }
+
     async fn notification_activities(
         &self,
         handle: &str,

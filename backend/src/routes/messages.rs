@@ -33,7 +33,7 @@ async fn message_groups(
     let groups = repository
         .message_groups(ACTING_USER_HANDLE, page.request()?)
         .await?;
-    Span::current().record("app.result_length", count(&groups.items));
+    Span::current().record("app.result_length", count(groups.items.len()));
     Ok(Json(groups))
 }
 
@@ -54,7 +54,7 @@ async fn conversation(
     let messages = repository
         .messages(ACTING_USER_HANDLE, &handle, page.request()?)
         .await?;
-    Span::current().record("app.result_length", count(&messages.items));
+    Span::current().record("app.result_length", count(messages.items.len()));
     Ok(Json(messages))
 }
 

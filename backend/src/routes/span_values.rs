@@ -9,6 +9,6 @@ pub(super) fn rfc3339(time: OffsetDateTime) -> String {
 }
 
 /// A result count as a span attribute (OpenTelemetry integers are i64).
-pub(super) fn count(items: &[impl Sized]) -> i64 {
-    i64::try_from(items.len()).unwrap_or(i64::MAX)
+pub(super) fn count(length: usize) -> i64 {
+    i64::try_from(length).unwrap_or(i64::MAX)
 }

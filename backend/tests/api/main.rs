@@ -19,6 +19,7 @@ mod helpers;
 mod honeycomb_links;
 mod http_surface;
 mod instances;
+mod kept_page;
 mod messages;
 mod otlp_protocols;
 mod pagination;
