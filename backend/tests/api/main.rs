@@ -8,6 +8,7 @@ mod browser_telemetry;
 mod browser_trace_list;
 mod browser_vitals;
 mod database_faults;
+mod database_settings;
 mod database_spans;
 mod databases;
 mod expiry;
