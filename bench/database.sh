@@ -71,6 +71,8 @@ now=$(($(date +%s) * 1000000))
 second=1000000
 month=$((30 * 86400 * second))
 popular=7 # the crud with 100,000 replies: the seventh newest, on the home page
+# The home feed's page after the first, which is read each time (the first is kept).
+second_page="$((now - 50 * second))_00000000-0000-4000-8000-$(printf '%012x' 50)"
 # The deepest page of the popular crud's replies: those older than its 51st oldest.
 deepest="$((now - popular * second + 51 * 1000))_00000000-0000-4000-9000-$(printf '%012x' 51)"
 
@@ -176,6 +178,7 @@ pages() {
     done
   done <<EOF
 home feed|/api/activities/home
+the home feed's second page|/api/activities/home?before=$second_page
 a user's feed (@worf)|/api/activities/@worf
 notifications|/api/activities/notifications
 the crud with 100,000 replies|/api/activities/00000000-0000-4000-8000-$(printf '%012x' $popular)

@@ -126,9 +126,17 @@ round() {
     cat "$work/run" >&2
     exit 1
   fi
-  local made exports bytes datagrams
+  local made exports bytes undecodable datagrams
   made=$(($(requests "$work/warmup") + $(requests "$work/run")))
-  read -r exports bytes datagrams < <(sed -E 's/sink received ([0-9]+) OTLP exports \(([0-9]+) bytes\) and ([0-9]+) X-Ray.*/\1 \2 \3/' "$work/sink")
+  read -r exports bytes undecodable datagrams < <(sed -E 's/sink received ([0-9]+) OTLP exports \(([0-9]+) bytes, ([0-9]+) undecodable\) and ([0-9]+) X-Ray.*/\1 \2 \3 \4/' "$work/sink")
+  if ! [[ "$exports $bytes $undecodable $datagrams" =~ ^[0-9]+\ [0-9]+\ [0-9]+\ [0-9]+$ ]]; then
+    echo "cannot read the sink's report: $(cat "$work/sink")" >&2
+    exit 1
+  fi
+  if [ "$undecodable" -ne 0 ]; then
+    echo "${labels[row - 1]} sent $undecodable exports the sink could not decode" >&2
+    exit 1
+  fi
   awk -v b="$bytes" -v d="$datagrams" -v n="$made" 'BEGIN {printf "%.0f %.3f\n", b / n, d / n}' >>"$work/$row.exported"
   if [ "$row" -eq 1 ]; then
     # The instrumented app must pay for what it claims: its exports reach the sink, and none
