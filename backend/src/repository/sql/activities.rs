@@ -48,10 +48,9 @@ pub(super) const USER_ACTIVITIES: Statement =
     select("activities", activities_where!("a.user_handle = $5"));
 /// The feed's version (`Repository::feed_version`): the sum of the counters that triggers move
 /// with every write a feed shows (migration 0006), one on SQLite, 16 on PostgreSQL.
-const FEED_VERSION: Statement = select("feed_version", "SELECT version FROM feed_version");
-const FEED_VERSION_POSTGRES: Statement = select(
+const FEED_VERSION: Statement = select(
     "feed_version",
-    "SELECT sum(version)::bigint FROM feed_version",
+    "SELECT CAST(sum(version) AS BIGINT) FROM feed_version",
 );
 const ACTIVITY: Statement = select(
     "activities",
@@ -172,13 +171,9 @@ impl SqlRepository {
     }
 
     pub(super) async fn feed_version(&self) -> RepositoryResult<i64> {
-        let statement = match &self.pool {
-            Pool::Sqlite(_) => &FEED_VERSION,
-            Pool::Postgres(_) => &FEED_VERSION_POSTGRES,
-        };
         on_pool!(&self.pool, pool => {
-            let query = sqlx::query_scalar::<_, i64>(statement.sql).fetch_one(pool);
-            self.traced(statement, query).await
+            let query = sqlx::query_scalar::<_, i64>(FEED_VERSION.sql).fetch_one(pool);
+            self.traced(&FEED_VERSION, query).await
         })
     }
 
